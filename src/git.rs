@@ -89,12 +89,6 @@ fn git_command(git_dir: Option<&Path>) -> Command {
         "fetch.recurseSubmodules=false",
         "-c",
         "protocol.version=2",
-        // For file:// remotes the upload-pack runs here: let it serve filters and commits by id
-        // the way public hosts do.
-        "-c",
-        "uploadpack.allowFilter=true",
-        "-c",
-        "uploadpack.allowAnySHA1InWant=true",
     ]);
     c.env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -180,10 +174,11 @@ pub fn open_or_clone(cache_root: &Path, url: &str) -> Result<(Repo, bool), GitEr
         "--quiet",
         "--filter=blob:none",
         "--no-recurse-submodules",
-        "--",
-        url,
-    ])
-    .arg(&tmp);
+    ]);
+    if is_local(url) {
+        c.arg(format!("--upload-pack={LOCAL_UPLOAD_PACK}"));
+    }
+    c.arg("--").arg(url).arg(&tmp);
     let res = run(c, "clone", url);
     if let Err(e) = res {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -197,8 +192,22 @@ pub fn open_or_clone(cache_root: &Path, url: &str) -> Result<(Repo, bool), GitEr
         "+refs/heads/*:refs/heads/*",
     ]);
     run(c, "config", url)?;
+    if is_local(url) {
+        let mut c = git_command(Some(&tmp));
+        c.args(["config", "remote.origin.uploadpack", LOCAL_UPLOAD_PACK]);
+        run(c, "config", url)?;
+    }
     std::fs::rename(&tmp, &dir)?;
     Ok((repo, true))
+}
+
+/// A local mirror's upload-pack runs here and reads only the mirror's own config: ask it to
+/// serve filters and commits by id as public hosts do, so local mirrors stay partial clones.
+const LOCAL_UPLOAD_PACK: &str =
+    "git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true upload-pack";
+
+fn is_local(url: &str) -> bool {
+    url.starts_with("file://") || url.starts_with('/') || url.starts_with("./")
 }
 
 /// An exclusive advisory lock beside a clone directory, held while it is written.
