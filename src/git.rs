@@ -115,6 +115,64 @@ fn run(mut c: Command, action: &str, url: &str) -> Result<Output, GitError> {
     Ok(out)
 }
 
+fn run_with_input(
+    mut c: Command,
+    input: &str,
+    action: &str,
+    url: &str,
+) -> Result<Vec<u8>, GitError> {
+    use std::io::Write;
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn()?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_string();
+    // Write from another thread: git answers while we write, and both pipes have limits.
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output()?;
+    let _ = writer.join();
+    if !out.status.success() {
+        return Err(GitError::Failed {
+            action: action.to_string(),
+            url: url.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(out.stdout)
+}
+
+/// Parse `cat-file --batch` output: `<oid> <type> <size>\n<bytes>\n` per object.
+fn parse_batch(out: &[u8], url: &str) -> Result<HashMap<String, Vec<u8>>, GitError> {
+    let mut map = HashMap::new();
+    let mut i = 0;
+    while i < out.len() {
+        let Some(nl) = out[i..].iter().position(|b| *b == b'\n') else {
+            break;
+        };
+        let header = String::from_utf8_lossy(&out[i..i + nl]).into_owned();
+        i += nl + 1;
+        let parts: Vec<&str> = header.split(' ').collect();
+        if parts.len() == 2 && parts[1] == "missing" {
+            return Err(GitError::Failed {
+                action: "cat-file".into(),
+                url: url.to_string(),
+                stderr: format!("object {} is missing and could not be fetched", parts[0]),
+            });
+        }
+        let (Some(oid), Some(size)) = (
+            parts.first(),
+            parts.get(2).and_then(|s| s.parse::<usize>().ok()),
+        ) else {
+            break;
+        };
+        let end = (i + size).min(out.len());
+        map.insert(oid.to_string(), out[i..end].to_vec());
+        i = end + 1;
+    }
+    Ok(map)
+}
+
 /// A cached bare partial clone.
 #[derive(Debug, Clone)]
 pub struct Repo {
@@ -357,14 +415,13 @@ impl Repo {
         Ok(tree)
     }
 
-    /// Read blobs (fetched on demand from the promisor remote, in one batch process).
+    /// Read blobs, fetching the missing ones from the remote in one round trip, then reading
+    /// them all through one `cat-file --batch` process.
     pub fn read_blobs(&self, oids: &[String]) -> Result<HashMap<String, Vec<u8>>, GitError> {
-        let mut result = HashMap::new();
         if oids.is_empty() {
-            return Ok(result);
+            return Ok(HashMap::new());
         }
-        // Bring missing blobs in one round trip instead of one lazy fetch per object.
-        let missing: Vec<&String> = oids.iter().filter(|o| !self.has_object(o)).collect();
+        let missing = self.missing_objects(oids)?;
         if !missing.is_empty() {
             let _lock = lock(&self.dir)?;
             let mut c = self.cmd();
@@ -372,36 +429,40 @@ impl Repo {
                 "fetch",
                 "--quiet",
                 "--no-write-fetch-head",
-                "--filter=blob:none",
+                "--no-recurse-submodules",
                 "origin",
             ]);
             c.args(missing.iter().map(|s| s.as_str()));
-            // Some servers refuse blobs by id in a fetch; cat-file's lazy fetch is the fallback.
-            let _ = c.output();
+            // A server that refuses blobs by id in a fetch still serves cat-file's lazy fetch.
+            let _ = c.stderr(Stdio::null()).output();
         }
-        for oid in oids {
-            if result.contains_key(oid) {
-                continue;
-            }
-            let mut c = self.cmd();
-            c.args(["cat-file", "blob", oid]);
-            let out = run(c, "cat-file", &self.url)?;
-            result.insert(oid.clone(), out.stdout);
-        }
-        Ok(result)
+        let mut c = self.cmd();
+        c.args(["cat-file", "--batch"]);
+        let out = run_with_input(c, &(oids.join("\n") + "\n"), "cat-file --batch", &self.url)?;
+        parse_batch(&out, &self.url)
+    }
+
+    /// Which of these objects are not in the clone (asks nothing of the remote).
+    fn missing_objects(&self, oids: &[String]) -> Result<Vec<String>, GitError> {
+        let mut c = self.cmd();
+        c.env("GIT_NO_LAZY_FETCH", "1")
+            .args(["cat-file", "--batch-check=%(objectname) %(objecttype)"]);
+        let out = run_with_input(
+            c,
+            &(oids.join("\n") + "\n"),
+            "cat-file --batch-check",
+            &self.url,
+        )?;
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .filter(|l| l.ends_with(" missing"))
+            .filter_map(|l| l.split(' ').next().map(str::to_string))
+            .collect())
     }
 
     pub fn read_blob(&self, oid: &str) -> Result<Vec<u8>, GitError> {
         let mut m = self.read_blobs(&[oid.to_string()])?;
         Ok(m.remove(oid).unwrap_or_default())
-    }
-
-    fn has_object(&self, oid: &str) -> bool {
-        let mut c = self.cmd();
-        c.env("GIT_NO_LAZY_FETCH", "1")
-            .args(["cat-file", "-e", oid]);
-        c.stderr(Stdio::null());
-        c.status().map(|s| s.success()).unwrap_or(false)
     }
 
     /// Bytes of objects in the clone (packs and loose), for measuring what fetches carried.

@@ -3,7 +3,7 @@
 //! and blob reads that fetch contents on demand.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::git::{Entry, GitError, Kind, Repo, Tree};
 
@@ -35,7 +35,10 @@ pub struct SourceView<'a> {
     pub commit: String,
     /// The package directory inside the repository (`""` for the root), no trailing `/`.
     pub pkg_dir: String,
-    links: Mutex<HashMap<String, String>>,
+    /// Blobs read so far (link targets, manifests, differing files), by id.
+    blobs: Mutex<HashMap<String, Arc<Vec<u8>>>>,
+    /// Whether every symlink target of the tree was fetched (one round trip for all of them).
+    links_loaded: Mutex<bool>,
 }
 
 impl<'a> SourceView<'a> {
@@ -45,7 +48,8 @@ impl<'a> SourceView<'a> {
             tree,
             commit: commit.to_string(),
             pkg_dir: pkg_dir.trim_matches('/').to_string(),
-            links: Mutex::new(HashMap::new()),
+            blobs: Mutex::new(HashMap::new()),
+            links_loaded: Mutex::new(false),
         }
     }
 
@@ -54,16 +58,61 @@ impl<'a> SourceView<'a> {
         join(&self.pkg_dir, rel)
     }
 
-    fn link_target(&self, oid: &str) -> Result<String, GitError> {
-        if let Some(t) = self.links.lock().expect("link cache").get(oid) {
-            return Ok(t.clone());
+    /// Read blobs into the cache, fetching all missing ones in one round trip.
+    pub fn prefetch(&self, oids: &[String]) -> Result<(), GitError> {
+        let missing: Vec<String> = {
+            let cache = self.blobs.lock().expect("blob cache");
+            let mut m: Vec<String> = oids
+                .iter()
+                .filter(|o| !cache.contains_key(*o))
+                .cloned()
+                .collect();
+            m.sort();
+            m.dedup();
+            m
+        };
+        if missing.is_empty() {
+            return Ok(());
         }
-        let t = String::from_utf8_lossy(&self.repo.read_blob(oid)?).into_owned();
-        self.links
+        let read = self.repo.read_blobs(&missing)?;
+        let mut cache = self.blobs.lock().expect("blob cache");
+        for (oid, data) in read {
+            cache.insert(oid, Arc::new(data));
+        }
+        Ok(())
+    }
+
+    /// One blob's content (cached).
+    pub fn blob(&self, oid: &str) -> Result<Arc<Vec<u8>>, GitError> {
+        if let Some(b) = self.blobs.lock().expect("blob cache").get(oid) {
+            return Ok(b.clone());
+        }
+        self.prefetch(&[oid.to_string()])?;
+        Ok(self
+            .blobs
             .lock()
-            .expect("link cache")
-            .insert(oid.to_string(), t.clone());
-        Ok(t)
+            .expect("blob cache")
+            .get(oid)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    fn link_target(&self, oid: &str) -> Result<String, GitError> {
+        let load_all = {
+            let mut loaded = self.links_loaded.lock().expect("links flag");
+            !std::mem::replace(&mut *loaded, true)
+        };
+        if load_all {
+            let links: Vec<String> = self
+                .tree
+                .entries
+                .values()
+                .filter(|e| e.is_symlink())
+                .map(|e| e.oid.clone())
+                .collect();
+            self.prefetch(&links)?;
+        }
+        Ok(String::from_utf8_lossy(&self.blob(oid)?).into_owned())
     }
 
     /// Look up a repository path, following symlinks at every component.
@@ -151,7 +200,7 @@ impl<'a> SourceView<'a> {
     /// The content of a repository path, following links; `None` when it is not a file.
     pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>, GitError> {
         match self.lookup(path)? {
-            Lookup::Found { entry, .. } => Ok(Some(self.repo.read_blob(&entry.oid)?)),
+            Lookup::Found { entry, .. } => Ok(Some(self.blob(&entry.oid)?.to_vec())),
             _ => Ok(None),
         }
     }

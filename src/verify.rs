@@ -56,10 +56,13 @@ impl SharedRepo {
     }
 }
 
+/// One clone per repository URL per run, made by whichever package asks first.
+type RepoCell = Arc<OnceCell<Result<Arc<SharedRepo>, String>>>;
+
 pub struct Verifier {
     pub http: Http,
     pub opts: Options,
-    repos: Mutex<HashMap<String, Arc<OnceCell<Result<Arc<SharedRepo>, String>>>>>,
+    repos: Mutex<HashMap<String, RepoCell>>,
     git_permits: Semaphore,
     cpu_permits: Semaphore,
 }
