@@ -255,6 +255,7 @@ pub fn open_or_clone(cache_root: &Path, url: &str) -> Result<(Repo, bool), GitEr
         c.args(["config", "remote.origin.uploadpack", LOCAL_UPLOAD_PACK]);
         run(c, "config", url)?;
     }
+    write_commit_graph(&tmp);
     std::fs::rename(&tmp, &dir)?;
     Ok((repo, true))
 }
@@ -266,6 +267,17 @@ const LOCAL_UPLOAD_PACK: &str =
 
 fn is_local(url: &str) -> bool {
     url.starts_with("file://") || url.starts_with('/') || url.starts_with("./")
+}
+
+/// A commit-graph makes `for-each-ref --contains` (the reachability check) fast on big
+/// histories. Best effort: without it git is slower, not wrong.
+fn write_commit_graph(dir: &Path) {
+    let mut c = git_command(Some(dir));
+    c.env("GIT_NO_LAZY_FETCH", "1")
+        .args(["commit-graph", "write", "--reachable", "--no-progress"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _ = c.status();
 }
 
 /// An exclusive advisory lock beside a clone directory, held while it is written.
@@ -314,7 +326,9 @@ impl Repo {
             "+refs/heads/*:refs/heads/*",
             "+refs/tags/*:refs/tags/*",
         ]);
-        run(c, "fetch", &self.url).map(|_| ())
+        run(c, "fetch", &self.url)?;
+        write_commit_graph(&self.dir);
+        Ok(())
     }
 
     /// Fetch one commit by id: hosts serve commits that only a pull-request or fork ref reaches.
