@@ -42,10 +42,13 @@ pub struct SharedRepo {
     /// Fetched in this run.
     fetched: Mutex<bool>,
     /// Tags as of the last clone or fetch, shared by every package of the repository.
-    tags: Mutex<Option<Arc<Vec<(String, String)>>>>,
+    tags: Mutex<Option<Arc<TagList>>>,
     /// Recently listed trees by commit: a monorepo's crates share one commit's tree.
     trees: Mutex<Vec<(String, Arc<Tree>)>>,
 }
+
+/// Tag names with the commits they point to.
+type TagList = Vec<(String, String)>;
 
 /// How many listed trees a repository keeps in memory.
 const TREES_KEPT: usize = 4;
@@ -73,7 +76,7 @@ impl SharedRepo {
         }
     }
 
-    fn tags(&self) -> Result<Arc<Vec<(String, String)>>, GitError> {
+    fn tags(&self) -> Result<Arc<TagList>, GitError> {
         if let Some(t) = self.tags.lock().expect("tags").as_ref() {
             return Ok(t.clone());
         }
