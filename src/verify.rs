@@ -293,8 +293,17 @@ impl Verifier {
         let _cpu = self.cpu_permits.acquire().await.expect("open");
         let p2 = pkg.clone();
         let s2 = shared.clone();
+        let cache_dir = self.opts.cache_dir.clone();
+        let rewrites = self.opts.rewrites.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            locate_and_compare(handler, &p2, &s2, tag_hint, hint_dir)
+            // Submodules come from the same cache, through the same rewrites.
+            let opener = move |raw: &str| -> Result<Repo, GitError> {
+                let url = repo_url::normalize(raw)
+                    .map(|r| r.url)
+                    .unwrap_or_else(|| raw.to_string());
+                git::open_or_clone(&cache_dir, &rewrites.apply(&url)).map(|(r, _)| r)
+            };
+            locate_and_compare(handler, &p2, &s2, tag_hint, hint_dir, &opener)
         })
         .await;
         match outcome {
@@ -419,6 +428,7 @@ fn locate_and_compare(
     shared: &SharedRepo,
     tag_hint: Option<String>,
     hint_dir: Option<String>,
+    opener: &crate::source::Opener,
 ) -> Result<Located, GitError> {
     let repo = &shared.repo;
     let mut out = Located {
@@ -533,7 +543,7 @@ fn locate_and_compare(
     let tree = shared.tree(&commit)?;
     let pkg_dir = package_dir(handler, pkg, repo, &tree, &commit, hint_dir.as_deref());
     out.path_in_repo = Some(pkg_dir.clone());
-    let view = SourceView::new(repo, &tree, &commit, &pkg_dir);
+    let view = SourceView::new(repo, &tree, &commit, &pkg_dir).with_submodules(opener);
     if pkg.commit.is_none() {
         // The tag was checked when picked; say so if the manifest still disagrees.
         if let Some((_, Some(v))) = handler.source_identity(pkg, &view) {
