@@ -1,0 +1,452 @@
+//! Reading published archives safely, in memory. Archives are hostile input: every entry is
+//! checked (`..`, absolute paths, links leaving the package, duplicates, device files, non-UTF-8
+//! names) and the total size and entry count are capped, so a gzip bomb or a huge declared size
+//! ends as a clear error and nothing is ever written to disk.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use sha1::Digest as _;
+
+use crate::finding::{Code, Finding};
+
+/// Caps applied while reading one archive.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_total_bytes: u64,
+    pub max_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_total_bytes: 512 * 1024 * 1024,
+            max_entries: 100_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("archive is over the cap: {0}")]
+    TooLarge(String),
+    #[error("archive could not be read: {0}")]
+    Unreadable(String),
+}
+
+impl ArchiveError {
+    pub fn finding(&self) -> Finding {
+        match self {
+            ArchiveError::TooLarge(_) => Finding::new(Code::ArtifactTooLarge, self.to_string()),
+            ArchiveError::Unreadable(_) => Finding::new(Code::ArtifactUnreadable, self.to_string()),
+        }
+    }
+}
+
+/// What an archive entry holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    File { data: Vec<u8>, executable: bool },
+    Symlink { target: String },
+}
+
+/// The files of a published artifact, by path relative to the package root (`/`-separated).
+#[derive(Debug, Default, Clone)]
+pub struct Files {
+    pub map: BTreeMap<String, Content>,
+}
+
+impl Files {
+    pub fn get(&self, path: &str) -> Option<&Content> {
+        self.map.get(path)
+    }
+
+    pub fn data(&self, path: &str) -> Option<&[u8]> {
+        match self.map.get(path) {
+            Some(Content::File { data, .. }) => Some(data),
+            _ => None,
+        }
+    }
+
+    pub fn text(&self, path: &str) -> Option<String> {
+        self.data(path)
+            .map(|d| String::from_utf8_lossy(d).into_owned())
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// Raw entries of an archive before the package root is stripped.
+#[derive(Debug, Default)]
+pub struct RawArchive {
+    pub entries: Vec<(String, Content)>,
+    pub findings: Vec<Finding>,
+}
+
+/// `sha1("blob <len>\0" + bytes)`: the id git gives a file's content.
+pub fn git_blob_id(data: &[u8]) -> String {
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {}\0", data.len()).as_bytes());
+    h.update(data);
+    hex::encode(h.finalize())
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// Gunzip with a cap on the output size (a gzip bomb stops at the cap).
+pub fn gunzip_capped(data: &[u8], cap: u64) -> Result<Vec<u8>, ArchiveError> {
+    let mut out = Vec::new();
+    let mut dec = flate2::read::GzDecoder::new(data).take(cap + 1);
+    dec.read_to_end(&mut out)
+        .map_err(|e| ArchiveError::Unreadable(format!("gzip: {e}")))?;
+    if out.len() as u64 > cap {
+        return Err(ArchiveError::TooLarge(format!(
+            "decompresses to more than {cap} bytes"
+        )));
+    }
+    Ok(out)
+}
+
+/// Read a `.tar.gz` fully into memory under the limits.
+pub fn read_tar_gz(data: &[u8], limits: Limits) -> Result<RawArchive, ArchiveError> {
+    let tar = gunzip_capped(data, limits.max_total_bytes)?;
+    read_tar(&tar, limits)
+}
+
+/// Normalise an entry name: `/`-separated, no `.` or empty components. `None` when the name is
+/// absolute or climbs out with `..`.
+pub fn clean_path(name: &str) -> Option<String> {
+    if name.starts_with('/') || name.starts_with('\\') || has_drive_prefix(name) {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for comp in name.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => return None,
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+fn has_drive_prefix(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic()
+}
+
+/// Resolve a symlink target against the link's directory, within the archive root.
+/// `None` when it leaves the root or is absolute.
+pub fn resolve_link(link_path: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') || has_drive_prefix(target) {
+        return None;
+    }
+    let mut parts: Vec<&str> = link_path.split('/').collect();
+    parts.pop();
+    for comp in target.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Read an uncompressed tar under the limits.
+pub fn read_tar(data: &[u8], limits: Limits) -> Result<RawArchive, ArchiveError> {
+    let mut archive = tar::Archive::new(data);
+    let mut out = RawArchive::default();
+    let mut total: u64 = 0;
+    let entries = archive
+        .entries()
+        .map_err(|e| ArchiveError::Unreadable(format!("tar: {e}")))?;
+    for (count, entry) in entries.enumerate() {
+        if count >= limits.max_entries {
+            return Err(ArchiveError::TooLarge(format!(
+                "more than {} entries",
+                limits.max_entries
+            )));
+        }
+        let mut entry = entry.map_err(|e| ArchiveError::Unreadable(format!("tar entry: {e}")))?;
+        let raw_name = entry.path_bytes().into_owned();
+        let Ok(name) = String::from_utf8(raw_name.clone()) else {
+            out.findings.push(Finding::at(
+                Code::UnsafeArchiveEntry,
+                String::from_utf8_lossy(&raw_name).into_owned(),
+                "entry name is not UTF-8",
+            ));
+            continue;
+        };
+        let header = entry.header();
+        let kind = header.entry_type();
+        let size = header.size().unwrap_or(0);
+        if kind.is_dir()
+            || kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+        {
+            continue;
+        }
+        let Some(path) = clean_path(&name) else {
+            out.findings.push(Finding::at(
+                Code::UnsafeArchiveEntry,
+                name.clone(),
+                "entry path is absolute or climbs out of the package with `..`",
+            ));
+            continue;
+        };
+        if kind.is_symlink() || kind.is_hard_link() {
+            let target = entry
+                .link_name_bytes()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            if kind.is_hard_link() {
+                // A hard link names another archive member by its full path.
+                match clean_path(&target) {
+                    Some(t) => out.entries.push((
+                        path,
+                        Content::Symlink {
+                            target: hardlink_marker(&t),
+                        },
+                    )),
+                    None => out.findings.push(Finding::at(
+                        Code::UnsafeArchiveEntry,
+                        path,
+                        format!("hard link to `{target}` outside the package"),
+                    )),
+                }
+                continue;
+            }
+            out.entries.push((path, Content::Symlink { target }));
+            continue;
+        }
+        if !(kind.is_file()
+            || kind == tar::EntryType::Continuous
+            || kind == tar::EntryType::GNUSparse)
+        {
+            out.findings.push(Finding::at(
+                Code::UnsafeArchiveEntry,
+                path,
+                format!("entry of type {kind:?} (device, fifo, ...) that no packager writes"),
+            ));
+            continue;
+        }
+        total = total.saturating_add(size);
+        if total > limits.max_total_bytes {
+            return Err(ArchiveError::TooLarge(format!(
+                "files add up to more than {} bytes",
+                limits.max_total_bytes
+            )));
+        }
+        let executable = header.mode().map(|m| m & 0o111 != 0).unwrap_or(false);
+        let mut buf = Vec::with_capacity(size.min(1 << 24) as usize);
+        (&mut entry)
+            .take(size)
+            .read_to_end(&mut buf)
+            .map_err(|e| ArchiveError::Unreadable(format!("{path}: {e}")))?;
+        out.entries.push((
+            path,
+            Content::File {
+                data: buf,
+                executable,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+const HARDLINK_PREFIX: &str = "\0hardlink:";
+
+fn hardlink_marker(target: &str) -> String {
+    format!("{HARDLINK_PREFIX}{target}")
+}
+
+/// How the package root is found inside the archive.
+#[derive(Debug, Clone)]
+pub enum Root<'a> {
+    /// Every entry must sit under this directory (crates: `name-version/`).
+    Exact(&'a str),
+    /// The single top-level directory all entries share (sdists), if they share one.
+    SingleTopDir,
+    /// Entries are already relative to the package root (gem `data.tar.gz`).
+    None,
+}
+
+/// Strip the package root, resolve hard links, check symlinks stay inside, reject duplicates.
+pub fn into_files(raw: RawArchive, root: Root<'_>) -> (Files, Vec<Finding>) {
+    let mut findings = raw.findings;
+    let prefix: Option<String> = match root {
+        Root::Exact(p) => Some(p.trim_end_matches('/').to_string()),
+        Root::SingleTopDir => {
+            let mut tops = raw
+                .entries
+                .iter()
+                .map(|(p, _)| p.split('/').next().unwrap_or(""));
+            let first = tops.next();
+            match first {
+                Some(f)
+                    if raw
+                        .entries
+                        .iter()
+                        .all(|(p, _)| p.starts_with(&format!("{f}/"))) =>
+                {
+                    Some(f.to_string())
+                }
+                _ => None,
+            }
+        }
+        Root::None => None,
+    };
+    let mut files = Files::default();
+    let mut pending_hard: Vec<(String, String)> = Vec::new();
+    for (path, content) in raw.entries {
+        let rel = match &prefix {
+            Some(p) => match path.strip_prefix(&format!("{p}/")) {
+                Some(r) if !r.is_empty() => r.to_string(),
+                _ => {
+                    findings.push(Finding::at(
+                        Code::UnsafeArchiveEntry,
+                        path,
+                        format!("entry outside the package directory `{p}/`"),
+                    ));
+                    continue;
+                }
+            },
+            None => path,
+        };
+        if files.map.contains_key(&rel) || pending_hard.iter().any(|(p, _)| *p == rel) {
+            findings.push(Finding::at(
+                Code::UnsafeArchiveEntry,
+                rel.clone(),
+                "duplicate entry: extractors disagree on which copy wins",
+            ));
+        }
+        match content {
+            Content::Symlink { target } if target.starts_with(HARDLINK_PREFIX) => {
+                let t = target.trim_start_matches(HARDLINK_PREFIX).to_string();
+                let t = match &prefix {
+                    Some(p) => t.strip_prefix(&format!("{p}/")).unwrap_or(&t).to_string(),
+                    None => t,
+                };
+                pending_hard.push((rel, t));
+            }
+            Content::Symlink { target } => {
+                if resolve_link(&rel, &target).is_none() {
+                    findings.push(Finding::at(
+                        Code::UnsafeArchiveEntry,
+                        rel.clone(),
+                        format!("symlink to `{target}` points outside the package"),
+                    ));
+                    continue;
+                }
+                files.map.insert(rel, Content::Symlink { target });
+            }
+            file => {
+                files.map.insert(rel, file);
+            }
+        }
+    }
+    for (path, target) in pending_hard {
+        match files.map.get(&target).cloned() {
+            Some(c @ Content::File { .. }) => {
+                files.map.insert(path, c);
+            }
+            _ => findings.push(Finding::at(
+                Code::UnsafeArchiveEntry,
+                path,
+                format!("hard link to `{target}`, which is not a file in the package"),
+            )),
+        }
+    }
+    (files, findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_id_matches_git() {
+        // `printf 'hello\n' | git hash-object --stdin`
+        assert_eq!(
+            git_blob_id(b"hello\n"),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
+        assert_eq!(git_blob_id(b""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+    }
+
+    #[test]
+    fn clean_path_rejects_escapes() {
+        assert_eq!(clean_path("a/./b//c").as_deref(), Some("a/b/c"));
+        assert_eq!(clean_path("../x"), None);
+        assert_eq!(clean_path("a/../../x"), None);
+        assert_eq!(clean_path("/etc/passwd"), None);
+        assert_eq!(clean_path("C:/x"), None);
+    }
+
+    #[test]
+    fn link_resolution_stays_inside() {
+        assert_eq!(resolve_link("a/b/link", "../c").as_deref(), Some("a/c"));
+        assert_eq!(resolve_link("link", "../c"), None);
+        assert_eq!(resolve_link("a/link", "/etc/passwd"), None);
+    }
+
+    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (p, d) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(d.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, p, *d).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn strips_exact_root_and_flags_strays() {
+        let t = tar_of(&[("pkg-1.0/src/lib.rs", b"x"), ("other/evil.rs", b"y")]);
+        let raw = read_tar(&t, Limits::default()).unwrap();
+        let (files, findings) = into_files(raw, Root::Exact("pkg-1.0"));
+        assert!(files.get("src/lib.rs").is_some());
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].code, Code::UnsafeArchiveEntry);
+    }
+
+    #[test]
+    fn gzip_bomb_is_capped() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![0u8; 4 << 20]).unwrap();
+        let gz = enc.finish().unwrap();
+        let lim = Limits {
+            max_total_bytes: 1 << 20,
+            max_entries: 10,
+        };
+        assert!(matches!(
+            read_tar_gz(&gz, lim),
+            Err(ArchiveError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn duplicate_entries_are_flagged() {
+        let t = tar_of(&[("a.txt", b"1"), ("a.txt", b"2")]);
+        let (files, findings) = into_files(read_tar(&t, Limits::default()).unwrap(), Root::None);
+        assert_eq!(files.data("a.txt"), Some(&b"2"[..]));
+        assert!(findings.iter().any(|f| f.code == Code::UnsafeArchiveEntry));
+    }
+}

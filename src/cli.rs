@@ -1,0 +1,231 @@
+//! Command-line interface: argument definitions and dispatch. Everything it calls is library
+//! code a test can drive directly.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::engine;
+use crate::profile::Profiles;
+use crate::repo_url::Rewrites;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "provero",
+    version,
+    about = "Check that what a registry serves is the code of the tagged source it claims to come from",
+    long_about = "provero downloads published packages (crates.io, PyPI, RubyGems), finds the source \
+repository and commit they claim, and compares every file by git blob id. Files the packager \
+generates are excused by named rules; anything else that is not in the source is a red flag.\n\n\
+Exit codes: 1 when any package has a red flag; otherwise 2 when anything was an error (a bad spec, \
+a package or version the registry does not have, a tool failure); otherwise 0. `unverifiable` \
+alone is not an error."
+)]
+pub struct Cli {
+    /// More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Verify packages against their source repositories.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Packages as ECOSYSTEM:NAME[@VERSION] (ecosystems: crates, pypi, gems). Without a version,
+    /// the newest version that is not yanked; `@*` means every published version. `-` reads
+    /// specs from standard input.
+    #[arg(value_name = "SPEC")]
+    pub specs: Vec<String>,
+
+    /// Read specs from a file: one per line, `#` comments and blank lines ignored.
+    #[arg(long, value_name = "FILE")]
+    pub list: Vec<PathBuf>,
+
+    /// Use another registry: ECOSYSTEM=URL (crates: the sparse index root serving config.json;
+    /// pypi: the Simple API root; gems: the server root), or ECOSYSTEM=profile.toml (see
+    /// registries/). Repeatable.
+    #[arg(long, value_name = "ECO=URL")]
+    pub registry: Vec<String>,
+
+    /// Rewrite repository URL prefixes before fetching, like git's url.<base>.insteadOf
+    /// (mirrors, air-gapped use). Repeatable; the longest matching prefix wins.
+    #[arg(long, value_name = "FROM=TO")]
+    pub git_rewrite: Vec<String>,
+
+    /// Where downloaded artifacts and partial clones are kept and reused across runs
+    /// [default: the platform cache directory, e.g. ~/.cache/provero].
+    #[arg(long, value_name = "DIR", env = "PROVERO_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Show a short unified diff under each file whose content differs (human format).
+    #[arg(long)]
+    pub diff: bool,
+
+    /// How many packages are worked on at once (downloads, git and comparisons are bounded
+    /// separately beneath this).
+    #[arg(long, short, value_name = "N", default_value_t = default_jobs())]
+    pub jobs: usize,
+
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get() * 4)
+        .unwrap_or(8)
+        .clamp(4, 32)
+}
+
+pub fn default_cache_dir() -> PathBuf {
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("provero")
+}
+
+/// Run the CLI; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 2,
+            };
+        }
+    };
+    init_tracing(cli.verbose);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return 2;
+        }
+    };
+    let result = match cli.command {
+        Command::Verify(args) => rt.block_on(verify(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            2
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("provero={default}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .try_init();
+}
+
+async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
+    let mut profiles = Profiles::builtin();
+    for r in &args.registry {
+        profiles.apply(r).map_err(anyhow::Error::msg)?;
+    }
+    let mut rewrites = Rewrites::default();
+    for r in &args.git_rewrite {
+        rewrites.add(r).map_err(anyhow::Error::msg)?;
+    }
+    if args.jobs == 0 {
+        anyhow::bail!("--jobs must be at least 1");
+    }
+    let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    std::fs::create_dir_all(&cache_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot use the cache directory {}: {e}",
+            cache_dir.display()
+        )
+    })?;
+
+    let inputs = engine::collect_inputs(&args.specs, &args.list)?;
+    if inputs.is_empty() {
+        anyhow::bail!("nothing to verify: give package specs (e.g. crates:serde@1.0.210), --list FILE, or - for stdin");
+    }
+    let color = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none()
+        && args.output.is_none();
+    let style = crate::report::Style {
+        color,
+        diff: args.diff,
+    };
+    let run = engine::Run {
+        cache_dir,
+        profiles,
+        rewrites,
+        jobs: args.jobs,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        stream_human: args.format == Format::Human && args.output.is_none(),
+        style,
+    };
+    let report = engine::run(run, inputs).await?;
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        Format::Markdown => crate::report::markdown(&report),
+        Format::Human => {
+            if args.output.is_some() {
+                let mut s = String::new();
+                for r in &report.results {
+                    s.push_str(&crate::report::human_result(r, style));
+                }
+                s
+            } else {
+                String::new()
+            }
+        }
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    if args.format != Format::Json || args.output.is_some() {
+        for e in &report.errors {
+            eprintln!("error: {}", e.message);
+        }
+        eprint!("{}", crate::report::human_summary(&report.summary));
+    }
+    Ok(report.exit_code())
+}

@@ -1,0 +1,427 @@
+//! Compare every artifact file with the source tree by git blob id. Identical files need no
+//! blob download; only files that differ are read (to test line endings and show a diff).
+//! Whatever is not identical goes through named rules (the ecosystem's, then the generic ones
+//! here) before it becomes a finding. Files in the repository but not in the artifact are
+//! normal (include/exclude rules) and never reported.
+
+use serde::Serialize;
+
+use crate::archive::{git_blob_id, resolve_link, Content, Files};
+use crate::ecosystem::{Handler, Package};
+use crate::finding::{Code, Finding};
+use crate::git::GitError;
+use crate::source::{Lookup, SourceView};
+
+/// How an artifact file stands against the source before any rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// No file at `looked_at` in the source.
+    Missing { looked_at: String },
+    /// The source file at `source_path` has other content.
+    Differs {
+        source_path: String,
+        source_oid: String,
+    },
+    /// The artifact has a symlink that the source does not have with the same target.
+    LinkDiffers { looked_at: String },
+    /// Below a git submodule, whose content is not in this repository.
+    InSubmodule { at: String, commit: String },
+    /// The source path is a symlink that loops or leaves the repository.
+    BadLink { reason: String },
+}
+
+/// What a rule decides about a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The difference is expected: the rule names why.
+    Excused,
+    /// The rule raises this finding instead of the default one.
+    Finding(Finding),
+}
+
+/// Everything a rule may look at.
+pub struct FileCx<'a> {
+    pub path: &'a str,
+    pub content: &'a Content,
+    pub status: &'a Status,
+    pub pkg: &'a Package,
+    pub source: &'a SourceView<'a>,
+}
+
+impl FileCx<'_> {
+    pub fn data(&self) -> Option<&[u8]> {
+        match self.content {
+            Content::File { data, .. } => Some(data),
+            Content::Symlink { .. } => None,
+        }
+    }
+
+    pub fn files(&self) -> &Files {
+        &self.pkg.files
+    }
+}
+
+/// One named, expected difference. `name` appears in the report; `reason` says why it is safe.
+pub trait Rule: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn reason(&self) -> &'static str;
+    /// `None` when the rule does not apply to this file.
+    fn judge(&self, cx: &FileCx<'_>) -> Result<Option<Outcome>, GitError>;
+}
+
+/// A file a rule excused, kept in the report so nothing is silently skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Excused {
+    pub path: String,
+    pub rule: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Comparison {
+    pub findings: Vec<Finding>,
+    pub excused: Vec<Excused>,
+    pub identical: usize,
+    pub files: usize,
+}
+
+/// Compare the package's files with the source view.
+pub fn compare(
+    handler: &dyn Handler,
+    pkg: &Package,
+    source: &SourceView<'_>,
+) -> Result<Comparison, GitError> {
+    let mut rules = handler.rules();
+    rules.extend(generic_rules());
+    let mut out = Comparison {
+        files: pkg.files.len(),
+        ..Default::default()
+    };
+    for (path, content) in &pkg.files.map {
+        let source_path = handler
+            .source_path(pkg, source, path)
+            .unwrap_or_else(|| source.in_pkg(path));
+        let status = match status_of(source, &source_path, content)? {
+            None => {
+                out.identical += 1;
+                continue;
+            }
+            Some(s) => s,
+        };
+        let cx = FileCx {
+            path,
+            content,
+            status: &status,
+            pkg,
+            source,
+        };
+        let mut decided = false;
+        for rule in &rules {
+            match rule.judge(&cx)? {
+                None => continue,
+                Some(Outcome::Excused) => out.excused.push(Excused {
+                    path: path.clone(),
+                    rule: rule.name().to_string(),
+                }),
+                Some(Outcome::Finding(f)) => {
+                    let f = if f.rule.is_none() {
+                        f.by_rule(rule.name())
+                    } else {
+                        f
+                    };
+                    out.findings.push(f)
+                }
+            }
+            decided = true;
+            break;
+        }
+        if !decided {
+            out.findings.push(default_finding(&cx)?);
+        }
+    }
+    Ok(out)
+}
+
+/// `None` when the file is identical to its source.
+pub fn status_of(
+    source: &SourceView<'_>,
+    source_path: &str,
+    content: &Content,
+) -> Result<Option<Status>, GitError> {
+    if let Content::Symlink { target } = content {
+        let same = match source.tree.get(source_path) {
+            Some(e) if e.is_symlink() => source.blob(&e.oid)?.as_slice() == target.as_bytes(),
+            _ => false,
+        };
+        return Ok((!same).then(|| Status::LinkDiffers {
+            looked_at: source_path.to_string(),
+        }));
+    }
+    let Content::File { data, .. } = content else {
+        unreachable!()
+    };
+    Ok(match source.lookup(source_path)? {
+        Lookup::Found { path, entry } => {
+            if entry.oid == git_blob_id(data) {
+                None
+            } else {
+                Some(Status::Differs {
+                    source_path: path,
+                    source_oid: entry.oid,
+                })
+            }
+        }
+        Lookup::Missing | Lookup::Dir { .. } => Some(Status::Missing {
+            looked_at: source_path.to_string(),
+        }),
+        Lookup::InSubmodule { at, commit, .. } => Some(Status::InSubmodule { at, commit }),
+        Lookup::BadLink { reason } => Some(Status::BadLink { reason }),
+    })
+}
+
+/// What a file that no rule explains becomes.
+pub fn default_finding(cx: &FileCx<'_>) -> Result<Finding, GitError> {
+    Ok(match cx.status {
+        Status::Missing { looked_at } => Finding::at(
+            Code::FileNotInSource,
+            cx.path,
+            format!(
+                "not in the source tree (looked for `{looked_at}` at {})",
+                short(&cx.source.commit)
+            ),
+        ),
+        Status::Differs {
+            source_path,
+            source_oid,
+        } => {
+            let source_bytes = cx.source.blob(source_oid)?;
+            let mut f = Finding::at(
+                Code::ContentDiffers,
+                cx.path,
+                format!(
+                    "differs from `{source_path}` at {}",
+                    short(&cx.source.commit)
+                ),
+            );
+            if let Some(data) = cx.data() {
+                f.diff = unified_diff(&source_bytes, data, source_path, cx.path);
+                if let Some(d) = &f.diff {
+                    let (add, del) = count_changes(d);
+                    f.message = format!("{} ({add} line(s) added, {del} removed)", f.message);
+                }
+            }
+            f
+        }
+        Status::LinkDiffers { looked_at } => {
+            let target = match cx.content {
+                Content::Symlink { target } => target.as_str(),
+                _ => "",
+            };
+            Finding::at(
+                Code::ContentDiffers,
+                cx.path,
+                format!("symlink to `{target}`, but `{looked_at}` in the source is not that link"),
+            )
+        }
+        Status::InSubmodule { at, commit } => Finding::at(
+            Code::NotComparable,
+            cx.path,
+            format!(
+                "inside the git submodule `{at}` (commit {}), which is not compared",
+                short(commit)
+            ),
+        ),
+        Status::BadLink { reason } => Finding::at(Code::FileNotInSource, cx.path, reason.clone()),
+    })
+}
+
+pub fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+const MAX_DIFF_LINES: usize = 60;
+
+/// A short unified diff, `None` for binary content.
+pub fn unified_diff(old: &[u8], new: &[u8], old_name: &str, new_name: &str) -> Option<String> {
+    let (Ok(a), Ok(b)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
+        return None;
+    };
+    if a.contains('\0') || b.contains('\0') {
+        return None;
+    }
+    let diff = similar::TextDiff::from_lines(a, b);
+    let text = diff
+        .unified_diff()
+        .context_radius(2)
+        .header(
+            &format!("source/{old_name}"),
+            &format!("artifact/{new_name}"),
+        )
+        .to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() > MAX_DIFF_LINES {
+        let mut s = lines[..MAX_DIFF_LINES].join("\n");
+        s.push_str(&format!(
+            "\n... ({} more diff lines)\n",
+            lines.len() - MAX_DIFF_LINES
+        ));
+        Some(s)
+    } else {
+        Some(text)
+    }
+}
+
+fn count_changes(diff: &str) -> (usize, usize) {
+    let mut add = 0;
+    let mut del = 0;
+    for l in diff.lines() {
+        if l.starts_with("+++") || l.starts_with("---") {
+            continue;
+        }
+        if l.starts_with('+') {
+            add += 1;
+        } else if l.starts_with('-') {
+            del += 1;
+        }
+    }
+    (add, del)
+}
+
+/// Rules that hold in every ecosystem, tried after the ecosystem's own.
+pub fn generic_rules() -> Vec<Box<dyn Rule>> {
+    vec![Box::new(LineEndings), Box::new(Junk)]
+}
+
+/// A file equal to its source but for CRLF vs LF: packaged on Windows or with `eol` attributes.
+pub struct LineEndings;
+
+impl Rule for LineEndings {
+    fn name(&self) -> &'static str {
+        "line-endings"
+    }
+    fn reason(&self) -> &'static str {
+        "a file packaged on Windows (or under .gitattributes eol rules) differs only in CRLF vs LF"
+    }
+    fn judge(&self, cx: &FileCx<'_>) -> Result<Option<Outcome>, GitError> {
+        let (
+            Status::Differs {
+                source_oid,
+                source_path,
+            },
+            Some(data),
+        ) = (cx.status, cx.data())
+        else {
+            return Ok(None);
+        };
+        let src = cx.source.blob(source_oid)?;
+        if crlf_to_lf(&src) == crlf_to_lf(data) {
+            return Ok(Some(Outcome::Finding(Finding::at(
+                Code::LineEndingsDiffer,
+                cx.path,
+                format!("equals `{source_path}` except for CRLF/LF line endings"),
+            ))));
+        }
+        Ok(None)
+    }
+}
+
+pub fn crlf_to_lf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    while i < data.len() {
+        if data[i] == b'\r' && data.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(data[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Benign files absent from source: editor swap files, OS metadata, test caches. Narrow on
+/// purpose: `.pyc`, archives, keys and data are never junk.
+pub struct Junk;
+
+/// Is this path one of the narrow benign patterns?
+pub fn is_junk(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let in_dir = |d: &str| path.starts_with(&format!("{d}/")) || path.contains(&format!("/{d}/"));
+    name == ".DS_Store"
+        || name == "Thumbs.db"
+        || name == "desktop.ini"
+        || name.starts_with("._")
+        || (name.starts_with('.')
+            && (name.ends_with(".swp") || name.ends_with(".swo") || name.ends_with(".swx")))
+        || (name.starts_with(".#"))
+        || (name.ends_with('~') && name.len() > 1)
+        || in_dir(".pytest_cache")
+        || in_dir("__MACOSX")
+        || in_dir(".mypy_cache")
+        || in_dir(".ruff_cache")
+        || in_dir(".hypothesis")
+}
+
+impl Rule for Junk {
+    fn name(&self) -> &'static str {
+        "benign-junk"
+    }
+    fn reason(&self) -> &'static str {
+        "editor swap files, OS metadata and test caches carry no code"
+    }
+    fn judge(&self, cx: &FileCx<'_>) -> Result<Option<Outcome>, GitError> {
+        if !matches!(cx.status, Status::Missing { .. }) || !is_junk(cx.path) {
+            return Ok(None);
+        }
+        Ok(Some(Outcome::Finding(Finding::at(
+            Code::JunkNotInSource,
+            cx.path,
+            "not in source; a benign file (swap file, OS metadata or test cache)",
+        ))))
+    }
+}
+
+/// Does the artifact symlink at `path` point inside the package? (used by rules)
+pub fn link_inside(path: &str, target: &str) -> bool {
+    resolve_link(path, target).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junk_is_narrow() {
+        for p in [
+            ".DS_Store",
+            "src/.lib.rs.swp",
+            ".pytest_cache/v/cache/nodeids",
+            "a/__MACOSX/x",
+            "notes.txt~",
+        ] {
+            assert!(is_junk(p), "{p}");
+        }
+        for p in [
+            "src/lib.rs",
+            "mod.pyc",
+            "key.pem",
+            "data.tar.gz",
+            "swp",
+            "a/pytest_cache.py",
+        ] {
+            assert!(!is_junk(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn crlf_normalisation() {
+        assert_eq!(crlf_to_lf(b"a\r\nb\r\n"), b"a\nb\n");
+        assert_eq!(crlf_to_lf(b"a\rb"), b"a\rb");
+    }
+
+    #[test]
+    fn diff_is_short_and_text_only() {
+        let d = unified_diff(b"a\nb\nc\n", b"a\nB\nc\n", "x", "x").unwrap();
+        assert!(d.contains("-b") && d.contains("+B"), "{d}");
+        assert!(unified_diff(b"\0\x01", b"\0\x02", "x", "x").is_none());
+    }
+}

@@ -1,0 +1,96 @@
+//! Reading a `.crate`: a gzipped tar whose entries all sit under `<name>-<version>/`. Cargo
+//! writes `.cargo_vcs_info.json` (`git.sha1`, `git.dirty`, `path_in_vcs`; older cargo wrote
+//! only `git.sha1`), a normalised `Cargo.toml` and the original as `Cargo.toml.orig`.
+
+use serde::Deserialize;
+
+use crate::archive::{into_files, read_tar_gz, ArchiveError, Limits, Root};
+use crate::ecosystem::{Package, Resolved};
+
+#[derive(Debug, Default, Deserialize)]
+struct VcsInfo {
+    #[serde(default)]
+    git: Option<GitInfo>,
+    #[serde(default)]
+    path_in_vcs: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct GitInfo {
+    #[serde(default)]
+    sha1: Option<String>,
+    #[serde(default)]
+    dirty: bool,
+}
+
+/// What the crates rules need from the manifests.
+#[derive(Debug, Default)]
+pub struct CrateMeta {
+    /// The published (normalised) `Cargo.toml`.
+    pub manifest: Option<toml::Table>,
+    /// `Cargo.toml.orig`, as the author wrote it.
+    pub orig: Option<toml::Table>,
+    /// Problems reading either manifest.
+    pub manifest_errors: Vec<String>,
+}
+
+impl CrateMeta {
+    /// `package.<key>` of the original manifest as a string (not workspace-inherited).
+    pub fn orig_str(&self, key: &str) -> Option<&str> {
+        self.orig.as_ref()?.get("package")?.get(key)?.as_str()
+    }
+}
+
+pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {
+    let raw = read_tar_gz(bytes, Limits::default())?;
+    let root = format!("{}-{}", resolved.name, resolved.version);
+    let (files, findings) = into_files(raw, Root::Exact(&root));
+    if files.is_empty() {
+        return Err(ArchiveError::Unreadable(format!(
+            "no files under `{root}/`"
+        )));
+    }
+    let mut meta = CrateMeta::default();
+    let mut parse = |name: &str| -> Option<toml::Table> {
+        let text = files.text(name)?;
+        match text.parse::<toml::Table>() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                meta.manifest_errors.push(format!("{name}: {e}"));
+                None
+            }
+        }
+    };
+    let manifest = parse("Cargo.toml");
+    let orig = parse("Cargo.toml.orig");
+    meta.manifest = manifest;
+    meta.orig = orig;
+
+    let vcs: VcsInfo = files
+        .data(".cargo_vcs_info.json")
+        .and_then(|d| serde_json::from_slice(d).ok())
+        .unwrap_or_default();
+    let git = vcs.git.unwrap_or_default();
+    let repository = meta
+        .manifest
+        .as_ref()
+        .and_then(|m| m.get("package"))
+        .and_then(|p| p.get("repository"))
+        .and_then(|r| r.as_str())
+        .map(|s| vec![s.to_string()])
+        .unwrap_or_default();
+    Ok(Package {
+        name: resolved.name.clone(),
+        version: resolved.version.clone(),
+        files,
+        findings,
+        repository,
+        commit: git
+            .sha1
+            .filter(|s| s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit())),
+        dirty: git.dirty,
+        path_in_vcs: vcs.path_in_vcs.map(|p| p.trim_matches('/').to_string()),
+        tag_hint: None,
+        meta: Box::new(meta),
+    })
+}

@@ -1,0 +1,71 @@
+//! crates.io: the sparse index, `.crate` archives, and what cargo generates when packaging.
+
+pub mod artifact;
+pub mod registry;
+pub mod rules;
+pub mod source;
+
+use async_trait::async_trait;
+
+use crate::archive::ArchiveError;
+use crate::compare::Rule;
+use crate::ecosystem::{Ecosystem, Handler, Package, RegistryCx, RegistryError, Resolved};
+use crate::source::SourceView;
+
+pub struct Crates;
+
+#[async_trait]
+impl Handler for Crates {
+    fn ecosystem(&self) -> Ecosystem {
+        Ecosystem::Crates
+    }
+
+    async fn resolve(
+        &self,
+        cx: &RegistryCx<'_>,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Resolved, RegistryError> {
+        registry::resolve(cx, name, version).await
+    }
+
+    async fn versions(
+        &self,
+        cx: &RegistryCx<'_>,
+        name: &str,
+    ) -> Result<Vec<String>, RegistryError> {
+        Ok(registry::lines(cx, name)
+            .await?
+            .into_iter()
+            .map(|l| l.vers)
+            .collect())
+    }
+
+    fn read(&self, resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {
+        artifact::read(resolved, bytes)
+    }
+
+    fn same_version(&self, a: &str, b: &str) -> bool {
+        a == b || a.split('+').next() == b.split('+').next()
+    }
+
+    fn package_dirs(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<String> {
+        source::package_dirs(pkg, source)
+    }
+
+    fn source_identity(
+        &self,
+        _pkg: &Package,
+        source: &SourceView<'_>,
+    ) -> Option<(String, Option<String>)> {
+        source::identity(source)
+    }
+
+    fn source_path(&self, pkg: &Package, source: &SourceView<'_>, path: &str) -> Option<String> {
+        source::source_path(pkg, source, path)
+    }
+
+    fn rules(&self) -> Vec<Box<dyn Rule>> {
+        rules::rules()
+    }
+}

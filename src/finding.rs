@@ -1,0 +1,257 @@
+//! Findings are data: what the comparison saw, with a stable kebab-case code, a severity, and the
+//! named rule that raised or excused it. The codes and severities are the public JSON contract.
+
+use serde::{Deserialize, Serialize};
+
+/// How much a finding weighs in the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Info,
+    Warning,
+    /// Provenance could not be established; not a red flag.
+    Unverifiable,
+    /// Content in the artifact that is not in the source it claims.
+    RedFlag,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Unverifiable => "unverifiable",
+            Severity::RedFlag => "red-flag",
+        }
+    }
+}
+
+/// Every finding code provero emits. Adding one is a change to the public contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    ChecksumMismatch,
+    ContentDiffers,
+    FileNotInSource,
+    ManifestMismatch,
+    /// An archive entry no packager writes: `..`, absolute path, a link leaving the package,
+    /// a duplicate entry, a device file.
+    UnsafeArchiveEntry,
+    JunkNotInSource,
+    Dirty,
+    LineEndingsDiffer,
+    TagDisagrees,
+    CommitNotOnBranch,
+    /// The version declared by the source at the commit differs from the published one.
+    VersionDisagrees,
+    CommitFromTag,
+    /// A file the artifact has that provero cannot compare (e.g. a compiled module in a platform
+    /// wheel, or a file inside a git submodule that was not fetched).
+    NotComparable,
+    NoRepository,
+    RepositoryUnreachable,
+    NoCommit,
+    CommitNotFound,
+    ArtifactUnavailable,
+    /// The archive is over the size or entry-count caps (or a gzip bomb).
+    ArtifactTooLarge,
+    /// The archive could not be read at all.
+    ArtifactUnreadable,
+}
+
+impl Code {
+    pub const ALL: [Code; 20] = [
+        Code::ChecksumMismatch,
+        Code::ContentDiffers,
+        Code::FileNotInSource,
+        Code::ManifestMismatch,
+        Code::UnsafeArchiveEntry,
+        Code::JunkNotInSource,
+        Code::Dirty,
+        Code::LineEndingsDiffer,
+        Code::TagDisagrees,
+        Code::CommitNotOnBranch,
+        Code::VersionDisagrees,
+        Code::CommitFromTag,
+        Code::NotComparable,
+        Code::NoRepository,
+        Code::RepositoryUnreachable,
+        Code::NoCommit,
+        Code::CommitNotFound,
+        Code::ArtifactUnavailable,
+        Code::ArtifactTooLarge,
+        Code::ArtifactUnreadable,
+    ];
+
+    /// The severity a code always carries.
+    pub fn severity(self) -> Severity {
+        use Code::*;
+        match self {
+            ChecksumMismatch | ContentDiffers | FileNotInSource | ManifestMismatch
+            | UnsafeArchiveEntry => Severity::RedFlag,
+            JunkNotInSource | Dirty | LineEndingsDiffer | TagDisagrees | CommitNotOnBranch
+            | VersionDisagrees => Severity::Warning,
+            CommitFromTag | NotComparable => Severity::Info,
+            NoRepository
+            | RepositoryUnreachable
+            | NoCommit
+            | CommitNotFound
+            | ArtifactUnavailable
+            | ArtifactTooLarge
+            | ArtifactUnreadable => Severity::Unverifiable,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        use Code::*;
+        match self {
+            ChecksumMismatch => "checksum-mismatch",
+            ContentDiffers => "content-differs",
+            FileNotInSource => "file-not-in-source",
+            ManifestMismatch => "manifest-mismatch",
+            UnsafeArchiveEntry => "unsafe-archive-entry",
+            JunkNotInSource => "junk-not-in-source",
+            Dirty => "dirty",
+            LineEndingsDiffer => "line-endings-differ",
+            TagDisagrees => "tag-disagrees",
+            CommitNotOnBranch => "commit-not-on-branch",
+            VersionDisagrees => "version-disagrees",
+            CommitFromTag => "commit-from-tag",
+            NotComparable => "not-comparable",
+            NoRepository => "no-repository",
+            RepositoryUnreachable => "repository-unreachable",
+            NoCommit => "no-commit",
+            CommitNotFound => "commit-not-found",
+            ArtifactUnavailable => "artifact-unavailable",
+            ArtifactTooLarge => "artifact-too-large",
+            ArtifactUnreadable => "artifact-unreadable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Code> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+}
+
+/// One observation about a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub code: Code,
+    pub severity: Severity,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path: Option<String>,
+    pub message: String,
+    /// The named rule that raised this finding, when one did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rule: Option<String>,
+    /// A short unified diff for `content-differs` on text files.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub diff: Option<String>,
+}
+
+impl Finding {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Finding {
+            code,
+            severity: code.severity(),
+            path: None,
+            message: message.into(),
+            rule: None,
+            diff: None,
+        }
+    }
+
+    pub fn at(code: Code, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Finding {
+            path: Some(path.into()),
+            ..Finding::new(code, message)
+        }
+    }
+
+    pub fn by_rule(mut self, rule: &str) -> Self {
+        self.rule = Some(rule.to_string());
+        self
+    }
+}
+
+/// The answer for one package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every artifact file traced to source or excused by a named rule.
+    Verified,
+    /// At least one red flag.
+    Mismatch,
+    /// Provenance could not be established; no red flag.
+    Unverifiable,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Verified => "verified",
+            Verdict::Mismatch => "mismatch",
+            Verdict::Unverifiable => "unverifiable",
+        }
+    }
+
+    /// Judge: a red flag wins, then anything unverifiable, else verified.
+    pub fn judge(findings: &[Finding]) -> Verdict {
+        if findings.iter().any(|f| f.severity == Severity::RedFlag) {
+            Verdict::Mismatch
+        } else if findings
+            .iter()
+            .any(|f| f.severity == Severity::Unverifiable)
+        {
+            Verdict::Unverifiable
+        } else {
+            Verdict::Verified
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialise_kebab_case_and_round_trip() {
+        for code in [
+            Code::ChecksumMismatch,
+            Code::CommitNotOnBranch,
+            Code::UnsafeArchiveEntry,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(Code::parse(code.as_str()), Some(code));
+        }
+    }
+
+    #[test]
+    fn schema_lists_exactly_the_codes() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
+        let listed: Vec<&str> = schema["$defs"]["finding"]["properties"]["code"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let ours: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, ours);
+    }
+
+    #[test]
+    fn red_flag_beats_unverifiable() {
+        let f = vec![
+            Finding::new(Code::NoCommit, "x"),
+            Finding::at(Code::ContentDiffers, "a", "y"),
+        ];
+        assert_eq!(Verdict::judge(&f), Verdict::Mismatch);
+        assert_eq!(Verdict::judge(&f[..1]), Verdict::Unverifiable);
+        assert_eq!(
+            Verdict::judge(&[Finding::new(Code::Dirty, "d")]),
+            Verdict::Verified
+        );
+    }
+}

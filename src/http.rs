@@ -1,0 +1,225 @@
+//! The one HTTP client: user agent, timeouts, bounded connections per host, and retries with
+//! exponential backoff and jitter for timeouts, 5xx and 429 (honouring `Retry-After`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{url} was not found (HTTP {status})")]
+    NotFound { url: String, status: u16 },
+    #[error("{url}: HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: {message}")]
+    Transport { url: String, message: String },
+    #[error("{url}: response larger than {limit} bytes")]
+    TooLarge { url: String, limit: u64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct Body {
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+    /// The URL after redirects.
+    pub url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub retries: u32,
+    pub per_host: usize,
+    pub base_delay: Duration,
+    pub max_bytes: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            retries: 4,
+            per_host: 8,
+            base_delay: Duration::from_millis(250),
+            max_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    config: HttpConfig,
+    hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+}
+
+impl Http {
+    pub fn new(config: HttpConfig) -> anyhow::Result<Http> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!(
+                "provero/",
+                env!("CARGO_PKG_VERSION"),
+                " (+provenance verifier)"
+            ))
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(300))
+            .build()?;
+        Ok(Http {
+            client,
+            config,
+            hosts: Arc::default(),
+        })
+    }
+
+    fn host_permits(&self, url: &str) -> Arc<Semaphore> {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| {
+                u.host_str()
+                    .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
+            })
+            .unwrap_or_default();
+        self.hosts
+            .lock()
+            .expect("host map")
+            .entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_host)))
+            .clone()
+    }
+
+    /// GET a URL, retrying transient failures. 404 and 410 are `NotFound` and never retried.
+    pub async fn get(&self, url: &str, accept: Option<&str>) -> Result<Body, HttpError> {
+        let permits = self.host_permits(url);
+        let mut attempt = 0;
+        loop {
+            let result = {
+                let _permit = permits.acquire().await.expect("semaphore open");
+                self.get_once(url, accept).await
+            };
+            attempt += 1;
+            match result {
+                Ok(b) => return Ok(b),
+                Err(Attempt::Final(e)) => return Err(e),
+                Err(Attempt::Retry(e, after)) => {
+                    if attempt > self.config.retries {
+                        return Err(e);
+                    }
+                    let backoff = self.config.base_delay * 2u32.pow(attempt - 1);
+                    let jitter = backoff.mul_f64(fastrand::f64() * 0.5);
+                    let wait = after
+                        .unwrap_or(backoff + jitter)
+                        .min(Duration::from_secs(120));
+                    tracing::debug!("retrying {url} in {wait:?} after: {e}");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    async fn get_once(&self, url: &str, accept: Option<&str>) -> Result<Body, Attempt> {
+        let mut req = self.client.get(url);
+        if let Some(a) = accept {
+            req = req.header(reqwest::header::ACCEPT, a);
+        }
+        let resp = req.send().await.map_err(|e| {
+            let err = HttpError::Transport {
+                url: url.to_string(),
+                message: describe(&e),
+            };
+            if e.is_builder() {
+                Attempt::Final(err)
+            } else {
+                Attempt::Retry(err, None)
+            }
+        })?;
+        let status = resp.status().as_u16();
+        if status == 404 || status == 410 {
+            return Err(Attempt::Final(HttpError::NotFound {
+                url: url.to_string(),
+                status,
+            }));
+        }
+        if status == 429 || (500..600).contains(&status) || status == 408 {
+            let after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Err(Attempt::Retry(
+                HttpError::Status {
+                    url: url.to_string(),
+                    status,
+                },
+                after,
+            ));
+        }
+        if !(200..300).contains(&status) {
+            return Err(Attempt::Final(HttpError::Status {
+                url: url.to_string(),
+                status,
+            }));
+        }
+        let final_url = resp.url().to_string();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if let Some(len) = resp.content_length() {
+            if len > self.config.max_bytes {
+                return Err(Attempt::Final(HttpError::TooLarge {
+                    url: url.to_string(),
+                    limit: self.config.max_bytes,
+                }));
+            }
+        }
+        let mut resp = resp;
+        let mut bytes = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(c)) => {
+                    bytes.extend_from_slice(&c);
+                    if bytes.len() as u64 > self.config.max_bytes {
+                        return Err(Attempt::Final(HttpError::TooLarge {
+                            url: url.to_string(),
+                            limit: self.config.max_bytes,
+                        }));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(Attempt::Retry(
+                        HttpError::Transport {
+                            url: url.to_string(),
+                            message: describe(&e),
+                        },
+                        None,
+                    ))
+                }
+            }
+        }
+        Ok(Body {
+            bytes,
+            content_type,
+            url: final_url,
+        })
+    }
+}
+
+enum Attempt {
+    Final(HttpError),
+    Retry(HttpError, Option<Duration>),
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}

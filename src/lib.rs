@@ -1,0 +1,22 @@
+//! provero: is what the registry serves the same code as the tagged source it claims to come
+//! from? See ARCHITECTURE.md for the pipeline and where each stage lives.
+
+pub mod archive;
+pub mod cli;
+pub mod compare;
+pub mod ecosystem;
+pub mod engine;
+pub mod finding;
+pub mod git;
+pub mod http;
+pub mod profile;
+pub mod repo_url;
+pub mod report;
+pub mod source;
+pub mod spec;
+pub mod tags;
+pub mod verify;
+
+pub mod crates;
+pub mod gems;
+pub mod pypi;

@@ -1,0 +1,144 @@
+//! Registry profiles: where each registry lives and which protocol it speaks, read from data
+//! files (`registries/*.toml`), so a mirror or a private registry is a new file, not new code.
+//! The public registries' profiles are compiled in as defaults.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::ecosystem::Ecosystem;
+
+/// One registry's endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// A short name for messages ("crates-io").
+    pub name: String,
+    pub ecosystem: Ecosystem,
+    /// `sparse` (cargo sparse index), `simple` (PyPI Simple API), `rubygems` (RubyGems API).
+    pub protocol: String,
+    /// The base URL: the sparse index root, the Simple API root, or the RubyGems server root.
+    pub url: String,
+    /// Optional extra metadata API (PyPI's JSON API root, `https://pypi.org/pypi/`).
+    #[serde(default)]
+    pub json_api: Option<String>,
+}
+
+const BUILTIN: [&str; 3] = [
+    include_str!("../registries/crates-io.toml"),
+    include_str!("../registries/pypi.toml"),
+    include_str!("../registries/rubygems.toml"),
+];
+
+/// The profile in use for each ecosystem.
+#[derive(Debug, Clone)]
+pub struct Profiles {
+    pub by_ecosystem: BTreeMap<Ecosystem, Profile>,
+}
+
+impl Profiles {
+    pub fn builtin() -> Profiles {
+        let mut by_ecosystem = BTreeMap::new();
+        for text in BUILTIN {
+            let p: Profile = toml::from_str(text).expect("built-in registry profile parses");
+            by_ecosystem.insert(p.ecosystem, p);
+        }
+        Profiles { by_ecosystem }
+    }
+
+    pub fn get(&self, eco: Ecosystem) -> &Profile {
+        &self.by_ecosystem[&eco]
+    }
+
+    /// Apply `--registry ECO=URL` or `--registry ECO=path/to/profile.toml`.
+    pub fn apply(&mut self, arg: &str) -> Result<(), String> {
+        let (eco, value) = arg
+            .split_once('=')
+            .ok_or_else(|| format!("--registry takes ECOSYSTEM=URL, got `{arg}`"))?;
+        let eco = Ecosystem::parse(eco.trim()).ok_or_else(|| {
+            format!("--registry: unknown ecosystem `{eco}` (expected crates, pypi or gems)")
+        })?;
+        let value = value.trim();
+        if value.ends_with(".toml") && Path::new(value).is_file() {
+            let text =
+                std::fs::read_to_string(value).map_err(|e| format!("reading {value}: {e}"))?;
+            let p: Profile =
+                toml::from_str(&text).map_err(|e| format!("registry profile {value}: {e}"))?;
+            if p.ecosystem != eco {
+                return Err(format!(
+                    "registry profile {value} is for {}, not {eco}",
+                    p.ecosystem
+                ));
+            }
+            self.by_ecosystem.insert(eco, p);
+            return Ok(());
+        }
+        let parsed = url::Url::parse(value)
+            .map_err(|e| format!("--registry {eco}: `{value}` is not a URL ({e})"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!(
+                "--registry {eco}: `{value}` must be an http or https URL"
+            ));
+        }
+        let p = self
+            .by_ecosystem
+            .get_mut(&eco)
+            .expect("every ecosystem has a profile");
+        p.name = parsed.host_str().unwrap_or("custom").to_string();
+        p.url = value.to_string();
+        // A custom index is not the public JSON API's mirror: derive it from the same host.
+        if eco == Ecosystem::Pypi {
+            p.json_api = derive_pypi_json(value);
+        }
+        Ok(())
+    }
+}
+
+/// `http://host/simple/` → `http://host/pypi/` (warehouse and devpi layouts).
+fn derive_pypi_json(simple: &str) -> Option<String> {
+    let trimmed = simple.trim_end_matches('/');
+    trimmed
+        .strip_suffix("/simple")
+        .map(|base| format!("{base}/pypi/"))
+}
+
+/// Join a base URL and a relative path with exactly one `/`.
+pub fn join_url(base: &str, rel: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        rel.trim_start_matches('/')
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_cover_every_ecosystem() {
+        let p = Profiles::builtin();
+        for e in Ecosystem::ALL {
+            assert_eq!(p.get(e).ecosystem, e);
+        }
+    }
+
+    #[test]
+    fn override_by_url_and_errors() {
+        let mut p = Profiles::builtin();
+        p.apply("crates=http://127.0.0.1:9/index/").unwrap();
+        assert_eq!(p.get(Ecosystem::Crates).url, "http://127.0.0.1:9/index/");
+        assert!(p
+            .apply("npm=http://x/")
+            .unwrap_err()
+            .contains("unknown ecosystem"));
+        assert!(p.apply("crates").is_err());
+        assert!(p.apply("crates=not a url").is_err());
+        p.apply("pypi=http://127.0.0.1:9/simple/").unwrap();
+        assert_eq!(
+            p.get(Ecosystem::Pypi).json_api.as_deref(),
+            Some("http://127.0.0.1:9/pypi/")
+        );
+    }
+}

@@ -1,0 +1,59 @@
+//! Pypi: not supported yet (its issue builds it on the crates spine).
+
+use async_trait::async_trait;
+
+use crate::archive::{ArchiveError, Files};
+use crate::compare::Rule;
+use crate::ecosystem::{Ecosystem, Handler, Package, RegistryCx, RegistryError, Resolved};
+use crate::source::SourceView;
+
+pub struct Pypi;
+
+#[async_trait]
+impl Handler for Pypi {
+    fn ecosystem(&self) -> Ecosystem {
+        Ecosystem::Pypi
+    }
+
+    async fn resolve(
+        &self,
+        _cx: &RegistryCx<'_>,
+        _name: &str,
+        _version: Option<&str>,
+    ) -> Result<Resolved, RegistryError> {
+        Err(RegistryError::Unsupported(
+            "pypi is not supported yet".into(),
+        ))
+    }
+
+    async fn versions(
+        &self,
+        _cx: &RegistryCx<'_>,
+        _name: &str,
+    ) -> Result<Vec<String>, RegistryError> {
+        Err(RegistryError::Unsupported(
+            "pypi is not supported yet".into(),
+        ))
+    }
+
+    fn read(&self, _resolved: &Resolved, _bytes: &[u8]) -> Result<Package, ArchiveError> {
+        let _ = Files::default();
+        Err(ArchiveError::Unreadable("pypi is not supported yet".into()))
+    }
+
+    fn package_dirs(&self, _pkg: &Package, _source: &SourceView<'_>) -> Vec<String> {
+        vec![String::new()]
+    }
+
+    fn source_identity(
+        &self,
+        _pkg: &Package,
+        _source: &SourceView<'_>,
+    ) -> Option<(String, Option<String>)> {
+        None
+    }
+
+    fn rules(&self) -> Vec<Box<dyn Rule>> {
+        Vec::new()
+    }
+}

@@ -1,0 +1,238 @@
+//! Repository URLs as metadata writes them, turned into something git can clone: trailing
+//! `.git`, `/tree/<ref>/<path>` and similar web suffixes, `git+` prefixes, `http` → `https`,
+//! `git@host:owner/repo` scp syntax, GitHub owner case. Then the user's `--git-rewrite` rules,
+//! like git's `url.<base>.insteadOf`.
+
+/// A repository URL made cloneable, plus what its web suffix said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoUrl {
+    /// The URL to clone (before rewrites), the identity used in reports and the cache.
+    pub url: String,
+    /// A ref named in a `/tree/<ref>` or `/releases/tag/<ref>` suffix.
+    pub ref_hint: Option<String>,
+    /// A subdirectory named after the ref in a `/tree/<ref>/<path>` suffix.
+    pub subdir: Option<String>,
+}
+
+/// Hosts whose URL layout (`/owner/repo/...`) is known.
+const FORGES: [&str; 5] = [
+    "github.com",
+    "gitlab.com",
+    "codeberg.org",
+    "bitbucket.org",
+    "sr.ht",
+];
+
+/// Normalise a repository URL from metadata. `None` when it is not a URL of a git repository.
+pub fn normalize(raw: &str) -> Option<RepoUrl> {
+    let mut s = raw
+        .trim()
+        .trim_matches(|c| c == '<' || c == '>' || c == '"')
+        .to_string();
+    if s.is_empty() {
+        return None;
+    }
+    if let Some(rest) = s.strip_prefix("git+") {
+        s = rest.to_string();
+    }
+    // scp-like `git@github.com:owner/repo.git`
+    if !s.contains("://") {
+        if let Some((user_host, path)) = s.split_once(':') {
+            if let Some((_, host)) = user_host.split_once('@') {
+                s = format!("https://{host}/{}", path.trim_start_matches('/'));
+            } else if FORGES.iter().any(|f| user_host.eq_ignore_ascii_case(f)) {
+                s = format!("https://{user_host}/{path}");
+            }
+        } else if FORGES
+            .iter()
+            .any(|f| s.to_ascii_lowercase().starts_with(&format!("{f}/")))
+        {
+            s = format!("https://{s}");
+        }
+    }
+    let mut url = url::Url::parse(&s).ok()?;
+    match url.scheme() {
+        "http" | "git" | "ssh" | "git+ssh" => {
+            let rest = &s[s.find("://")? + 3..];
+            let rest = rest
+                .split_once('@')
+                .map(|(_, r)| r)
+                .filter(|_| url.scheme() != "http")
+                .unwrap_or(rest);
+            url = url::Url::parse(&format!("https://{rest}")).ok()?;
+        }
+        "https" | "file" => {}
+        _ => return None,
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    if url.scheme() == "file" {
+        return Some(RepoUrl {
+            url: url.to_string().trim_end_matches('/').to_string(),
+            ref_hint: None,
+            subdir: None,
+        });
+    }
+    let host = url.host_str()?.to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+    let segs: Vec<String> = url
+        .path_segments()
+        .map(|s| s.filter(|x| !x.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    let forge = FORGES.contains(&host.as_str());
+    if forge {
+        if segs.len() < 2 {
+            return None;
+        }
+        let mut owner = segs[0].clone();
+        let mut repo = segs[1].trim_end_matches(".git").to_string();
+        if host == "github.com" {
+            owner = owner.to_ascii_lowercase();
+            repo = repo.to_ascii_lowercase();
+        }
+        let (mut ref_hint, mut subdir) = (None, None);
+        let rest: Vec<&str> = segs[2..].iter().map(String::as_str).collect();
+        match rest.as_slice() {
+            ["tree" | "blob" | "src", r, tail @ ..] | ["-", "tree" | "blob", r, tail @ ..] => {
+                ref_hint = Some(r.to_string());
+                if !tail.is_empty() {
+                    subdir = Some(tail.join("/"));
+                }
+            }
+            ["releases", "tag", r, ..] => ref_hint = Some(r.to_string()),
+            _ => {}
+        }
+        return Some(RepoUrl {
+            url: format!("https://{host}/{owner}/{repo}"),
+            ref_hint,
+            subdir,
+        });
+    }
+    let path = segs.join("/");
+    let path = path.trim_end_matches(".git");
+    if path.is_empty() {
+        return None;
+    }
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Some(RepoUrl {
+        url: format!("https://{host}{port}/{path}"),
+        ref_hint: None,
+        subdir: None,
+    })
+}
+
+/// Is this URL on a host that serves git repositories (used to pick candidates from homepages)?
+pub fn is_git_host(raw: &str) -> bool {
+    let Some(n) = normalize(raw) else {
+        return false;
+    };
+    if n.url.starts_with("file://") {
+        return true;
+    }
+    let host = url::Url::parse(&n.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    FORGES.contains(&host.as_str())
+        || host.starts_with("git.")
+        || host.starts_with("gitlab.")
+        || host.contains("gitea")
+        || host.contains("forgejo")
+        || host == "salsa.debian.org"
+        || raw.trim_end_matches('/').ends_with(".git")
+}
+
+/// `--git-rewrite FROM=TO`: the longest matching prefix wins, like git's insteadOf.
+#[derive(Debug, Clone, Default)]
+pub struct Rewrites {
+    rules: Vec<(String, String)>,
+}
+
+impl Rewrites {
+    pub fn add(&mut self, arg: &str) -> Result<(), String> {
+        let (from, to) = arg
+            .split_once('=')
+            .filter(|(f, t)| !f.is_empty() && !t.is_empty())
+            .ok_or_else(|| format!("--git-rewrite takes FROM=TO, got `{arg}`"))?;
+        self.rules.push((from.to_string(), to.to_string()));
+        Ok(())
+    }
+
+    pub fn apply(&self, url: &str) -> String {
+        let best = self
+            .rules
+            .iter()
+            .filter(|(from, _)| {
+                url.starts_with(from.as_str())
+                    || url
+                        .to_ascii_lowercase()
+                        .starts_with(&from.to_ascii_lowercase())
+            })
+            .max_by_key(|(from, _)| from.len());
+        match best {
+            Some((from, to)) => format!("{to}{}", &url[from.len()..]),
+            None => url.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> String {
+        normalize(s).map(|r| r.url).unwrap_or_else(|| "NONE".into())
+    }
+
+    #[test]
+    fn normalises_the_usual_spellings() {
+        assert_eq!(
+            n("https://github.com/serde-rs/serde"),
+            "https://github.com/serde-rs/serde"
+        );
+        assert_eq!(
+            n("https://github.com/Serde-RS/serde.git"),
+            "https://github.com/serde-rs/serde"
+        );
+        assert_eq!(n("http://github.com/a/b/"), "https://github.com/a/b");
+        assert_eq!(
+            n("git+https://github.com/a/b.git"),
+            "https://github.com/a/b"
+        );
+        assert_eq!(n("git@github.com:a/b.git"), "https://github.com/a/b");
+        assert_eq!(n("git://github.com/a/b"), "https://github.com/a/b");
+        assert_eq!(n("github.com/a/b"), "https://github.com/a/b");
+        assert_eq!(
+            n("https://gitlab.com/Group/Proj"),
+            "https://gitlab.com/Group/Proj"
+        );
+        assert_eq!(
+            n("https://git.example.org/x/y.git"),
+            "https://git.example.org/x/y"
+        );
+        assert_eq!(n("https://github.com/rust-lang"), "NONE");
+        assert_eq!(n("mailto:x@y"), "NONE");
+    }
+
+    #[test]
+    fn web_suffixes_give_hints() {
+        let r = normalize("https://github.com/tokio-rs/tokio/tree/master/tokio-util").unwrap();
+        assert_eq!(r.url, "https://github.com/tokio-rs/tokio");
+        assert_eq!(r.ref_hint.as_deref(), Some("master"));
+        assert_eq!(r.subdir.as_deref(), Some("tokio-util"));
+        let r = normalize("https://github.com/rack/rack/tree/v3.1.8").unwrap();
+        assert_eq!(r.ref_hint.as_deref(), Some("v3.1.8"));
+        assert_eq!(r.subdir, None);
+    }
+
+    #[test]
+    fn rewrites_longest_prefix() {
+        let mut r = Rewrites::default();
+        r.add("https://github.com/=file:///m/").unwrap();
+        r.add("https://github.com/a/=file:///special/").unwrap();
+        assert_eq!(r.apply("https://github.com/b/c"), "file:///m/b/c");
+        assert_eq!(r.apply("https://github.com/a/c"), "file:///special/c");
+        assert_eq!(r.apply("https://gitlab.com/a/c"), "https://gitlab.com/a/c");
+        assert!(r.add("nothing").is_err());
+    }
+}

@@ -1,0 +1,188 @@
+//! Finding the tag that marks a version, for packages that record no commit. Tag spellings seen
+//! in the wild: `v{v}`, `{v}`, `{name}-v{v}`, `{name}-{v}`, `{name}_v{v}`, `{name}/v{v}`,
+//! `{name}@{v}`, `release-{v}`. The whole remainder after a known prefix must be the version
+//! (compared by the ecosystem's rule), so `1.2` never matches `1.2.10`. Name-prefixed tags win:
+//! in a monorepo a bare `v1.0` may belong to another package.
+
+/// A tag that matches the version, with how strongly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagMatch {
+    pub tag: String,
+    pub commit: String,
+    /// Lower is better: 0 the metadata's own hint, 1 name-prefixed, 2 `v`/bare, 3 `release-`.
+    pub rank: u8,
+}
+
+fn name_variants(name: &str) -> Vec<String> {
+    let lower = name.to_ascii_lowercase();
+    let mut v = vec![
+        lower.clone(),
+        lower.replace('_', "-"),
+        lower.replace('-', "_"),
+        lower.replace(['-', '_'], "."),
+    ];
+    // `@scope/name`-like and `org/name` names: the last part alone is also used.
+    if let Some((_, last)) = lower.rsplit_once('/') {
+        v.push(last.to_string());
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The version part of `tag` if it is one of the known spellings, with its rank.
+fn version_part<'t>(tag: &'t str, names: &[String]) -> Vec<(&'t str, u8)> {
+    let mut out = Vec::new();
+    let lower = tag.to_ascii_lowercase();
+    for n in names {
+        if lower.starts_with(n.as_str()) {
+            let rest = &tag[n.len()..];
+            for sep in [
+                "-v",
+                "_v",
+                "/v",
+                "@v",
+                " v",
+                "-",
+                "_",
+                "/",
+                "@",
+                " ",
+                "-release-",
+                "/release-",
+                ".v",
+            ] {
+                if let Some(v) = rest.strip_prefix(sep) {
+                    out.push((v, 1));
+                }
+            }
+        }
+    }
+    if let Some(v) = tag.strip_prefix('v').or_else(|| tag.strip_prefix('V')) {
+        out.push((v, 2));
+    }
+    out.push((tag, 2));
+    for p in [
+        "release-",
+        "release_",
+        "release/",
+        "rel-",
+        "version-",
+        "ver-",
+        "releases/",
+        "release-v",
+        "r",
+    ] {
+        if let Some(v) = lower.strip_prefix(p) {
+            out.push((&tag[tag.len() - v.len()..], 3));
+        }
+    }
+    out
+}
+
+/// Tags that mark `version` of `name`, best first. `hint` is a tag the metadata names.
+pub fn matching_tags(
+    tags: &[(String, String)],
+    name: &str,
+    version: &str,
+    hint: Option<&str>,
+    same_version: &dyn Fn(&str, &str) -> bool,
+) -> Vec<TagMatch> {
+    let names = name_variants(name);
+    let mut found: Vec<TagMatch> = Vec::new();
+    for (tag, commit) in tags {
+        if Some(tag.as_str()) == hint {
+            found.push(TagMatch {
+                tag: tag.clone(),
+                commit: commit.clone(),
+                rank: 0,
+            });
+            continue;
+        }
+        let best = version_part(tag, &names)
+            .into_iter()
+            .filter(|(v, _)| !v.is_empty() && v.chars().next().is_some_and(|c| c.is_ascii_digit()))
+            .filter(|(v, _)| same_version(v, version))
+            .map(|(_, r)| r)
+            .min();
+        if let Some(rank) = best {
+            found.push(TagMatch {
+                tag: tag.clone(),
+                commit: commit.clone(),
+                rank,
+            });
+        }
+    }
+    found.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.tag.cmp(&b.tag)));
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(names: &[&str]) -> Vec<(String, String)> {
+        names
+            .iter()
+            .map(|n| (n.to_string(), format!("c-{n}")))
+            .collect()
+    }
+
+    fn exact(a: &str, b: &str) -> bool {
+        a == b
+    }
+
+    #[test]
+    fn every_spelling_matches() {
+        for t in [
+            "v1.2.3",
+            "1.2.3",
+            "foo-v1.2.3",
+            "foo-1.2.3",
+            "foo_v1.2.3",
+            "foo/v1.2.3",
+            "foo@1.2.3",
+            "release-1.2.3",
+        ] {
+            let m = matching_tags(&tags(&[t]), "foo", "1.2.3", None, &exact);
+            assert_eq!(m.len(), 1, "{t}");
+        }
+    }
+
+    #[test]
+    fn never_a_substring_of_a_longer_version() {
+        let m = matching_tags(
+            &tags(&["v1.2.10", "1.2.1", "foo-1.2.10", "v1.2-rc1"]),
+            "foo",
+            "1.2",
+            None,
+            &exact,
+        );
+        assert!(m.is_empty(), "{m:?}");
+    }
+
+    #[test]
+    fn name_prefixed_wins_and_other_names_do_not_match() {
+        let m = matching_tags(
+            &tags(&["v0.3.0", "foo-v0.3.0", "bar-v0.3.0"]),
+            "foo",
+            "0.3.0",
+            None,
+            &exact,
+        );
+        assert_eq!(m[0].tag, "foo-v0.3.0");
+        assert!(m.iter().all(|t| t.tag != "bar-v0.3.0"));
+    }
+
+    #[test]
+    fn hint_comes_first() {
+        let m = matching_tags(
+            &tags(&["v2.0", "special"]),
+            "foo",
+            "2.0",
+            Some("special"),
+            &exact,
+        );
+        assert_eq!(m[0].tag, "special");
+    }
+}
