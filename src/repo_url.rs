@@ -174,11 +174,15 @@ impl Rewrites {
 /// A prefix that does not end in `/` must end at a path boundary: a rule for `.../rand` is not
 /// a rule for `.../rand_core`.
 fn prefix_matches(url: &str, from: &str) -> bool {
-    let Some(head) = url.get(..from.len()) else { return false };
+    let Some(head) = url.get(..from.len()) else {
+        return false;
+    };
     if !head.eq_ignore_ascii_case(from) {
         return false;
     }
-    from.ends_with('/') || from.ends_with(':') || matches!(url[from.len()..].chars().next(), None | Some('/'))
+    from.ends_with('/')
+        || from.ends_with(':')
+        || matches!(url[from.len()..].chars().next(), None | Some('/'))
 }
 
 #[cfg(test)]
@@ -240,8 +244,15 @@ mod tests {
         assert_eq!(r.apply("https://gitlab.com/a/c"), "https://gitlab.com/a/c");
         assert!(r.add("nothing").is_err());
         let mut r = Rewrites::default();
-        r.add("https://github.com/rust-random/rand=file:///m/rand").unwrap();
-        assert_eq!(r.apply("https://github.com/rust-random/rand"), "file:///m/rand");
-        assert_eq!(r.apply("https://github.com/rust-random/rand_core"), "https://github.com/rust-random/rand_core");
+        r.add("https://github.com/rust-random/rand=file:///m/rand")
+            .unwrap();
+        assert_eq!(
+            r.apply("https://github.com/rust-random/rand"),
+            "file:///m/rand"
+        );
+        assert_eq!(
+            r.apply("https://github.com/rust-random/rand_core"),
+            "https://github.com/rust-random/rand_core"
+        );
     }
 }

@@ -484,15 +484,16 @@ fn locate_and_compare(
                 out.commit = Some(sha.clone());
                 return Ok(out);
             };
-            if let Some(t) = tags.first() {
-                out.tag = Some(t.tag.clone());
-                if t.commit != c {
+            // Only a tag whose manifest declares this version speaks for it: in a monorepo a
+            // bare `v0.9.3` may mark another crate's release.
+            if let Some((tag, tag_commit, true)) = pick_tag(handler, pkg, shared, &tags)? {
+                out.tag = Some(tag.clone());
+                if tag_commit != c {
                     out.findings.push(Finding::new(
                         Code::TagDisagrees,
                         format!(
-                            "tag `{}` points to {}, the package records {}",
-                            t.tag,
-                            short(&t.commit),
+                            "tag `{tag}` points to {}, the package records {}",
+                            short(&tag_commit),
                             short(&c)
                         ),
                     ));
@@ -514,7 +515,7 @@ fn locate_and_compare(
             c
         }
         None => {
-            let Some(t) = pick_tag(handler, pkg, shared, &tags)? else {
+            let Some((tag, tag_commit, _)) = pick_tag(handler, pkg, shared, &tags)? else {
                 out.findings.push(Finding::new(
                     Code::NoCommit,
                     format!(
@@ -527,10 +528,13 @@ fn locate_and_compare(
             };
             out.findings.push(Finding::new(
                 Code::CommitFromTag,
-                format!("no recorded commit; using tag `{}` ({})", t.0, short(&t.1)),
+                format!(
+                    "no recorded commit; using tag `{tag}` ({})",
+                    short(&tag_commit)
+                ),
             ));
-            out.tag = Some(t.0.clone());
-            t.1
+            out.tag = Some(tag);
+            tag_commit
         }
     };
     if pkg.dirty {
@@ -575,13 +579,14 @@ fn repo_display(repo: &Repo) -> String {
     repo.url.clone()
 }
 
-/// The first matching tag whose manifest names this package at this version; else the first.
+/// The first matching tag whose manifest declares this version (`true`: confirmed, or the
+/// version is not static); else the best-ranked tag, unconfirmed.
 fn pick_tag(
     handler: &'static dyn Handler,
     pkg: &Package,
     shared: &SharedRepo,
     tags: &[crate::tags::TagMatch],
-) -> Result<Option<(String, String)>, GitError> {
+) -> Result<Option<(String, String, bool)>, GitError> {
     let repo = &shared.repo;
     for t in tags.iter().take(8) {
         let tree = shared.tree(&t.commit)?;
@@ -589,10 +594,12 @@ fn pick_tag(
         let view = SourceView::new(repo, &tree, &t.commit, &dir);
         match handler.source_identity(pkg, &view) {
             Some((_, Some(v))) if !handler.same_version(&v, &pkg.version) => continue,
-            _ => return Ok(Some((t.tag.clone(), t.commit.clone()))),
+            _ => return Ok(Some((t.tag.clone(), t.commit.clone(), true))),
         }
     }
-    Ok(tags.first().map(|t| (t.tag.clone(), t.commit.clone())))
+    Ok(tags
+        .first()
+        .map(|t| (t.tag.clone(), t.commit.clone(), false)))
 }
 
 /// The package directory: recorded `path_in_vcs` when the tree has it, else the ecosystem's
