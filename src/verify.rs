@@ -514,28 +514,42 @@ fn locate_and_compare(
             }
             c
         }
-        None => {
-            let Some((tag, tag_commit, _)) = pick_tag(handler, pkg, shared, &tags)? else {
+        None => match pick_tag(handler, pkg, shared, &tags)? {
+            Some((tag, tag_commit, _)) => {
                 out.findings.push(Finding::new(
-                    Code::NoCommit,
+                    Code::CommitFromTag,
                     format!(
-                        "the artifact records no commit and no tag of {} matches version {}",
-                        repo_display(repo),
-                        pkg.version
+                        "no recorded commit; using tag `{tag}` ({})",
+                        short(&tag_commit)
                     ),
                 ));
-                return Ok(out);
-            };
-            out.findings.push(Finding::new(
-                Code::CommitFromTag,
-                format!(
-                    "no recorded commit; using tag `{tag}` ({})",
-                    short(&tag_commit)
-                ),
-            ));
-            out.tag = Some(tag);
-            tag_commit
-        }
+                out.tag = Some(tag);
+                tag_commit
+            }
+            None => match commit_from_anchor(handler, pkg, shared)? {
+                Some((anchor, c)) => {
+                    out.findings.push(Finding::new(
+                        Code::CommitFromManifest,
+                        format!(
+                            "no recorded commit and no tag; using {}, the newest commit whose tree has the published `{anchor}`",
+                            short(&c)
+                        ),
+                    ));
+                    c
+                }
+                None => {
+                    out.findings.push(Finding::new(
+                        Code::NoCommit,
+                        format!(
+                            "the artifact records no commit, no tag of {} matches version {}, and no commit has its manifest",
+                            repo_display(repo),
+                            pkg.version
+                        ),
+                    ));
+                    return Ok(out);
+                }
+            },
+        },
     };
     if pkg.dirty {
         out.findings.push(Finding::new(
@@ -577,6 +591,31 @@ fn locate_and_compare(
 
 fn repo_display(repo: &Repo) -> String {
     repo.url.clone()
+}
+
+/// Without a commit or a tag: the newest commit that put an anchor file (a manifest
+/// that carries the version) byte for byte. Found from blob ids alone, no content fetched.
+/// Every other file is still compared against that commit, so a wrong pick shows as findings.
+fn commit_from_anchor(
+    handler: &'static dyn Handler,
+    pkg: &Package,
+    shared: &SharedRepo,
+) -> Result<Option<(String, String)>, GitError> {
+    for (anchor, file_name) in handler.anchor_files(pkg) {
+        let Some(data) = pkg.files.data(&anchor) else {
+            continue;
+        };
+        let oid = crate::archive::git_blob_id(data);
+        if let Some(c) = shared
+            .repo
+            .commits_adding(&oid, &file_name)?
+            .into_iter()
+            .next()
+        {
+            return Ok(Some((anchor, c)));
+        }
+    }
+    Ok(None)
 }
 
 /// The first matching tag whose manifest declares this version (`true`: confirmed, or the
