@@ -186,4 +186,18 @@ source = "registry+https://my.corp/index"
         };
         assert!(e.message.contains("line 2"), "{}", e.message);
     }
+
+    #[test]
+    fn the_sample_lockfile_parses() {
+        let got = parse_cargo_lock(
+            include_str!("../../samples/Cargo.lock"),
+            "samples/Cargo.lock",
+        );
+        let specs = got.iter().filter(|i| matches!(i, Input::Spec(_))).count();
+        let skipped = got
+            .iter()
+            .filter(|i| matches!(i, Input::Skipped(_)))
+            .count();
+        assert_eq!((specs, skipped), (12, 2));
+    }
 }
