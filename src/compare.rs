@@ -149,7 +149,7 @@ pub fn status_of(
 ) -> Result<Option<Status>, GitError> {
     if let Content::Symlink { target } = content {
         let same = match source.tree.get(source_path) {
-            Some(e) if e.is_symlink() => source.repo.read_blob(&e.oid)? == target.as_bytes(),
+            Some(e) if e.is_symlink() => source.blob(&e.oid)?.as_slice() == target.as_bytes(),
             _ => false,
         };
         return Ok((!same).then(|| Status::LinkDiffers {
@@ -193,7 +193,7 @@ pub fn default_finding(cx: &FileCx<'_>) -> Result<Finding, GitError> {
             source_path,
             source_oid,
         } => {
-            let source_bytes = cx.source.repo.read_blob(source_oid)?;
+            let source_bytes = cx.source.blob(source_oid)?;
             let mut f = Finding::at(
                 Code::ContentDiffers,
                 cx.path,
@@ -312,7 +312,7 @@ impl Rule for LineEndings {
         else {
             return Ok(None);
         };
-        let src = cx.source.repo.read_blob(source_oid)?;
+        let src = cx.source.blob(source_oid)?;
         if crlf_to_lf(&src) == crlf_to_lf(data) {
             return Ok(Some(Outcome::Finding(Finding::at(
                 Code::LineEndingsDiffer,

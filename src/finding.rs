@@ -60,6 +60,29 @@ pub enum Code {
 }
 
 impl Code {
+    pub const ALL: [Code; 20] = [
+        Code::ChecksumMismatch,
+        Code::ContentDiffers,
+        Code::FileNotInSource,
+        Code::ManifestMismatch,
+        Code::UnsafeArchiveEntry,
+        Code::JunkNotInSource,
+        Code::Dirty,
+        Code::LineEndingsDiffer,
+        Code::TagDisagrees,
+        Code::CommitNotOnBranch,
+        Code::VersionDisagrees,
+        Code::CommitFromTag,
+        Code::NotComparable,
+        Code::NoRepository,
+        Code::RepositoryUnreachable,
+        Code::NoCommit,
+        Code::CommitNotFound,
+        Code::ArtifactUnavailable,
+        Code::ArtifactTooLarge,
+        Code::ArtifactUnreadable,
+    ];
+
     /// The severity a code always carries.
     pub fn severity(self) -> Severity {
         use Code::*;
@@ -202,6 +225,20 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             assert_eq!(Code::parse(code.as_str()), Some(code));
         }
+    }
+
+    #[test]
+    fn schema_lists_exactly_the_codes() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
+        let listed: Vec<&str> = schema["$defs"]["finding"]["properties"]["code"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let ours: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, ours);
     }
 
     #[test]

@@ -41,7 +41,17 @@ pub struct SharedRepo {
     cloned_now: bool,
     /// Fetched in this run.
     fetched: Mutex<bool>,
+    /// Tags as of the last clone or fetch, shared by every package of the repository.
+    tags: Mutex<Option<Arc<TagList>>>,
+    /// Recently listed trees by commit: a monorepo's crates share one commit's tree.
+    trees: Mutex<Vec<(String, Arc<Tree>)>>,
 }
+
+/// Tag names with the commits they point to.
+type TagList = Vec<(String, String)>;
+
+/// How many listed trees a repository keeps in memory.
+const TREES_KEPT: usize = 4;
 
 impl SharedRepo {
     /// Bring refs up to date once per run (a fresh clone already is).
@@ -52,14 +62,56 @@ impl SharedRepo {
         }
         self.repo.fetch_all()?;
         *f = true;
+        *self.tags.lock().expect("tags") = None;
         Ok(true)
     }
+
+    fn new(repo: Repo, cloned_now: bool) -> SharedRepo {
+        SharedRepo {
+            repo,
+            cloned_now,
+            fetched: Mutex::new(false),
+            tags: Mutex::new(None),
+            trees: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn tags(&self) -> Result<Arc<TagList>, GitError> {
+        if let Some(t) = self.tags.lock().expect("tags").as_ref() {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(self.repo.tags()?);
+        *self.tags.lock().expect("tags") = Some(t.clone());
+        Ok(t)
+    }
+
+    fn tree(&self, commit: &str) -> Result<Arc<Tree>, GitError> {
+        if let Some((_, t)) = self
+            .trees
+            .lock()
+            .expect("trees")
+            .iter()
+            .find(|(c, _)| c == commit)
+        {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(self.repo.tree(commit)?);
+        let mut trees = self.trees.lock().expect("trees");
+        if trees.len() >= TREES_KEPT {
+            trees.remove(0);
+        }
+        trees.push((commit.to_string(), t.clone()));
+        Ok(t)
+    }
 }
+
+/// One clone per repository URL per run, made by whichever package asks first.
+type RepoCell = Arc<OnceCell<Result<Arc<SharedRepo>, String>>>;
 
 pub struct Verifier {
     pub http: Http,
     pub opts: Options,
-    repos: Mutex<HashMap<String, Arc<OnceCell<Result<Arc<SharedRepo>, String>>>>>,
+    repos: Mutex<HashMap<String, RepoCell>>,
     git_permits: Semaphore,
     cpu_permits: Semaphore,
 }
@@ -241,8 +293,17 @@ impl Verifier {
         let _cpu = self.cpu_permits.acquire().await.expect("open");
         let p2 = pkg.clone();
         let s2 = shared.clone();
+        let cache_dir = self.opts.cache_dir.clone();
+        let rewrites = self.opts.rewrites.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            locate_and_compare(handler, &p2, &s2, tag_hint, hint_dir)
+            // Submodules come from the same cache, through the same rewrites.
+            let opener = move |raw: &str| -> Result<Repo, GitError> {
+                let url = repo_url::normalize(raw)
+                    .map(|r| r.url)
+                    .unwrap_or_else(|| raw.to_string());
+                git::open_or_clone(&cache_dir, &rewrites.apply(&url)).map(|(r, _)| r)
+            };
+            locate_and_compare(handler, &p2, &s2, tag_hint, hint_dir, &opener)
         })
         .await;
         match outcome {
@@ -321,11 +382,7 @@ impl Verifier {
             let root = self.opts.cache_dir.clone();
             let u = url.to_string();
             match tokio::task::spawn_blocking(move || git::open_or_clone(&root, &u)).await {
-                Ok(Ok((repo, cloned_now))) => Ok(Arc::new(SharedRepo {
-                    repo,
-                    cloned_now,
-                    fetched: Mutex::new(false),
-                })),
+                Ok(Ok((repo, cloned_now))) => Ok(Arc::new(SharedRepo::new(repo, cloned_now))),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(e) => Err(e.to_string()),
             }
@@ -371,6 +428,7 @@ fn locate_and_compare(
     shared: &SharedRepo,
     tag_hint: Option<String>,
     hint_dir: Option<String>,
+    opener: &crate::source::Opener,
 ) -> Result<Located, GitError> {
     let repo = &shared.repo;
     let mut out = Located {
@@ -385,7 +443,7 @@ fn locate_and_compare(
 
     // Tags marking this version (refreshed once if none match a cached clone).
     let mut tags = matching_tags(
-        &repo.tags()?,
+        &shared.tags()?,
         &pkg.name,
         &pkg.version,
         tag_hint.as_deref(),
@@ -394,7 +452,7 @@ fn locate_and_compare(
     let tag_stale = tags.is_empty() && shared.refresh()?;
     if tag_stale {
         tags = matching_tags(
-            &repo.tags()?,
+            &shared.tags()?,
             &pkg.name,
             &pkg.version,
             tag_hint.as_deref(),
@@ -456,7 +514,7 @@ fn locate_and_compare(
             c
         }
         None => {
-            let Some(t) = pick_tag(handler, pkg, repo, &tags)? else {
+            let Some(t) = pick_tag(handler, pkg, shared, &tags)? else {
                 out.findings.push(Finding::new(
                     Code::NoCommit,
                     format!(
@@ -482,10 +540,10 @@ fn locate_and_compare(
         ));
     }
     out.commit = Some(commit.clone());
-    let tree = repo.tree(&commit)?;
+    let tree = shared.tree(&commit)?;
     let pkg_dir = package_dir(handler, pkg, repo, &tree, &commit, hint_dir.as_deref());
     out.path_in_repo = Some(pkg_dir.clone());
-    let view = SourceView::new(repo, &tree, &commit, &pkg_dir);
+    let view = SourceView::new(repo, &tree, &commit, &pkg_dir).with_submodules(opener);
     if pkg.commit.is_none() {
         // The tag was checked when picked; say so if the manifest still disagrees.
         if let Some((_, Some(v))) = handler.source_identity(pkg, &view) {
@@ -521,11 +579,12 @@ fn repo_display(repo: &Repo) -> String {
 fn pick_tag(
     handler: &'static dyn Handler,
     pkg: &Package,
-    repo: &Repo,
+    shared: &SharedRepo,
     tags: &[crate::tags::TagMatch],
 ) -> Result<Option<(String, String)>, GitError> {
+    let repo = &shared.repo;
     for t in tags.iter().take(8) {
-        let tree = repo.tree(&t.commit)?;
+        let tree = shared.tree(&t.commit)?;
         let dir = package_dir(handler, pkg, repo, &tree, &t.commit, None);
         let view = SourceView::new(repo, &tree, &t.commit, &dir);
         match handler.source_identity(pkg, &view) {
