@@ -291,7 +291,7 @@ fn write_report(
 ) -> anyhow::Result<()> {
     let text = match format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
-        Format::Markdown => crate::report::markdown(&report),
+        Format::Markdown => crate::report::markdown(report),
         Format::Human => {
             if output.is_some() {
                 let mut s = String::new();

@@ -364,7 +364,7 @@ impl Progress {
             .map(|(k, t)| (k.clone(), t.elapsed()))
             .filter(|(_, d)| *d >= SLOW)
             .collect();
-        slow.sort_by(|a, b| b.1.cmp(&a.1));
+        slow.sort_by_key(|s| std::cmp::Reverse(s.1));
         if !slow.is_empty() {
             let names: Vec<String> = slow
                 .iter()
