@@ -8,7 +8,7 @@
 //! - the floor: gunzip + hash every archive and list every tree once, in process.
 //!
 //! Run: `cargo bench --bench bulk -- [--packages 1000] [--jobs 8] [--no-baseline]
-//! [--samples DIR]`. Results are recorded in BENCHMARKS.md.
+//! [--samples DIR] [--tamper]`. Results are recorded in BENCHMARKS.md.
 
 #[path = "../tests/bulk_support/mod.rs"]
 mod bulk_support;
@@ -26,6 +26,8 @@ struct Args {
     jobs: usize,
     baseline: bool,
     samples: Option<PathBuf>,
+    /// Inject a file not in source into `mono-1@1.0.3` and `single-1@1.0.3` (red flags).
+    tamper: bool,
 }
 
 fn args() -> Args {
@@ -34,6 +36,7 @@ fn args() -> Args {
         jobs: 8,
         baseline: true,
         samples: None,
+        tamper: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -42,6 +45,7 @@ fn args() -> Args {
             "--jobs" => a.jobs = it.next().and_then(|v| v.parse().ok()).expect("N"),
             "--no-baseline" => a.baseline = false,
             "--samples" => a.samples = it.next().map(PathBuf::from),
+            "--tamper" => a.tamper = true,
             "--bench" => {} // passed by `cargo bench`
             other => panic!("unknown argument {other}"),
         }
@@ -166,7 +170,10 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let t = Instant::now();
-    let world = World::build(root, &repos(a.packages), &|_, _| false);
+    let tamper = a.tamper;
+    let world = World::build(root, &repos(a.packages), &|name, version| {
+        tamper && version == "1.0.3" && (name == "mono-1" || name == "single-1")
+    });
     let world_secs = t.elapsed().as_secs_f64();
     let n = world.packages.len();
     let server = Server::start(|port| world.registry_files(port));
