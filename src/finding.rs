@@ -45,6 +45,8 @@ pub enum Code {
     /// The version declared by the source at the commit differs from the published one.
     VersionDisagrees,
     CommitFromTag,
+    /// No recorded commit and no tag; the commit was found by the manifest's blob id.
+    CommitFromManifest,
     /// A file the artifact has that provero cannot compare (e.g. a compiled module in a platform
     /// wheel, or a file inside a git submodule that was not fetched).
     NotComparable,
@@ -60,7 +62,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 21] = [
         Code::ChecksumMismatch,
         Code::ContentDiffers,
         Code::FileNotInSource,
@@ -73,6 +75,7 @@ impl Code {
         Code::CommitNotOnBranch,
         Code::VersionDisagrees,
         Code::CommitFromTag,
+        Code::CommitFromManifest,
         Code::NotComparable,
         Code::NoRepository,
         Code::RepositoryUnreachable,
@@ -91,7 +94,7 @@ impl Code {
             | UnsafeArchiveEntry => Severity::RedFlag,
             JunkNotInSource | Dirty | LineEndingsDiffer | TagDisagrees | CommitNotOnBranch
             | VersionDisagrees => Severity::Warning,
-            CommitFromTag | NotComparable => Severity::Info,
+            CommitFromTag | CommitFromManifest | NotComparable => Severity::Info,
             NoRepository
             | RepositoryUnreachable
             | NoCommit
@@ -117,6 +120,7 @@ impl Code {
             CommitNotOnBranch => "commit-not-on-branch",
             VersionDisagrees => "version-disagrees",
             CommitFromTag => "commit-from-tag",
+            CommitFromManifest => "commit-from-manifest",
             NotComparable => "not-comparable",
             NoRepository => "no-repository",
             RepositoryUnreachable => "repository-unreachable",

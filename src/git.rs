@@ -375,6 +375,40 @@ impl Repo {
             .collect())
     }
 
+    /// Commits (newest first), on any branch or tag, that put this blob at a path named
+    /// `file_name`. Reads tree entries only (`--raw`): no blob is fetched.
+    pub fn commits_adding(&self, oid: &str, file_name: &str) -> Result<Vec<String>, GitError> {
+        let mut c = self.cmd();
+        c.env("GIT_NO_LAZY_FETCH", "1")
+            .args([
+                "log",
+                "--all",
+                "--no-renames",
+                "--format=%H",
+                "--raw",
+                "--no-abbrev",
+                "--",
+            ])
+            .arg(file_name)
+            .arg(format!("*/{file_name}"));
+        let out = run(c, "log --raw", &self.url)?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut current = "";
+        let mut found = Vec::new();
+        for line in text.lines() {
+            if line.len() == 40 && line.bytes().all(|b| b.is_ascii_hexdigit()) {
+                current = line;
+            } else if let Some(raw) = line.strip_prefix(':') {
+                // `:old_mode new_mode old_oid new_oid status\tpath`
+                let new_oid = raw.split(['\t', ' ']).nth(3);
+                if new_oid == Some(oid) && found.last().map(String::as_str) != Some(current) {
+                    found.push(current.to_string());
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Does any branch or tag reach the commit?
     pub fn is_reachable(&self, sha: &str) -> Result<bool, GitError> {
         let mut c = self.cmd();

@@ -29,6 +29,17 @@ pub enum Lookup {
     BadLink { reason: String },
 }
 
+/// Opens (clones or reuses) the repository a `.gitmodules` URL names, checked out at nothing:
+/// the same partial clone cache as the main repository.
+pub type Opener = dyn Fn(&str) -> Result<Repo, GitError> + Send + Sync;
+
+/// A submodule's repository and tree at the commit the superproject records.
+struct SubRepo {
+    repo: Repo,
+    tree: Tree,
+    commit: String,
+}
+
 pub struct SourceView<'a> {
     pub repo: &'a Repo,
     pub tree: &'a Tree,
@@ -39,6 +50,12 @@ pub struct SourceView<'a> {
     blobs: Mutex<HashMap<String, Arc<Vec<u8>>>>,
     /// Whether every symlink target of the tree was fetched (one round trip for all of them).
     links_loaded: Mutex<bool>,
+    /// How to open submodules; without it, files inside submodules are not compared.
+    opener: Option<&'a Opener>,
+    /// Submodules opened so far, by path (`None`: could not be opened).
+    subs: Mutex<HashMap<String, Option<Arc<SubRepo>>>>,
+    /// Blob ids that live in a submodule's repository, not this one.
+    foreign: Mutex<HashMap<String, Arc<SubRepo>>>,
 }
 
 impl<'a> SourceView<'a> {
@@ -50,7 +67,142 @@ impl<'a> SourceView<'a> {
             pkg_dir: pkg_dir.trim_matches('/').to_string(),
             blobs: Mutex::new(HashMap::new()),
             links_loaded: Mutex::new(false),
+            opener: None,
+            subs: Mutex::new(HashMap::new()),
+            foreign: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Follow paths into git submodules, opening their repositories with `opener`.
+    pub fn with_submodules(mut self, opener: &'a Opener) -> Self {
+        self.opener = Some(opener);
+        self
+    }
+
+    /// The submodule at `at` (commit `commit`), opened once.
+    fn submodule(&self, at: &str, commit: &str) -> Result<Option<Arc<SubRepo>>, GitError> {
+        let Some(opener) = self.opener else {
+            return Ok(None);
+        };
+        if let Some(s) = self.subs.lock().expect("subs").get(at) {
+            return Ok(s.clone());
+        }
+        let url = self.gitmodules_url(at)?;
+        let opened = match url {
+            None => None,
+            Some(url) => match opener(&url) {
+                Err(e) => {
+                    tracing::warn!("submodule {at} ({url}): {e}");
+                    None
+                }
+                Ok(repo) => {
+                    let have = repo.has_commit(commit).is_some()
+                        || (repo.fetch_all().is_ok() && repo.has_commit(commit).is_some())
+                        || (repo.fetch_commit(commit).is_ok() && repo.has_commit(commit).is_some());
+                    if have {
+                        let tree = repo.tree(commit)?;
+                        Some(Arc::new(SubRepo {
+                            repo,
+                            tree,
+                            commit: commit.to_string(),
+                        }))
+                    } else {
+                        tracing::warn!("submodule {at}: commit {commit} not found in {url}");
+                        None
+                    }
+                }
+            },
+        };
+        self.subs
+            .lock()
+            .expect("subs")
+            .insert(at.to_string(), opened.clone());
+        Ok(opened)
+    }
+
+    /// The URL `.gitmodules` gives for the submodule at `path`, resolved against this
+    /// repository's URL when relative.
+    fn gitmodules_url(&self, path: &str) -> Result<Option<String>, GitError> {
+        let Some(entry) = self.tree.get(".gitmodules") else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&self.blob(&entry.oid)?).into_owned();
+        let mut cur_path: Option<String> = None;
+        let mut cur_url: Option<String> = None;
+        let mut found = None;
+        for line in text.lines().chain(std::iter::once("[end]")) {
+            let l = line.trim();
+            if l.starts_with('[') {
+                if cur_path.as_deref() == Some(path) {
+                    found = cur_url.take();
+                    break;
+                }
+                cur_path = None;
+                cur_url = None;
+            } else if let Some((k, v)) = l.split_once('=') {
+                match k.trim() {
+                    "path" => {
+                        cur_path =
+                            Some(v.trim().trim_matches('"').trim_end_matches('/').to_string())
+                    }
+                    "url" => cur_url = Some(v.trim().trim_matches('"').to_string()),
+                    _ => {}
+                }
+            }
+        }
+        Ok(found.map(|u| {
+            if u.starts_with("../") || u.starts_with("./") {
+                let base = self.repo.url.trim_end_matches('/').trim_end_matches(".git");
+                let mut parts: Vec<&str> = base.split('/').collect();
+                for c in u.split('/') {
+                    match c {
+                        ".." => {
+                            parts.pop();
+                        }
+                        "." | "" => {}
+                        c => parts.push(c),
+                    }
+                }
+                parts.join("/")
+            } else {
+                u
+            }
+        }))
+    }
+
+    /// Look a path up inside the submodule at `at`; `None` when the submodule cannot be opened.
+    fn in_submodule(&self, at: &str, commit: &str, rest: &str) -> Result<Option<Lookup>, GitError> {
+        let Some(sub) = self.submodule(at, commit)? else {
+            return Ok(None);
+        };
+        let mut view = SourceView::new(&sub.repo, &sub.tree, &sub.commit, "");
+        view.opener = self.opener;
+        let found = match view.lookup(rest)? {
+            Lookup::Found { path, entry } => {
+                self.foreign
+                    .lock()
+                    .expect("foreign")
+                    .insert(entry.oid.clone(), sub.clone());
+                Lookup::Found {
+                    path: join(at, &path),
+                    entry,
+                }
+            }
+            Lookup::Dir { path } => Lookup::Dir {
+                path: join(at, &path),
+            },
+            Lookup::InSubmodule {
+                at: inner,
+                commit,
+                rest,
+            } => Lookup::InSubmodule {
+                at: join(at, &inner),
+                commit,
+                rest,
+            },
+            other => other,
+        };
+        Ok(Some(found))
     }
 
     /// Path in the repository of a path relative to the package directory.
@@ -172,6 +324,11 @@ impl<'a> SourceView<'a> {
             match entry.kind {
                 Kind::Commit => {
                     let rest: Vec<String> = pending.iter().rev().cloned().collect();
+                    if let Some(found) =
+                        self.in_submodule(&candidate, &entry.oid, &rest.join("/"))?
+                    {
+                        return Ok(found);
+                    }
                     return Ok(Lookup::InSubmodule {
                         at: candidate,
                         commit: entry.oid.clone(),
