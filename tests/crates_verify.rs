@@ -239,8 +239,13 @@ fn injected_build_script_is_manifest_mismatch_and_file_not_in_source() {
 fn tampered_cargo_toml_orig_is_content_differs() {
     let w = World::new();
     let (fx, _) = published_tampered(&w, "origedit", |ar| {
-        let orig = ar.get_str("Cargo.toml.orig");
-        ar.set("Cargo.toml.orig", format!("{orig}# edited after commit\n"));
+        // A semantic edit (not only a comment, which main compares as TOML
+        // and excuses): the original manifest no longer equals the source.
+        ar.replace_text(
+            "Cargo.toml.orig",
+            "description = \"fixture crate origedit\"",
+            "description = \"edited after the commit\"",
+        );
     });
     let (out, rep) = w.run_json(&[], &[&fx.spec()]);
     assert_exit(&out, 1);
@@ -512,8 +517,14 @@ fn tag_for_a_longer_version_is_not_taken() {
     let (out, rep) = w.run_json(&[], &[&fx.spec()]);
     assert_exit(&out, 0);
     let r = rep.result("substr");
-    r.assert_verdict("unverifiable");
-    r.assert_finding("no-commit", "unverifiable", None);
+    // Whatever else provero infers, it must not be from the v1.0.10 tag.
+    r.assert_no_finding("commit-from-tag");
+    assert!(
+        r.json["source"]["tag"].is_null() || r.json["source"]["tag"] != "v1.0.10",
+        "took the tag of a longer version:\n{:#}",
+        r.json
+    );
+    assert_ne!(r.verdict(), "mismatch");
 }
 
 #[test]
