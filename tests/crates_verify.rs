@@ -487,7 +487,9 @@ fn missing_vcs_info_uses_name_prefixed_tag() {
 }
 
 #[test]
-fn missing_vcs_info_and_no_tag_is_no_commit() {
+fn missing_vcs_info_and_no_tag_finds_the_commit_by_manifest() {
+    // No vcs info and no tag: the commit that holds the published Cargo.toml.orig byte for
+    // byte is used (found by blob id), and every other file is still compared with it.
     let w = World::new();
     let fx = w.honest_crate("notag", "1.0.0");
     fx.upstream.delete_tag("v1.0.0");
@@ -498,6 +500,33 @@ fn missing_vcs_info_and_no_tag_is_no_commit() {
     let (out, rep) = w.run_json(&[], &[&fx.spec()]);
     assert_exit(&out, 0);
     let r = rep.result("notag");
+    r.assert_verdict("verified").assert_no_red_flags();
+    r.assert_finding("commit-from-manifest", "info", None);
+    assert_eq!(
+        r.json["source"]["commit"],
+        fx.commit.as_str(),
+        "{:#}",
+        r.json
+    );
+}
+
+#[test]
+fn missing_vcs_info_no_tag_and_manifest_never_committed_is_no_commit() {
+    let w = World::new();
+    let fx = w.honest_crate("notag2", "1.0.0");
+    fx.upstream.delete_tag("v1.0.0");
+    let mut ar = fx.archive();
+    ar.remove(".cargo_vcs_info.json");
+    let orig = ar.get_str("Cargo.toml.orig");
+    ar.set(
+        "Cargo.toml.orig",
+        format!("{orig}\n# edited after the last commit\n"),
+    );
+    w.publish(&fx, &ar.to_bytes());
+
+    let (out, rep) = w.run_json(&[], &[&fx.spec()]);
+    assert_exit(&out, 0);
+    let r = rep.result("notag2");
     r.assert_verdict("unverifiable").assert_no_red_flags();
     r.assert_finding("no-commit", "unverifiable", None);
 }
