@@ -42,7 +42,12 @@ pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> 
     let mut description_repos = Vec::new();
     if let Some(info) = &pkg_info {
         repository = rank_urls(&info.project_urls, info.home_page.as_deref());
-        description_repos = urls_in_text(&info.description);
+        // A long description links to many repositories; only one named like the project
+        // can be its own (docutils' description links to recommonmark's).
+        description_repos = urls_in_text(&info.description)
+            .into_iter()
+            .filter(|u| named_like(u, &resolved.name))
+            .collect();
     }
     // The name as the author spells it (tags use it), when it is the same project.
     let name = pkg_info
@@ -159,6 +164,19 @@ fn plausible_repo(url: &str) -> bool {
     .any(|p| lower.contains(p))
 }
 
+/// Is the repository's name the project's (either contains the other, PEP 503-normalised)?
+pub fn named_like(repo_url: &str, project: &str) -> bool {
+    let repo = repo_url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    let (r, p) = (normalize_name(repo), normalize_name(project));
+    let (r, p) = (r.replace('-', ""), p.replace('-', ""));
+    !r.is_empty()
+        && (r == p || (r.len() >= 3 && p.contains(&r)) || (p.len() >= 3 && r.contains(&p)))
+}
+
 /// Repositories linked from a long description, most often linked first (badges and "source"
 /// links repeat the project's own repository; a dependency is usually mentioned once).
 pub fn urls_in_text(text: &str) -> Vec<String> {
@@ -208,6 +226,22 @@ mod tests {
             ]
         );
         assert!(rank_urls(&pairs(&[("Home", "https://acme.org")]), None).is_empty());
+    }
+
+    #[test]
+    fn description_repositories_must_be_named_like_the_project() {
+        assert!(named_like(
+            "https://github.com/dateutil/dateutil",
+            "python-dateutil"
+        ));
+        assert!(named_like(
+            "https://github.com/python/typing_extensions",
+            "typing-extensions"
+        ));
+        assert!(!named_like(
+            "https://github.com/rtfd/recommonmark",
+            "docutils"
+        ));
     }
 
     #[test]

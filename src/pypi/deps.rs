@@ -86,9 +86,11 @@ pub fn declared(source: &SourceView<'_>, dir: &str, files: &ProjectFiles) -> Dec
                         Some(b) => {
                             out.extend(names(requirement_lines(&String::from_utf8_lossy(&b))))
                         }
-                        None => return Declared::Unknown(format!(
+                        None => {
+                            return Declared::Unknown(format!(
                             "pyproject.toml reads `{field}` from `{p}`, which is not in the source"
-                        )),
+                        ))
+                        }
                     }
                 }
                 continue;

@@ -375,6 +375,16 @@ __version_tuple__ = version_tuple = (1, 2, 3)
     }
 
     #[test]
+    fn setup_cfg_reserialised_by_setuptools_compares_equal_but_a_change_does_not() {
+        let source = "# comment\n[metadata]\nName=foo\nproject_urls =\n    Source = https://x/y\n\n[options]\ninstall_requires =\n    requests\n\n    click\n";
+        let written = "[metadata]\nname = foo\nproject_urls = \n\tSource = https://x/y\n\n[options]\ninstall_requires = \n\trequests\n\t\n\tclick\n\n[egg_info]\ntag_build = \ntag_date = 0\n\n";
+        let n = |t: &str| normalised_ini(&parse_ini(t), "egg_info");
+        assert_eq!(n(source), n(written));
+        assert_ne!(n(source), n(&written.replace("click", "click\n\tevil")));
+        assert!(n("[egg_info]\ntag_build = \ntag_date = 0\n").is_empty());
+    }
+
+    #[test]
     fn license_names() {
         for n in [
             "LICENSE",

@@ -65,13 +65,12 @@ impl Fixture {
             "sdist failed: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        let f = std::fs::read_dir(&out)
+        std::fs::read_dir(&out)
             .unwrap()
             .next()
             .unwrap()
             .unwrap()
-            .path();
-        f
+            .path()
     }
 
     /// Publish files for `project` on the index `index` (`www/<index>/simple/<project>/`).
