@@ -20,6 +20,9 @@ fn name_variants(name: &str) -> Vec<String> {
         lower.replace('_', "-"),
         lower.replace('-', "_"),
         lower.replace(['-', '_'], "."),
+        // PEP 503 spellings: `zope.interface` is tagged `zope-interface-5.0` or `zope_interface-5.0`.
+        lower.replace(['.', '_'], "-"),
+        lower.replace(['.', '-'], "_"),
     ];
     // `@scope/name`-like and `org/name` names: the last part alone is also used.
     if let Some((_, last)) = lower.rsplit_once('/') {
@@ -172,6 +175,29 @@ mod tests {
         );
         assert_eq!(m[0].tag, "foo-v0.3.0");
         assert!(m.iter().all(|t| t.tag != "bar-v0.3.0"));
+    }
+
+    #[test]
+    fn pep503_name_variants_and_release_underscore() {
+        let pep440 = |a: &str, b: &str| crate::pypi::same_version(a, b);
+        for t in [
+            "zope-interface-5.0",
+            "zope_interface-5.0",
+            "release_5.0.0",
+            "zope.interface-v5",
+        ] {
+            let m = matching_tags(&tags(&[t]), "zope.interface", "5.0", None, &pep440);
+            assert_eq!(m.len(), 1, "{t}");
+        }
+        let m = matching_tags(
+            &tags(&["v2026.07.22", "2026.7.2"]),
+            "x",
+            "2026.7.22",
+            None,
+            &pep440,
+        );
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].tag, "v2026.07.22");
     }
 
     #[test]

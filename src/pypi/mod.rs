@@ -1,10 +1,25 @@
-//! Pypi: not supported yet (its issue builds it on the crates spine).
+//! PyPI: the Simple API (PEP 691 JSON, PEP 503 HTML), sdists (`.tar.gz`, legacy `.zip`) and what
+//! setuptools, hatch, flit and friends generate when building them. Names compare by PEP 503
+//! normalisation, versions by PEP 440 (`1.0` == `1.0.0`, a leading `v` ignored).
+
+pub mod artifact;
+pub mod deps;
+pub mod lockfile;
+pub mod pkginfo;
+pub mod pyconfig;
+pub mod registry;
+pub mod rules;
+pub mod source;
+pub mod zipread;
+
+use std::str::FromStr;
 
 use async_trait::async_trait;
 
-use crate::archive::{ArchiveError, Files};
+use crate::archive::ArchiveError;
 use crate::compare::Rule;
 use crate::ecosystem::{Ecosystem, Handler, Package, RegistryCx, RegistryError, Resolved};
+use crate::finding::Finding;
 use crate::source::SourceView;
 
 pub struct Pypi;
@@ -17,43 +32,113 @@ impl Handler for Pypi {
 
     async fn resolve(
         &self,
-        _cx: &RegistryCx<'_>,
-        _name: &str,
-        _version: Option<&str>,
+        cx: &RegistryCx<'_>,
+        name: &str,
+        version: Option<&str>,
     ) -> Result<Resolved, RegistryError> {
-        Err(RegistryError::Unsupported(
-            "pypi is not supported yet".into(),
-        ))
+        registry::resolve(cx, name, version).await
     }
 
     async fn versions(
         &self,
-        _cx: &RegistryCx<'_>,
-        _name: &str,
+        cx: &RegistryCx<'_>,
+        name: &str,
     ) -> Result<Vec<String>, RegistryError> {
-        Err(RegistryError::Unsupported(
-            "pypi is not supported yet".into(),
-        ))
+        registry::versions(cx, name).await
     }
 
-    fn read(&self, _resolved: &Resolved, _bytes: &[u8]) -> Result<Package, ArchiveError> {
-        let _ = Files::default();
-        Err(ArchiveError::Unreadable("pypi is not supported yet".into()))
+    fn read(&self, resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {
+        artifact::read(resolved, bytes)
     }
 
-    fn package_dirs(&self, _pkg: &Package, _source: &SourceView<'_>) -> Vec<String> {
-        vec![String::new()]
+    async fn repository_fallback(&self, cx: &RegistryCx<'_>, pkg: &Package) -> Vec<String> {
+        let mut out = registry::json_api_urls(cx, &pkg.name, &pkg.version).await;
+        if let Some(meta) = pkg.meta::<artifact::PypiMeta>() {
+            out.extend(meta.description_repos.iter().cloned());
+        }
+        out
+    }
+
+    fn same_version(&self, a: &str, b: &str) -> bool {
+        same_version(a, b)
+    }
+
+    fn package_dirs(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<String> {
+        source::package_dirs(pkg, source)
     }
 
     fn source_identity(
         &self,
         _pkg: &Package,
-        _source: &SourceView<'_>,
+        source: &SourceView<'_>,
     ) -> Option<(String, Option<String>)> {
-        None
+        source::identity(source)
+    }
+
+    fn source_path(&self, _pkg: &Package, source: &SourceView<'_>, path: &str) -> Option<String> {
+        source::source_path(source, path)
     }
 
     fn rules(&self) -> Vec<Box<dyn Rule>> {
-        Vec::new()
+        rules::rules()
+    }
+
+    fn package_findings(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> {
+        deps::package_findings(pkg, source)
+    }
+}
+
+/// PEP 503: lower-case, runs of `-`, `_`, `.` become one `-`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut sep = false;
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+            continue;
+        }
+        if sep && !out.is_empty() {
+            out.push('-');
+        }
+        sep = false;
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// A PEP 440 version (a leading `v` is allowed by PEP 440 itself).
+pub fn parse_version(v: &str) -> Option<pep440_rs::Version> {
+    pep440_rs::Version::from_str(v.trim()).ok()
+}
+
+/// PEP 440 equality; plain string equality when either side is not a PEP 440 version.
+pub fn same_version(a: &str, b: &str) -> bool {
+    match (parse_version(a), parse_version(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.trim() == b.trim(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pep503_names() {
+        assert_eq!(normalize_name("Friendly-Bard"), "friendly-bard");
+        assert_eq!(normalize_name("FRIENDLY-._-BARD"), "friendly-bard");
+        assert_eq!(normalize_name("zope.interface"), "zope-interface");
+        assert_eq!(normalize_name("typing_extensions"), "typing-extensions");
+    }
+
+    #[test]
+    fn pep440_equality() {
+        assert!(same_version("1.0", "1.0.0"));
+        assert!(same_version("v1.0", "1.0"));
+        assert!(same_version("2026.07.22", "2026.7.22"));
+        assert!(same_version("1.0rc1", "1.0-rc.1"));
+        assert!(!same_version("1.2", "1.2.10"));
+        assert!(!same_version("1.0", "1.0.post1"));
+        assert!(same_version("not-pep440", "not-pep440"));
     }
 }
