@@ -95,10 +95,16 @@ pub fn parse_lockfile(path: &Path) -> Result<Vec<Input>, String> {
     };
     match LockKind::of(&name) {
         Some(LockKind::Cargo) => Ok(crate::crates::lockfile::parse_cargo_lock(&read()?, &origin)),
-        // Merge point for the PyPI branch: replace with
-        // `Ok(crate::pypi::lockfile::parse(&read()?, &origin, kind))`.
-        Some(LockKind::Requirements | LockKind::UvLock | LockKind::PoetryLock) => Err(format!(
-            "{origin}: Python lockfiles are not supported yet (PyPI support is in progress)"
+        Some(LockKind::Requirements) => Ok(python_inputs(
+            crate::pypi::lockfile::parse_requirements_full(&read()?),
+            &origin,
+        )),
+        Some(LockKind::UvLock) => Ok(python_inputs(
+            crate::pypi::lockfile::parse_uv_lock(&read()?).map_err(|e| format!("{origin}: {e}"))?,
+            &origin,
+        )),
+        Some(LockKind::PoetryLock) => Err(format!(
+            "{origin}: poetry.lock is not supported yet; export it with `poetry export` to a requirements.txt"
         )),
         // Merge point for the RubyGems branch: replace with
         // `Ok(crate::gems::lockfile::parse_gemfile_lock(&read()?, &origin))`.
@@ -110,6 +116,29 @@ pub fn parse_lockfile(path: &Path) -> Result<Vec<Input>, String> {
              requirements*.txt, uv.lock, poetry.lock or Gemfile.lock)"
         )),
     }
+}
+
+/// Pins become specs; bad lines errors naming the line; skipped lines (options, git or path
+/// sources, editables) are reported as skipped.
+fn python_inputs(parsed: crate::pypi::lockfile::Parsed, origin: &str) -> Vec<Input> {
+    let mut out: Vec<Input> = parsed
+        .entries
+        .into_iter()
+        .map(|e| match e {
+            Ok(p) => Input::Spec(p.spec),
+            Err(m) => Input::Bad(InputError {
+                input: origin.to_string(),
+                message: format!("{origin}: {m}"),
+            }),
+        })
+        .collect();
+    out.extend(parsed.notes.into_iter().map(|n| {
+        Input::Skipped(SkippedInput {
+            input: origin.to_string(),
+            reason: n,
+        })
+    }));
+    out
 }
 
 /// The lockfile kinds, by the file names their tools write.

@@ -89,12 +89,15 @@ fn honest_sdist_with_rewritten_setup_cfg_symlinked_dir_and_crlf_is_verified() {
     assert_eq!(result(&v)["package"]["version"], "1.0.0");
 }
 
+/// Changes the entries (path, bytes) of an unpacked sdist.
+type Tamper<'a> = Box<dyn FnOnce(&mut Vec<(String, Vec<u8>)>) + 'a>;
+
 #[test]
 fn tampered_sdists_are_red_flags_and_junk_is_a_warning() {
     let fx = Fixture::new();
     let (_, sdist) = acme_tools(&fx);
     let top = "acme-tools-1.0.0";
-    let variants: [(&str, Box<dyn FnOnce(&mut Vec<(String, Vec<u8>)>)>); 5] = [
+    let variants: [(&str, Tamper<'_>); 5] = [
         (
             "changed",
             Box::new(|e| {
