@@ -89,6 +89,11 @@ fn git_command(git_dir: Option<&Path>) -> Command {
         "fetch.recurseSubmodules=false",
         "-c",
         "protocol.version=2",
+        // Each fetch would otherwise start `git maintenance`/`gc` in the background.
+        "-c",
+        "maintenance.auto=false",
+        "-c",
+        "gc.auto=0",
     ]);
     c.env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_CONFIG_NOSYSTEM", "1")

@@ -51,7 +51,12 @@ pub struct Http {
     client: reqwest::Client,
     config: HttpConfig,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    meta: Arc<Mutex<HashMap<String, Body>>>,
 }
+
+/// Bounds of the in-memory metadata cache (memory stays bounded on long lists).
+const META_CACHE_ENTRIES: usize = 512;
+const META_CACHE_MAX_BYTES: usize = 2 * 1024 * 1024;
 
 impl Http {
     pub fn new(config: HttpConfig) -> anyhow::Result<Http> {
@@ -68,6 +73,7 @@ impl Http {
             client,
             config,
             hosts: Arc::default(),
+            meta: Arc::default(),
         })
     }
 
@@ -85,6 +91,24 @@ impl Http {
             .entry(host)
             .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_host)))
             .clone()
+    }
+
+    /// GET registry metadata (index files, API pages), answered from memory when this run
+    /// already fetched it: a crate's index file serves every version of it.
+    pub async fn get_meta(&self, url: &str, accept: Option<&str>) -> Result<Body, HttpError> {
+        let key = format!("{url}\0{}", accept.unwrap_or(""));
+        if let Some(b) = self.meta.lock().expect("meta cache").get(&key) {
+            return Ok(b.clone());
+        }
+        let body = self.get(url, accept).await?;
+        let mut cache = self.meta.lock().expect("meta cache");
+        if cache.len() >= META_CACHE_ENTRIES {
+            cache.clear();
+        }
+        if body.bytes.len() <= META_CACHE_MAX_BYTES {
+            cache.insert(key, body.clone());
+        }
+        Ok(body)
     }
 
     /// GET a URL, retrying transient failures. 404 and 410 are `NotFound` and never retried.

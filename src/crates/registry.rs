@@ -86,7 +86,7 @@ pub async fn lines(cx: &RegistryCx<'_>, name: &str) -> Result<Vec<IndexLine>, Re
         )));
     }
     let url = join_url(&cx.profile.url, &index_path(name));
-    let body = match cx.http.get(&url, None).await {
+    let body = match cx.http.get_meta(&url, None).await {
         Ok(b) => b,
         Err(HttpError::NotFound { .. }) => {
             return Err(RegistryError::NotFound(format!(

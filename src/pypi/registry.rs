@@ -187,7 +187,7 @@ pub async fn page(cx: &RegistryCx<'_>, name: &str) -> Result<Page, RegistryError
         )));
     }
     let url = join_url(&cx.profile.url, &format!("{norm}/"));
-    let body = match cx.http.get(&url, Some(ACCEPT)).await {
+    let body = match cx.http.get_meta(&url, Some(ACCEPT)).await {
         Ok(b) => b,
         Err(HttpError::NotFound { .. }) => {
             return Err(RegistryError::NotFound(format!(
