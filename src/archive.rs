@@ -327,7 +327,13 @@ pub fn into_files(raw: RawArchive, root: Root<'_>) -> (Files, Vec<Finding>) {
             },
             None => path,
         };
-        if files.map.contains_key(&rel) || pending_hard.iter().any(|(p, _)| *p == rel) {
+        // Old cargo wrote some entries twice with the same bytes: only copies that differ let
+        // extractors disagree on what the file is.
+        let differs = match files.map.get(&rel) {
+            Some(existing) => *existing != content,
+            None => pending_hard.iter().any(|(p, _)| *p == rel),
+        };
+        if differs {
             findings.push(Finding::at(
                 Code::UnsafeArchiveEntry,
                 rel.clone(),
@@ -440,6 +446,14 @@ mod tests {
             read_tar_gz(&gz, lim),
             Err(ArchiveError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn identical_duplicates_are_not_flagged() {
+        let t = tar_of(&[("a.txt", b"1"), ("a.txt", b"1")]);
+        let (files, findings) = into_files(read_tar(&t, Limits::default()).unwrap(), Root::None);
+        assert_eq!(files.data("a.txt"), Some(&b"1"[..]));
+        assert!(findings.is_empty(), "{findings:?}");
     }
 
     #[test]

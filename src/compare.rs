@@ -96,21 +96,30 @@ pub fn compare(
         files: pkg.files.len(),
         ..Default::default()
     };
+    let mut pending = Vec::new();
     for (path, content) in &pkg.files.map {
         let source_path = handler
             .source_path(pkg, source, path)
             .unwrap_or_else(|| source.in_pkg(path));
-        let status = match status_of(source, &source_path, content)? {
-            None => {
-                out.identical += 1;
-                continue;
-            }
-            Some(s) => s,
-        };
+        match status_of(source, &source_path, content)? {
+            None => out.identical += 1,
+            Some(s) => pending.push((path, content, s)),
+        }
+    }
+    // Bring every differing source blob in one round trip (rules and diffs read them).
+    let differing: Vec<String> = pending
+        .iter()
+        .filter_map(|(_, _, s)| match s {
+            Status::Differs { source_oid, .. } => Some(source_oid.clone()),
+            _ => None,
+        })
+        .collect();
+    source.prefetch(&differing)?;
+    for (path, content, status) in &pending {
         let cx = FileCx {
             path,
             content,
-            status: &status,
+            status,
             pkg,
             source,
         };
@@ -119,7 +128,7 @@ pub fn compare(
             match rule.judge(&cx)? {
                 None => continue,
                 Some(Outcome::Excused) => out.excused.push(Excused {
-                    path: path.clone(),
+                    path: path.to_string(),
                     rule: rule.name().to_string(),
                 }),
                 Some(Outcome::Finding(f)) => {
@@ -149,7 +158,7 @@ pub fn status_of(
 ) -> Result<Option<Status>, GitError> {
     if let Content::Symlink { target } = content {
         let same = match source.tree.get(source_path) {
-            Some(e) if e.is_symlink() => source.repo.read_blob(&e.oid)? == target.as_bytes(),
+            Some(e) if e.is_symlink() => source.blob(&e.oid)?.as_slice() == target.as_bytes(),
             _ => false,
         };
         return Ok((!same).then(|| Status::LinkDiffers {
@@ -193,7 +202,7 @@ pub fn default_finding(cx: &FileCx<'_>) -> Result<Finding, GitError> {
             source_path,
             source_oid,
         } => {
-            let source_bytes = cx.source.repo.read_blob(source_oid)?;
+            let source_bytes = cx.source.blob(source_oid)?;
             let mut f = Finding::at(
                 Code::ContentDiffers,
                 cx.path,
@@ -223,10 +232,10 @@ pub fn default_finding(cx: &FileCx<'_>) -> Result<Finding, GitError> {
             )
         }
         Status::InSubmodule { at, commit } => Finding::at(
-            Code::NotComparable,
+            Code::RepositoryUnreachable,
             cx.path,
             format!(
-                "inside the git submodule `{at}` (commit {}), which is not compared",
+                "inside the git submodule `{at}` (commit {}), whose repository could not be fetched",
                 short(commit)
             ),
         ),
@@ -312,7 +321,7 @@ impl Rule for LineEndings {
         else {
             return Ok(None);
         };
-        let src = cx.source.repo.read_blob(source_oid)?;
+        let src = cx.source.blob(source_oid)?;
         if crlf_to_lf(&src) == crlf_to_lf(data) {
             return Ok(Some(Outcome::Finding(Finding::at(
                 Code::LineEndingsDiffer,

@@ -172,6 +172,13 @@ pub trait Handler: Send + Sync {
     /// Named rules for files that are not identical to source, tried in order.
     fn rules(&self) -> Vec<Box<dyn Rule>>;
 
+    /// Artifact files expected byte-identical to source that carry the version (a manifest),
+    /// with the file name they have in the source: without a commit or tag, the newest commit
+    /// that put one of them in the tree is used.
+    fn anchor_files(&self, _pkg: &Package) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// Whole-package checks (manifest-mismatch, version checks).
     fn package_findings(&self, _pkg: &Package, _source: &SourceView<'_>) -> Vec<Finding> {
         Vec::new()

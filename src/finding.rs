@@ -45,6 +45,8 @@ pub enum Code {
     /// The version declared by the source at the commit differs from the published one.
     VersionDisagrees,
     CommitFromTag,
+    /// No recorded commit and no tag; the commit was found by the manifest's blob id.
+    CommitFromManifest,
     /// A file the artifact has that provero cannot compare (e.g. a compiled module in a platform
     /// wheel, or a file inside a git submodule that was not fetched).
     NotComparable,
@@ -60,6 +62,30 @@ pub enum Code {
 }
 
 impl Code {
+    pub const ALL: [Code; 21] = [
+        Code::ChecksumMismatch,
+        Code::ContentDiffers,
+        Code::FileNotInSource,
+        Code::ManifestMismatch,
+        Code::UnsafeArchiveEntry,
+        Code::JunkNotInSource,
+        Code::Dirty,
+        Code::LineEndingsDiffer,
+        Code::TagDisagrees,
+        Code::CommitNotOnBranch,
+        Code::VersionDisagrees,
+        Code::CommitFromTag,
+        Code::CommitFromManifest,
+        Code::NotComparable,
+        Code::NoRepository,
+        Code::RepositoryUnreachable,
+        Code::NoCommit,
+        Code::CommitNotFound,
+        Code::ArtifactUnavailable,
+        Code::ArtifactTooLarge,
+        Code::ArtifactUnreadable,
+    ];
+
     /// The severity a code always carries.
     pub fn severity(self) -> Severity {
         use Code::*;
@@ -68,7 +94,7 @@ impl Code {
             | UnsafeArchiveEntry => Severity::RedFlag,
             JunkNotInSource | Dirty | LineEndingsDiffer | TagDisagrees | CommitNotOnBranch
             | VersionDisagrees => Severity::Warning,
-            CommitFromTag | NotComparable => Severity::Info,
+            CommitFromTag | CommitFromManifest | NotComparable => Severity::Info,
             NoRepository
             | RepositoryUnreachable
             | NoCommit
@@ -94,6 +120,7 @@ impl Code {
             CommitNotOnBranch => "commit-not-on-branch",
             VersionDisagrees => "version-disagrees",
             CommitFromTag => "commit-from-tag",
+            CommitFromManifest => "commit-from-manifest",
             NotComparable => "not-comparable",
             NoRepository => "no-repository",
             RepositoryUnreachable => "repository-unreachable",
@@ -202,6 +229,20 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             assert_eq!(Code::parse(code.as_str()), Some(code));
         }
+    }
+
+    #[test]
+    fn schema_lists_exactly_the_codes() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
+        let listed: Vec<&str> = schema["$defs"]["finding"]["properties"]["code"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let ours: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, ours);
     }
 
     #[test]

@@ -89,12 +89,6 @@ fn git_command(git_dir: Option<&Path>) -> Command {
         "fetch.recurseSubmodules=false",
         "-c",
         "protocol.version=2",
-        // For file:// remotes the upload-pack runs here: let it serve filters and commits by id
-        // the way public hosts do.
-        "-c",
-        "uploadpack.allowFilter=true",
-        "-c",
-        "uploadpack.allowAnySHA1InWant=true",
     ]);
     c.env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -119,6 +113,64 @@ fn run(mut c: Command, action: &str, url: &str) -> Result<Output, GitError> {
         });
     }
     Ok(out)
+}
+
+fn run_with_input(
+    mut c: Command,
+    input: &str,
+    action: &str,
+    url: &str,
+) -> Result<Vec<u8>, GitError> {
+    use std::io::Write;
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn()?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_string();
+    // Write from another thread: git answers while we write, and both pipes have limits.
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output()?;
+    let _ = writer.join();
+    if !out.status.success() {
+        return Err(GitError::Failed {
+            action: action.to_string(),
+            url: url.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(out.stdout)
+}
+
+/// Parse `cat-file --batch` output: `<oid> <type> <size>\n<bytes>\n` per object.
+fn parse_batch(out: &[u8], url: &str) -> Result<HashMap<String, Vec<u8>>, GitError> {
+    let mut map = HashMap::new();
+    let mut i = 0;
+    while i < out.len() {
+        let Some(nl) = out[i..].iter().position(|b| *b == b'\n') else {
+            break;
+        };
+        let header = String::from_utf8_lossy(&out[i..i + nl]).into_owned();
+        i += nl + 1;
+        let parts: Vec<&str> = header.split(' ').collect();
+        if parts.len() == 2 && parts[1] == "missing" {
+            return Err(GitError::Failed {
+                action: "cat-file".into(),
+                url: url.to_string(),
+                stderr: format!("object {} is missing and could not be fetched", parts[0]),
+            });
+        }
+        let (Some(oid), Some(size)) = (
+            parts.first(),
+            parts.get(2).and_then(|s| s.parse::<usize>().ok()),
+        ) else {
+            break;
+        };
+        let end = (i + size).min(out.len());
+        map.insert(oid.to_string(), out[i..end].to_vec());
+        i = end + 1;
+    }
+    Ok(map)
 }
 
 /// A cached bare partial clone.
@@ -180,10 +232,11 @@ pub fn open_or_clone(cache_root: &Path, url: &str) -> Result<(Repo, bool), GitEr
         "--quiet",
         "--filter=blob:none",
         "--no-recurse-submodules",
-        "--",
-        url,
-    ])
-    .arg(&tmp);
+    ]);
+    if is_local(url) {
+        c.arg(format!("--upload-pack={LOCAL_UPLOAD_PACK}"));
+    }
+    c.arg("--").arg(url).arg(&tmp);
     let res = run(c, "clone", url);
     if let Err(e) = res {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -197,8 +250,34 @@ pub fn open_or_clone(cache_root: &Path, url: &str) -> Result<(Repo, bool), GitEr
         "+refs/heads/*:refs/heads/*",
     ]);
     run(c, "config", url)?;
+    if is_local(url) {
+        let mut c = git_command(Some(&tmp));
+        c.args(["config", "remote.origin.uploadpack", LOCAL_UPLOAD_PACK]);
+        run(c, "config", url)?;
+    }
+    write_commit_graph(&tmp);
     std::fs::rename(&tmp, &dir)?;
     Ok((repo, true))
+}
+
+/// A local mirror's upload-pack runs here and reads only the mirror's own config: ask it to
+/// serve filters and commits by id as public hosts do, so local mirrors stay partial clones.
+const LOCAL_UPLOAD_PACK: &str =
+    "git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true upload-pack";
+
+fn is_local(url: &str) -> bool {
+    url.starts_with("file://") || url.starts_with('/') || url.starts_with("./")
+}
+
+/// A commit-graph makes `for-each-ref --contains` (the reachability check) fast on big
+/// histories. Best effort: without it git is slower, not wrong.
+fn write_commit_graph(dir: &Path) {
+    let mut c = git_command(Some(dir));
+    c.env("GIT_NO_LAZY_FETCH", "1")
+        .args(["commit-graph", "write", "--reachable", "--no-progress"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _ = c.status();
 }
 
 /// An exclusive advisory lock beside a clone directory, held while it is written.
@@ -247,7 +326,9 @@ impl Repo {
             "+refs/heads/*:refs/heads/*",
             "+refs/tags/*:refs/tags/*",
         ]);
-        run(c, "fetch", &self.url).map(|_| ())
+        run(c, "fetch", &self.url)?;
+        write_commit_graph(&self.dir);
+        Ok(())
     }
 
     /// Fetch one commit by id: hosts serve commits that only a pull-request or fork ref reaches.
@@ -292,6 +373,40 @@ impl Repo {
                 ))
             })
             .collect())
+    }
+
+    /// Commits (newest first), on any branch or tag, that put this blob at a path named
+    /// `file_name`. Reads tree entries only (`--raw`): no blob is fetched.
+    pub fn commits_adding(&self, oid: &str, file_name: &str) -> Result<Vec<String>, GitError> {
+        let mut c = self.cmd();
+        c.env("GIT_NO_LAZY_FETCH", "1")
+            .args([
+                "log",
+                "--all",
+                "--no-renames",
+                "--format=%H",
+                "--raw",
+                "--no-abbrev",
+                "--",
+            ])
+            .arg(file_name)
+            .arg(format!("*/{file_name}"));
+        let out = run(c, "log --raw", &self.url)?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut current = "";
+        let mut found = Vec::new();
+        for line in text.lines() {
+            if line.len() == 40 && line.bytes().all(|b| b.is_ascii_hexdigit()) {
+                current = line;
+            } else if let Some(raw) = line.strip_prefix(':') {
+                // `:old_mode new_mode old_oid new_oid status\tpath`
+                let new_oid = raw.split(['\t', ' ']).nth(3);
+                if new_oid == Some(oid) && found.last().map(String::as_str) != Some(current) {
+                    found.push(current.to_string());
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Does any branch or tag reach the commit?
@@ -348,14 +463,13 @@ impl Repo {
         Ok(tree)
     }
 
-    /// Read blobs (fetched on demand from the promisor remote, in one batch process).
+    /// Read blobs, fetching the missing ones from the remote in one round trip, then reading
+    /// them all through one `cat-file --batch` process.
     pub fn read_blobs(&self, oids: &[String]) -> Result<HashMap<String, Vec<u8>>, GitError> {
-        let mut result = HashMap::new();
         if oids.is_empty() {
-            return Ok(result);
+            return Ok(HashMap::new());
         }
-        // Bring missing blobs in one round trip instead of one lazy fetch per object.
-        let missing: Vec<&String> = oids.iter().filter(|o| !self.has_object(o)).collect();
+        let missing = self.missing_objects(oids)?;
         if !missing.is_empty() {
             let _lock = lock(&self.dir)?;
             let mut c = self.cmd();
@@ -363,36 +477,40 @@ impl Repo {
                 "fetch",
                 "--quiet",
                 "--no-write-fetch-head",
-                "--filter=blob:none",
+                "--no-recurse-submodules",
                 "origin",
             ]);
             c.args(missing.iter().map(|s| s.as_str()));
-            // Some servers refuse blobs by id in a fetch; cat-file's lazy fetch is the fallback.
-            let _ = c.output();
+            // A server that refuses blobs by id in a fetch still serves cat-file's lazy fetch.
+            let _ = c.stderr(Stdio::null()).output();
         }
-        for oid in oids {
-            if result.contains_key(oid) {
-                continue;
-            }
-            let mut c = self.cmd();
-            c.args(["cat-file", "blob", oid]);
-            let out = run(c, "cat-file", &self.url)?;
-            result.insert(oid.clone(), out.stdout);
-        }
-        Ok(result)
+        let mut c = self.cmd();
+        c.args(["cat-file", "--batch"]);
+        let out = run_with_input(c, &(oids.join("\n") + "\n"), "cat-file --batch", &self.url)?;
+        parse_batch(&out, &self.url)
+    }
+
+    /// Which of these objects are not in the clone (asks nothing of the remote).
+    fn missing_objects(&self, oids: &[String]) -> Result<Vec<String>, GitError> {
+        let mut c = self.cmd();
+        c.env("GIT_NO_LAZY_FETCH", "1")
+            .args(["cat-file", "--batch-check=%(objectname) %(objecttype)"]);
+        let out = run_with_input(
+            c,
+            &(oids.join("\n") + "\n"),
+            "cat-file --batch-check",
+            &self.url,
+        )?;
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .filter(|l| l.ends_with(" missing"))
+            .filter_map(|l| l.split(' ').next().map(str::to_string))
+            .collect())
     }
 
     pub fn read_blob(&self, oid: &str) -> Result<Vec<u8>, GitError> {
         let mut m = self.read_blobs(&[oid.to_string()])?;
         Ok(m.remove(oid).unwrap_or_default())
-    }
-
-    fn has_object(&self, oid: &str) -> bool {
-        let mut c = self.cmd();
-        c.env("GIT_NO_LAZY_FETCH", "1")
-            .args(["cat-file", "-e", oid]);
-        c.stderr(Stdio::null());
-        c.status().map(|s| s.success()).unwrap_or(false)
     }
 
     /// Bytes of objects in the clone (packs and loose), for measuring what fetches carried.

@@ -162,18 +162,27 @@ impl Rewrites {
         let best = self
             .rules
             .iter()
-            .filter(|(from, _)| {
-                url.starts_with(from.as_str())
-                    || url
-                        .to_ascii_lowercase()
-                        .starts_with(&from.to_ascii_lowercase())
-            })
+            .filter(|(from, _)| prefix_matches(url, from))
             .max_by_key(|(from, _)| from.len());
         match best {
             Some((from, to)) => format!("{to}{}", &url[from.len()..]),
             None => url.to_string(),
         }
     }
+}
+
+/// A prefix that does not end in `/` must end at a path boundary: a rule for `.../rand` is not
+/// a rule for `.../rand_core`.
+fn prefix_matches(url: &str, from: &str) -> bool {
+    let Some(head) = url.get(..from.len()) else {
+        return false;
+    };
+    if !head.eq_ignore_ascii_case(from) {
+        return false;
+    }
+    from.ends_with('/')
+        || from.ends_with(':')
+        || matches!(url[from.len()..].chars().next(), None | Some('/'))
 }
 
 #[cfg(test)]
@@ -234,5 +243,16 @@ mod tests {
         assert_eq!(r.apply("https://github.com/a/c"), "file:///special/c");
         assert_eq!(r.apply("https://gitlab.com/a/c"), "https://gitlab.com/a/c");
         assert!(r.add("nothing").is_err());
+        let mut r = Rewrites::default();
+        r.add("https://github.com/rust-random/rand=file:///m/rand")
+            .unwrap();
+        assert_eq!(
+            r.apply("https://github.com/rust-random/rand"),
+            "file:///m/rand"
+        );
+        assert_eq!(
+            r.apply("https://github.com/rust-random/rand_core"),
+            "https://github.com/rust-random/rand_core"
+        );
     }
 }

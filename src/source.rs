@@ -3,7 +3,7 @@
 //! and blob reads that fetch contents on demand.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::git::{Entry, GitError, Kind, Repo, Tree};
 
@@ -29,13 +29,33 @@ pub enum Lookup {
     BadLink { reason: String },
 }
 
+/// Opens (clones or reuses) the repository a `.gitmodules` URL names, checked out at nothing:
+/// the same partial clone cache as the main repository.
+pub type Opener = dyn Fn(&str) -> Result<Repo, GitError> + Send + Sync;
+
+/// A submodule's repository and tree at the commit the superproject records.
+struct SubRepo {
+    repo: Repo,
+    tree: Tree,
+    commit: String,
+}
+
 pub struct SourceView<'a> {
     pub repo: &'a Repo,
     pub tree: &'a Tree,
     pub commit: String,
     /// The package directory inside the repository (`""` for the root), no trailing `/`.
     pub pkg_dir: String,
-    links: Mutex<HashMap<String, String>>,
+    /// Blobs read so far (link targets, manifests, differing files), by id.
+    blobs: Mutex<HashMap<String, Arc<Vec<u8>>>>,
+    /// Whether every symlink target of the tree was fetched (one round trip for all of them).
+    links_loaded: Mutex<bool>,
+    /// How to open submodules; without it, files inside submodules are not compared.
+    opener: Option<&'a Opener>,
+    /// Submodules opened so far, by path (`None`: could not be opened).
+    subs: Mutex<HashMap<String, Option<Arc<SubRepo>>>>,
+    /// Blob ids that live in a submodule's repository, not this one.
+    foreign: Mutex<HashMap<String, Arc<SubRepo>>>,
 }
 
 impl<'a> SourceView<'a> {
@@ -45,8 +65,144 @@ impl<'a> SourceView<'a> {
             tree,
             commit: commit.to_string(),
             pkg_dir: pkg_dir.trim_matches('/').to_string(),
-            links: Mutex::new(HashMap::new()),
+            blobs: Mutex::new(HashMap::new()),
+            links_loaded: Mutex::new(false),
+            opener: None,
+            subs: Mutex::new(HashMap::new()),
+            foreign: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Follow paths into git submodules, opening their repositories with `opener`.
+    pub fn with_submodules(mut self, opener: &'a Opener) -> Self {
+        self.opener = Some(opener);
+        self
+    }
+
+    /// The submodule at `at` (commit `commit`), opened once.
+    fn submodule(&self, at: &str, commit: &str) -> Result<Option<Arc<SubRepo>>, GitError> {
+        let Some(opener) = self.opener else {
+            return Ok(None);
+        };
+        if let Some(s) = self.subs.lock().expect("subs").get(at) {
+            return Ok(s.clone());
+        }
+        let url = self.gitmodules_url(at)?;
+        let opened = match url {
+            None => None,
+            Some(url) => match opener(&url) {
+                Err(e) => {
+                    tracing::warn!("submodule {at} ({url}): {e}");
+                    None
+                }
+                Ok(repo) => {
+                    let have = repo.has_commit(commit).is_some()
+                        || (repo.fetch_all().is_ok() && repo.has_commit(commit).is_some())
+                        || (repo.fetch_commit(commit).is_ok() && repo.has_commit(commit).is_some());
+                    if have {
+                        let tree = repo.tree(commit)?;
+                        Some(Arc::new(SubRepo {
+                            repo,
+                            tree,
+                            commit: commit.to_string(),
+                        }))
+                    } else {
+                        tracing::warn!("submodule {at}: commit {commit} not found in {url}");
+                        None
+                    }
+                }
+            },
+        };
+        self.subs
+            .lock()
+            .expect("subs")
+            .insert(at.to_string(), opened.clone());
+        Ok(opened)
+    }
+
+    /// The URL `.gitmodules` gives for the submodule at `path`, resolved against this
+    /// repository's URL when relative.
+    fn gitmodules_url(&self, path: &str) -> Result<Option<String>, GitError> {
+        let Some(entry) = self.tree.get(".gitmodules") else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&self.blob(&entry.oid)?).into_owned();
+        let mut cur_path: Option<String> = None;
+        let mut cur_url: Option<String> = None;
+        let mut found = None;
+        for line in text.lines().chain(std::iter::once("[end]")) {
+            let l = line.trim();
+            if l.starts_with('[') {
+                if cur_path.as_deref() == Some(path) {
+                    found = cur_url.take();
+                    break;
+                }
+                cur_path = None;
+                cur_url = None;
+            } else if let Some((k, v)) = l.split_once('=') {
+                match k.trim() {
+                    "path" => {
+                        cur_path =
+                            Some(v.trim().trim_matches('"').trim_end_matches('/').to_string())
+                    }
+                    "url" => cur_url = Some(v.trim().trim_matches('"').to_string()),
+                    _ => {}
+                }
+            }
+        }
+        Ok(found.map(|u| {
+            if u.starts_with("../") || u.starts_with("./") {
+                let base = self.repo.url.trim_end_matches('/').trim_end_matches(".git");
+                let mut parts: Vec<&str> = base.split('/').collect();
+                for c in u.split('/') {
+                    match c {
+                        ".." => {
+                            parts.pop();
+                        }
+                        "." | "" => {}
+                        c => parts.push(c),
+                    }
+                }
+                parts.join("/")
+            } else {
+                u
+            }
+        }))
+    }
+
+    /// Look a path up inside the submodule at `at`; `None` when the submodule cannot be opened.
+    fn in_submodule(&self, at: &str, commit: &str, rest: &str) -> Result<Option<Lookup>, GitError> {
+        let Some(sub) = self.submodule(at, commit)? else {
+            return Ok(None);
+        };
+        let mut view = SourceView::new(&sub.repo, &sub.tree, &sub.commit, "");
+        view.opener = self.opener;
+        let found = match view.lookup(rest)? {
+            Lookup::Found { path, entry } => {
+                self.foreign
+                    .lock()
+                    .expect("foreign")
+                    .insert(entry.oid.clone(), sub.clone());
+                Lookup::Found {
+                    path: join(at, &path),
+                    entry,
+                }
+            }
+            Lookup::Dir { path } => Lookup::Dir {
+                path: join(at, &path),
+            },
+            Lookup::InSubmodule {
+                at: inner,
+                commit,
+                rest,
+            } => Lookup::InSubmodule {
+                at: join(at, &inner),
+                commit,
+                rest,
+            },
+            other => other,
+        };
+        Ok(Some(found))
     }
 
     /// Path in the repository of a path relative to the package directory.
@@ -54,16 +210,61 @@ impl<'a> SourceView<'a> {
         join(&self.pkg_dir, rel)
     }
 
-    fn link_target(&self, oid: &str) -> Result<String, GitError> {
-        if let Some(t) = self.links.lock().expect("link cache").get(oid) {
-            return Ok(t.clone());
+    /// Read blobs into the cache, fetching all missing ones in one round trip.
+    pub fn prefetch(&self, oids: &[String]) -> Result<(), GitError> {
+        let missing: Vec<String> = {
+            let cache = self.blobs.lock().expect("blob cache");
+            let mut m: Vec<String> = oids
+                .iter()
+                .filter(|o| !cache.contains_key(*o))
+                .cloned()
+                .collect();
+            m.sort();
+            m.dedup();
+            m
+        };
+        if missing.is_empty() {
+            return Ok(());
         }
-        let t = String::from_utf8_lossy(&self.repo.read_blob(oid)?).into_owned();
-        self.links
+        let read = self.repo.read_blobs(&missing)?;
+        let mut cache = self.blobs.lock().expect("blob cache");
+        for (oid, data) in read {
+            cache.insert(oid, Arc::new(data));
+        }
+        Ok(())
+    }
+
+    /// One blob's content (cached).
+    pub fn blob(&self, oid: &str) -> Result<Arc<Vec<u8>>, GitError> {
+        if let Some(b) = self.blobs.lock().expect("blob cache").get(oid) {
+            return Ok(b.clone());
+        }
+        self.prefetch(&[oid.to_string()])?;
+        Ok(self
+            .blobs
             .lock()
-            .expect("link cache")
-            .insert(oid.to_string(), t.clone());
-        Ok(t)
+            .expect("blob cache")
+            .get(oid)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    fn link_target(&self, oid: &str) -> Result<String, GitError> {
+        let load_all = {
+            let mut loaded = self.links_loaded.lock().expect("links flag");
+            !std::mem::replace(&mut *loaded, true)
+        };
+        if load_all {
+            let links: Vec<String> = self
+                .tree
+                .entries
+                .values()
+                .filter(|e| e.is_symlink())
+                .map(|e| e.oid.clone())
+                .collect();
+            self.prefetch(&links)?;
+        }
+        Ok(String::from_utf8_lossy(&self.blob(oid)?).into_owned())
     }
 
     /// Look up a repository path, following symlinks at every component.
@@ -123,6 +324,11 @@ impl<'a> SourceView<'a> {
             match entry.kind {
                 Kind::Commit => {
                     let rest: Vec<String> = pending.iter().rev().cloned().collect();
+                    if let Some(found) =
+                        self.in_submodule(&candidate, &entry.oid, &rest.join("/"))?
+                    {
+                        return Ok(found);
+                    }
                     return Ok(Lookup::InSubmodule {
                         at: candidate,
                         commit: entry.oid.clone(),
@@ -151,7 +357,7 @@ impl<'a> SourceView<'a> {
     /// The content of a repository path, following links; `None` when it is not a file.
     pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>, GitError> {
         match self.lookup(path)? {
-            Lookup::Found { entry, .. } => Ok(Some(self.repo.read_blob(&entry.oid)?)),
+            Lookup::Found { entry, .. } => Ok(Some(self.blob(&entry.oid)?.to_vec())),
             _ => Ok(None),
         }
     }

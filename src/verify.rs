@@ -41,7 +41,17 @@ pub struct SharedRepo {
     cloned_now: bool,
     /// Fetched in this run.
     fetched: Mutex<bool>,
+    /// Tags as of the last clone or fetch, shared by every package of the repository.
+    tags: Mutex<Option<Arc<TagList>>>,
+    /// Recently listed trees by commit: a monorepo's crates share one commit's tree.
+    trees: Mutex<Vec<(String, Arc<Tree>)>>,
 }
+
+/// Tag names with the commits they point to.
+type TagList = Vec<(String, String)>;
+
+/// How many listed trees a repository keeps in memory.
+const TREES_KEPT: usize = 4;
 
 impl SharedRepo {
     /// Bring refs up to date once per run (a fresh clone already is).
@@ -52,14 +62,56 @@ impl SharedRepo {
         }
         self.repo.fetch_all()?;
         *f = true;
+        *self.tags.lock().expect("tags") = None;
         Ok(true)
     }
+
+    fn new(repo: Repo, cloned_now: bool) -> SharedRepo {
+        SharedRepo {
+            repo,
+            cloned_now,
+            fetched: Mutex::new(false),
+            tags: Mutex::new(None),
+            trees: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn tags(&self) -> Result<Arc<TagList>, GitError> {
+        if let Some(t) = self.tags.lock().expect("tags").as_ref() {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(self.repo.tags()?);
+        *self.tags.lock().expect("tags") = Some(t.clone());
+        Ok(t)
+    }
+
+    fn tree(&self, commit: &str) -> Result<Arc<Tree>, GitError> {
+        if let Some((_, t)) = self
+            .trees
+            .lock()
+            .expect("trees")
+            .iter()
+            .find(|(c, _)| c == commit)
+        {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(self.repo.tree(commit)?);
+        let mut trees = self.trees.lock().expect("trees");
+        if trees.len() >= TREES_KEPT {
+            trees.remove(0);
+        }
+        trees.push((commit.to_string(), t.clone()));
+        Ok(t)
+    }
 }
+
+/// One clone per repository URL per run, made by whichever package asks first.
+type RepoCell = Arc<OnceCell<Result<Arc<SharedRepo>, String>>>;
 
 pub struct Verifier {
     pub http: Http,
     pub opts: Options,
-    repos: Mutex<HashMap<String, Arc<OnceCell<Result<Arc<SharedRepo>, String>>>>>,
+    repos: Mutex<HashMap<String, RepoCell>>,
     git_permits: Semaphore,
     cpu_permits: Semaphore,
 }
@@ -241,8 +293,17 @@ impl Verifier {
         let _cpu = self.cpu_permits.acquire().await.expect("open");
         let p2 = pkg.clone();
         let s2 = shared.clone();
+        let cache_dir = self.opts.cache_dir.clone();
+        let rewrites = self.opts.rewrites.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            locate_and_compare(handler, &p2, &s2, tag_hint, hint_dir)
+            // Submodules come from the same cache, through the same rewrites.
+            let opener = move |raw: &str| -> Result<Repo, GitError> {
+                let url = repo_url::normalize(raw)
+                    .map(|r| r.url)
+                    .unwrap_or_else(|| raw.to_string());
+                git::open_or_clone(&cache_dir, &rewrites.apply(&url)).map(|(r, _)| r)
+            };
+            locate_and_compare(handler, &p2, &s2, tag_hint, hint_dir, &opener)
         })
         .await;
         match outcome {
@@ -321,11 +382,7 @@ impl Verifier {
             let root = self.opts.cache_dir.clone();
             let u = url.to_string();
             match tokio::task::spawn_blocking(move || git::open_or_clone(&root, &u)).await {
-                Ok(Ok((repo, cloned_now))) => Ok(Arc::new(SharedRepo {
-                    repo,
-                    cloned_now,
-                    fetched: Mutex::new(false),
-                })),
+                Ok(Ok((repo, cloned_now))) => Ok(Arc::new(SharedRepo::new(repo, cloned_now))),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(e) => Err(e.to_string()),
             }
@@ -371,6 +428,7 @@ fn locate_and_compare(
     shared: &SharedRepo,
     tag_hint: Option<String>,
     hint_dir: Option<String>,
+    opener: &crate::source::Opener,
 ) -> Result<Located, GitError> {
     let repo = &shared.repo;
     let mut out = Located {
@@ -385,7 +443,7 @@ fn locate_and_compare(
 
     // Tags marking this version (refreshed once if none match a cached clone).
     let mut tags = matching_tags(
-        &repo.tags()?,
+        &shared.tags()?,
         &pkg.name,
         &pkg.version,
         tag_hint.as_deref(),
@@ -394,7 +452,7 @@ fn locate_and_compare(
     let tag_stale = tags.is_empty() && shared.refresh()?;
     if tag_stale {
         tags = matching_tags(
-            &repo.tags()?,
+            &shared.tags()?,
             &pkg.name,
             &pkg.version,
             tag_hint.as_deref(),
@@ -426,15 +484,16 @@ fn locate_and_compare(
                 out.commit = Some(sha.clone());
                 return Ok(out);
             };
-            if let Some(t) = tags.first() {
-                out.tag = Some(t.tag.clone());
-                if t.commit != c {
+            // Only a tag whose manifest declares this version speaks for it: in a monorepo a
+            // bare `v0.9.3` may mark another crate's release.
+            if let Some((tag, tag_commit, true)) = pick_tag(handler, pkg, shared, &tags)? {
+                out.tag = Some(tag.clone());
+                if tag_commit != c {
                     out.findings.push(Finding::new(
                         Code::TagDisagrees,
                         format!(
-                            "tag `{}` points to {}, the package records {}",
-                            t.tag,
-                            short(&t.commit),
+                            "tag `{tag}` points to {}, the package records {}",
+                            short(&tag_commit),
                             short(&c)
                         ),
                     ));
@@ -455,25 +514,42 @@ fn locate_and_compare(
             }
             c
         }
-        None => {
-            let Some(t) = pick_tag(handler, pkg, repo, &tags)? else {
+        None => match pick_tag(handler, pkg, shared, &tags)? {
+            Some((tag, tag_commit, _)) => {
                 out.findings.push(Finding::new(
-                    Code::NoCommit,
+                    Code::CommitFromTag,
                     format!(
-                        "the artifact records no commit and no tag of {} matches version {}",
-                        repo_display(repo),
-                        pkg.version
+                        "no recorded commit; using tag `{tag}` ({})",
+                        short(&tag_commit)
                     ),
                 ));
-                return Ok(out);
-            };
-            out.findings.push(Finding::new(
-                Code::CommitFromTag,
-                format!("no recorded commit; using tag `{}` ({})", t.0, short(&t.1)),
-            ));
-            out.tag = Some(t.0.clone());
-            t.1
-        }
+                out.tag = Some(tag);
+                tag_commit
+            }
+            None => match commit_from_anchor(handler, pkg, shared)? {
+                Some((anchor, c)) => {
+                    out.findings.push(Finding::new(
+                        Code::CommitFromManifest,
+                        format!(
+                            "no recorded commit and no tag; using {}, the newest commit whose tree has the published `{anchor}`",
+                            short(&c)
+                        ),
+                    ));
+                    c
+                }
+                None => {
+                    out.findings.push(Finding::new(
+                        Code::NoCommit,
+                        format!(
+                            "the artifact records no commit, no tag of {} matches version {}, and no commit has its manifest",
+                            repo_display(repo),
+                            pkg.version
+                        ),
+                    ));
+                    return Ok(out);
+                }
+            },
+        },
     };
     if pkg.dirty {
         out.findings.push(Finding::new(
@@ -482,10 +558,10 @@ fn locate_and_compare(
         ));
     }
     out.commit = Some(commit.clone());
-    let tree = repo.tree(&commit)?;
+    let tree = shared.tree(&commit)?;
     let pkg_dir = package_dir(handler, pkg, repo, &tree, &commit, hint_dir.as_deref());
     out.path_in_repo = Some(pkg_dir.clone());
-    let view = SourceView::new(repo, &tree, &commit, &pkg_dir);
+    let view = SourceView::new(repo, &tree, &commit, &pkg_dir).with_submodules(opener);
     if pkg.commit.is_none() {
         // The tag was checked when picked; say so if the manifest still disagrees.
         if let Some((_, Some(v))) = handler.source_identity(pkg, &view) {
@@ -517,23 +593,52 @@ fn repo_display(repo: &Repo) -> String {
     repo.url.clone()
 }
 
-/// The first matching tag whose manifest names this package at this version; else the first.
+/// Without a commit or a tag: the newest commit that put an anchor file (a manifest
+/// that carries the version) byte for byte. Found from blob ids alone, no content fetched.
+/// Every other file is still compared against that commit, so a wrong pick shows as findings.
+fn commit_from_anchor(
+    handler: &'static dyn Handler,
+    pkg: &Package,
+    shared: &SharedRepo,
+) -> Result<Option<(String, String)>, GitError> {
+    for (anchor, file_name) in handler.anchor_files(pkg) {
+        let Some(data) = pkg.files.data(&anchor) else {
+            continue;
+        };
+        let oid = crate::archive::git_blob_id(data);
+        if let Some(c) = shared
+            .repo
+            .commits_adding(&oid, &file_name)?
+            .into_iter()
+            .next()
+        {
+            return Ok(Some((anchor, c)));
+        }
+    }
+    Ok(None)
+}
+
+/// The first matching tag whose manifest declares this version (`true`: confirmed, or the
+/// version is not static); else the best-ranked tag, unconfirmed.
 fn pick_tag(
     handler: &'static dyn Handler,
     pkg: &Package,
-    repo: &Repo,
+    shared: &SharedRepo,
     tags: &[crate::tags::TagMatch],
-) -> Result<Option<(String, String)>, GitError> {
+) -> Result<Option<(String, String, bool)>, GitError> {
+    let repo = &shared.repo;
     for t in tags.iter().take(8) {
-        let tree = repo.tree(&t.commit)?;
+        let tree = shared.tree(&t.commit)?;
         let dir = package_dir(handler, pkg, repo, &tree, &t.commit, None);
         let view = SourceView::new(repo, &tree, &t.commit, &dir);
         match handler.source_identity(pkg, &view) {
             Some((_, Some(v))) if !handler.same_version(&v, &pkg.version) => continue,
-            _ => return Ok(Some((t.tag.clone(), t.commit.clone()))),
+            _ => return Ok(Some((t.tag.clone(), t.commit.clone(), true))),
         }
     }
-    Ok(tags.first().map(|t| (t.tag.clone(), t.commit.clone())))
+    Ok(tags
+        .first()
+        .map(|t| (t.tag.clone(), t.commit.clone(), false)))
 }
 
 /// The package directory: recorded `path_in_vcs` when the tree has it, else the ecosystem's

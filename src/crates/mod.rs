@@ -65,6 +65,16 @@ impl Handler for Crates {
         source::source_path(pkg, source, path)
     }
 
+    fn anchor_files(&self, pkg: &Package) -> Vec<(String, String)> {
+        // Cargo.toml.orig is the author's manifest; crates from before it existed shipped
+        // Cargo.toml unmodified.
+        if pkg.files.get("Cargo.toml.orig").is_some() {
+            vec![("Cargo.toml.orig".into(), "Cargo.toml".into())]
+        } else {
+            vec![("Cargo.toml".into(), "Cargo.toml".into())]
+        }
+    }
+
     fn rules(&self) -> Vec<Box<dyn Rule>> {
         rules::rules()
     }

@@ -11,6 +11,7 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(VcsInfo),
         Box::new(CargoLock),
         Box::new(NormalisedManifest),
+        Box::new(DevDepsRemoved),
     ]
 }
 
@@ -107,8 +108,9 @@ impl Rule for NormalisedManifest {
             return Ok(None);
         };
         let (Some(published), Some(orig)) = (&meta.manifest, &meta.orig) else {
-            // No original kept (very old cargo) or unreadable: the default comparison stands.
-            return Ok(None);
+            // Old cargo kept no original and did not rewrite the manifest: it must be the
+            // source's, though blank lines or key layout may differ.
+            return Ok(same_toml(cx, None)?.then_some(Outcome::Excused));
         };
         let mut problems = Vec::new();
         let pkg = published.get("package");
@@ -191,9 +193,79 @@ impl Rule for NormalisedManifest {
     }
 }
 
+/// Parse the artifact file and its source as TOML and compare them, after `strip` (if any)
+/// removed what may legitimately differ. `false` when either does not parse.
+fn same_toml(cx: &FileCx<'_>, strip: Option<fn(&mut toml::Table)>) -> Result<bool, GitError> {
+    let Status::Differs { source_oid, .. } = cx.status else {
+        return Ok(false);
+    };
+    let Some(data) = cx.data() else {
+        return Ok(false);
+    };
+    let source = cx.source.blob(source_oid)?;
+    let parse = |b: &[u8]| String::from_utf8_lossy(b).parse::<toml::Table>().ok();
+    let (Some(mut a), Some(mut b)) = (parse(data), parse(&source)) else {
+        return Ok(false);
+    };
+    if let Some(f) = strip {
+        f(&mut a);
+        f(&mut b);
+    }
+    Ok(a == b)
+}
+
+fn remove_dev_deps(t: &mut toml::Table) {
+    t.remove("dev-dependencies");
+    t.remove("dev_dependencies");
+    if let Some(targets) = t.get_mut("target").and_then(|t| t.as_table_mut()) {
+        for (_, v) in targets.iter_mut() {
+            if let Some(v) = v.as_table_mut() {
+                v.remove("dev-dependencies");
+                v.remove("dev_dependencies");
+            }
+        }
+    }
+}
+
+/// Some release tools (cargo-hack `--remove-dev-deps`, used by futures-rs) strip
+/// `[dev-dependencies]` from the manifest before `cargo package`, so `Cargo.toml.orig` is the
+/// source manifest minus them. Dev-dependencies are never built for users of the crate.
+pub struct DevDepsRemoved;
+
+impl Rule for DevDepsRemoved {
+    fn name(&self) -> &'static str {
+        "cargo-dev-deps-removed"
+    }
+    fn reason(&self) -> &'static str {
+        "release tools strip [dev-dependencies] before packaging; they are never built for users"
+    }
+    fn judge(&self, cx: &FileCx<'_>) -> Result<Option<Outcome>, GitError> {
+        if cx.path != "Cargo.toml.orig" {
+            return Ok(None);
+        }
+        Ok(same_toml(cx, Some(remove_dev_deps))?.then_some(Outcome::Excused))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dev_dependencies_are_stripped_everywhere() {
+        let mut t: toml::Table = r#"
+            [dependencies]
+            a = "1"
+            [dev-dependencies]
+            b = "1"
+            [target.'cfg(unix)'.dev-dependencies]
+            c = "1"
+        "#
+        .parse()
+        .unwrap();
+        remove_dev_deps(&mut t);
+        assert_eq!(dep_names(&t), vec!["a"]);
+    }
 
     #[test]
     fn dependency_names_from_every_table() {

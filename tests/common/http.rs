@@ -1,0 +1,323 @@
+//! A tiny static HTTP/1.1 server for loopback-only tests.
+//!
+//! Serves files from a directory by URL path (404 otherwise), one thread per
+//! connection, `Connection: close`. Faults can be queued per path (for
+//! example "answer 503 twice, then serve normally") and every request is
+//! logged so a test can count how often a path was fetched. The server stops
+//! when dropped.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// One programmed answer that replaces the normal response for a path.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub status: u16,
+    pub retry_after: Option<u32>,
+    pub body: Vec<u8>,
+}
+
+/// One request as the server saw it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    /// Percent-decoded path, without the query string.
+    pub path: String,
+    /// The raw request target (path and query) as sent.
+    pub target: String,
+    /// Status code the server answered with.
+    pub status: u16,
+    /// When the request line had been read.
+    pub at: Instant,
+}
+
+struct State {
+    root: PathBuf,
+    faults: Mutex<HashMap<String, VecDeque<Fault>>>,
+    log: Mutex<Vec<Request>>,
+}
+
+pub struct TestServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    stop: Arc<AtomicBool>,
+    accept_thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Serve the files below `root` on 127.0.0.1 with an ephemeral port.
+    pub fn serve_dir(root: impl Into<PathBuf>) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State {
+            root: root.into(),
+            faults: Mutex::new(HashMap::new()),
+            log: Mutex::new(Vec::new()),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let accept_thread = {
+            let state = Arc::clone(&state);
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let state = Arc::clone(&state);
+                    std::thread::spawn(move || {
+                        // A client that misbehaves only loses its own connection.
+                        let _ = handle(stream, &state);
+                    });
+                }
+            })
+        };
+        TestServer {
+            addr,
+            state,
+            stop,
+            accept_thread: Some(accept_thread),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Absolute URL for a path starting with `/`.
+    pub fn url(&self, path: &str) -> String {
+        assert!(
+            path.starts_with('/'),
+            "url path must start with '/': {path}"
+        );
+        format!("{}{}", self.base_url(), path)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.state.root
+    }
+
+    /// Queue a fault for `path`; queued faults are answered in order before
+    /// the path is served normally again.
+    pub fn push_fault(&self, path: &str, fault: Fault) {
+        self.state
+            .faults
+            .lock()
+            .unwrap()
+            .entry(path.to_string())
+            .or_default()
+            .push_back(fault);
+    }
+
+    /// Answer `status` (e.g. 503) the next `times` requests for `path`.
+    pub fn fail_next(&self, path: &str, status: u16, times: usize) {
+        for _ in 0..times {
+            self.push_fault(
+                path,
+                Fault {
+                    status,
+                    retry_after: None,
+                    body: format!("injected {status}\n").into_bytes(),
+                },
+            );
+        }
+    }
+
+    /// Answer `429 Too Many Requests` with `Retry-After: secs` the next
+    /// `times` requests for `path`.
+    pub fn rate_limit_next(&self, path: &str, times: usize, secs: u32) {
+        for _ in 0..times {
+            self.push_fault(
+                path,
+                Fault {
+                    status: 429,
+                    retry_after: Some(secs),
+                    body: b"slow down\n".to_vec(),
+                },
+            );
+        }
+    }
+
+    /// Every request seen so far, in arrival order.
+    pub fn requests(&self) -> Vec<Request> {
+        self.state.log.lock().unwrap().clone()
+    }
+
+    /// The requests for `path`, in arrival order.
+    pub fn requests_for(&self, path: &str) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
+    }
+
+    /// How many requests (any method) asked for `path`.
+    pub fn hits(&self, path: &str) -> usize {
+        self.state
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .count()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept() so the thread sees the stop flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(t) = self.accept_thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line)? == 0 {
+        return Ok(()); // the wake-up connection from Drop, or a closed probe
+    }
+    let at = Instant::now();
+    let mut content_length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.trim().eq_ignore_ascii_case("content-length") {
+                content_length = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    if content_length > 0 {
+        let mut sink = vec![0u8; content_length.min(1 << 20)];
+        let _ = reader.read_exact(&mut sink);
+    }
+
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let target = parts.next().unwrap_or("/").to_string();
+    let raw_path = target.split(['?', '#']).next().unwrap_or("/");
+    let path = percent_decode(raw_path);
+
+    let fault = state
+        .faults
+        .lock()
+        .unwrap()
+        .get_mut(&path)
+        .and_then(|q| q.pop_front());
+
+    let (status, extra, body) = if let Some(f) = fault {
+        let extra = f
+            .retry_after
+            .map(|s| format!("Retry-After: {s}\r\n"))
+            .unwrap_or_default();
+        (f.status, extra, f.body)
+    } else if method != "GET" && method != "HEAD" {
+        (405, String::new(), b"method not allowed\n".to_vec())
+    } else {
+        match resolve(&state.root, &path).and_then(|p| std::fs::read(p).ok()) {
+            Some(bytes) => (200, content_type(&path), bytes),
+            None => (404, String::new(), b"not found\n".to_vec()),
+        }
+    };
+
+    state.log.lock().unwrap().push(Request {
+        method: method.clone(),
+        path,
+        target,
+        status,
+        at,
+    });
+
+    let mut out = stream;
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+        reason(status),
+        body.len()
+    );
+    out.write_all(head.as_bytes())?;
+    if method != "HEAD" {
+        out.write_all(&body)?;
+    }
+    out.flush()?;
+    let _ = out.shutdown(Shutdown::Write);
+    Ok(())
+}
+
+/// Map a URL path onto a regular file under `root`, refusing `..`.
+fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
+    let rel = Path::new(path.trim_start_matches('/'));
+    if rel
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return None;
+    }
+    let full = root.join(rel);
+    full.is_file().then_some(full)
+}
+
+fn content_type(path: &str) -> String {
+    let ct = if path.ends_with(".json") {
+        "application/json"
+    } else if path.ends_with(".html") || path.ends_with('/') {
+        "text/html"
+    } else {
+        "application/octet-stream"
+    };
+    format!("Content-Type: {ct}\r\n")
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(v) = u8::from_str_radix(hex, 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
