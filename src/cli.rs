@@ -34,6 +34,45 @@ pub struct Cli {
 pub enum Command {
     /// Verify packages against their source repositories.
     Verify(VerifyArgs),
+    /// Show the summary and details of past runs from a results store, without verifying.
+    Report(ReportArgs),
+    /// Combine results stores (e.g. one per shard) into one. Merging again changes nothing:
+    /// the same package and digest is one row, the newest decision wins.
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The results store to read [default: <cache-dir>/results.db].
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+
+    /// Where the default store lives [default: the platform cache directory].
+    #[arg(long, value_name = "DIR", env = "PROVERO_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// How many of the slowest packages to list.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub slowest: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Results stores to read.
+    #[arg(value_name = "FILE", required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    /// The store to merge into (created when absent).
+    #[arg(long, value_name = "FILE")]
+    pub db: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,6 +93,30 @@ pub struct VerifyArgs {
     /// Read specs from a file: one per line, `#` comments and blank lines ignored.
     #[arg(long, value_name = "FILE")]
     pub list: Vec<PathBuf>,
+
+    /// Verify the registry packages of a lockfile (Cargo.lock); git and path dependencies are
+    /// listed as skipped. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub lockfile: Vec<PathBuf>,
+
+    /// The results store: every verdict is recorded as it is decided, and packages already
+    /// decided for the same artifact digest are not verified again
+    /// [default: <cache-dir>/results.db].
+    #[arg(long, value_name = "FILE", env = "PROVERO_DB")]
+    pub db: Option<PathBuf>,
+
+    /// Run without a results store (nothing skipped, nothing recorded).
+    #[arg(long, conflicts_with_all = ["db", "recheck"])]
+    pub no_db: bool,
+
+    /// Verify again packages the store already decided.
+    #[arg(long)]
+    pub recheck: bool,
+
+    /// Take only part I of N of the work list (0 <= I < N), chosen by a stable hash of each
+    /// package, so N machines together cover every package once. See docs/scale-out.md.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
 
     /// Use another registry: ECOSYSTEM=URL (crates: the sparse index root serving config.json;
     /// pypi: the Simple API root; gems: the server root), or ECOSYSTEM=profile.toml (see
@@ -131,6 +194,8 @@ pub fn run() -> i32 {
     };
     let result = match cli.command {
         Command::Verify(args) => rt.block_on(verify(args)),
+        Command::Report(args) => report(args),
+        Command::Merge(args) => merge(args),
     };
     match result {
         Ok(code) => code,
@@ -176,9 +241,21 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         )
     })?;
 
-    let inputs = engine::collect_inputs(&args.specs, &args.list)?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(crate::shard::Shard::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let db = match (&args.db, args.no_db) {
+        (_, true) => None,
+        (Some(p), false) => Some(p.clone()),
+        (None, false) => Some(cache_dir.join("results.db")),
+    };
+
+    let inputs = crate::input::collect_inputs(&args.specs, &args.list, &args.lockfile)?;
     if inputs.is_empty() {
-        anyhow::bail!("nothing to verify: give package specs (e.g. crates:serde@1.0.210), --list FILE, or - for stdin");
+        anyhow::bail!("nothing to verify: give package specs (e.g. crates:serde@1.0.210), --list FILE, --lockfile Cargo.lock, or - for stdin");
     }
     let color = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none()
@@ -195,13 +272,28 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         progress: !args.quiet && std::io::stderr().is_terminal(),
         stream_human: args.format == Format::Human && args.output.is_none(),
         style,
+        db,
+        recheck: args.recheck,
+        shard,
     };
     let report = engine::run(run, inputs).await?;
-    let text = match args.format {
+    write_report(&report, args.format, args.output.as_deref(), style)?;
+    Ok(report.exit_code())
+}
+
+/// Render a report to stdout or a file; for human output (and whenever the JSON does not go
+/// to stdout) the closing summary goes to stderr.
+fn write_report(
+    report: &crate::report::Report,
+    format: Format,
+    output: Option<&std::path::Path>,
+    style: crate::report::Style,
+) -> anyhow::Result<()> {
+    let text = match format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
-        Format::Markdown => crate::report::markdown(&report),
+        Format::Markdown => crate::report::markdown(report),
         Format::Human => {
-            if args.output.is_some() {
+            if output.is_some() {
                 let mut s = String::new();
                 for r in &report.results {
                     s.push_str(&crate::report::human_result(r, style));
@@ -212,7 +304,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
             }
         }
     };
-    match &args.output {
+    match output {
         Some(path) => std::fs::write(path, text.as_bytes())
             .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", path.display()))?,
         None => {
@@ -221,11 +313,58 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
             out.flush()?;
         }
     }
-    if args.format != Format::Json || args.output.is_some() {
+    if format != Format::Json || output.is_some() {
+        for s in &report.skipped_inputs {
+            eprintln!("skipped: {}: {}", s.input, s.reason);
+        }
         for e in &report.errors {
             eprintln!("error: {}", e.message);
         }
         eprint!("{}", crate::report::human_summary(&report.summary));
     }
+    Ok(())
+}
+
+/// `provero report`: render what a store holds. Exit code as for the run that decided it
+/// (1 when any stored package has a red flag; errors are never stored).
+fn report(args: ReportArgs) -> anyhow::Result<i32> {
+    let db = args.db.unwrap_or_else(|| {
+        args.cache_dir
+            .unwrap_or_else(default_cache_dir)
+            .join("results.db")
+    });
+    if !db.is_file() {
+        anyhow::bail!("no results store at {}", db.display());
+    }
+    let store = crate::store::Store::open(&db)?;
+    let report = crate::report::Report::new(store.all()?, Vec::new()).with_slowest(args.slowest);
+    let style = crate::report::Style {
+        color: std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none()
+            && args.output.is_none(),
+        diff: false,
+    };
+    if args.format == Format::Human && args.output.is_none() {
+        let mut out = std::io::stdout().lock();
+        for r in &report.results {
+            out.write_all(crate::report::human_result(r, style).as_bytes())?;
+        }
+        out.flush()?;
+    }
+    write_report(&report, args.format, args.output.as_deref(), style)?;
     Ok(report.exit_code())
+}
+
+/// `provero merge`: fold every input store into `--db`.
+fn merge(args: MergeArgs) -> anyhow::Result<i32> {
+    let mut into = crate::store::Store::open(&args.db)?;
+    for p in &args.inputs {
+        if std::fs::canonicalize(p).ok() == std::fs::canonicalize(&args.db).ok() {
+            continue;
+        }
+        let n = into.merge_from(p)?;
+        eprintln!("merged {n} result(s) from {}", p.display());
+    }
+    eprintln!("{} holds {} result(s)", args.db.display(), into.count()?);
+    Ok(0)
 }

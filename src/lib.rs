@@ -9,11 +9,14 @@ pub mod engine;
 pub mod finding;
 pub mod git;
 pub mod http;
+pub mod input;
 pub mod profile;
 pub mod repo_url;
 pub mod report;
+pub mod shard;
 pub mod source;
 pub mod spec;
+pub mod store;
 pub mod tags;
 pub mod verify;
 

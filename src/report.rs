@@ -89,6 +89,20 @@ pub struct InputError {
     pub message: String,
 }
 
+/// An input deliberately not checked (a lockfile's git or path dependency): not an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedInput {
+    pub input: String,
+    pub reason: String,
+}
+
+/// How long one package took, for the "slowest packages" part of a stored report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    pub package: PackageId,
+    pub duration_ms: u64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub packages: usize,
@@ -100,8 +114,18 @@ pub struct Summary {
     /// Packages skipped because the store already had a verdict for the same artifact.
     #[serde(default)]
     pub skipped: usize,
+    /// Inputs not checked on purpose (a lockfile's git and path dependencies).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped_inputs: usize,
     pub by_code: BTreeMap<String, usize>,
     pub by_ecosystem: BTreeMap<String, BTreeMap<String, usize>>,
+    /// The slowest packages, longest first (filled by `provero report`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slowest: Vec<Timing>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +133,9 @@ pub struct Report {
     pub results: Vec<PackageResult>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<InputError>,
+    /// Inputs not checked on purpose, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_inputs: Vec<SkippedInput>,
     pub summary: Summary,
 }
 
@@ -147,8 +174,36 @@ impl Report {
         Report {
             results,
             errors,
+            skipped_inputs: Vec::new(),
             summary,
         }
+    }
+
+    /// Record inputs that were not checked on purpose.
+    pub fn with_skipped_inputs(mut self, skipped: Vec<SkippedInput>) -> Report {
+        self.summary.skipped_inputs = skipped.len();
+        self.skipped_inputs = skipped;
+        self
+    }
+
+    /// Fill `summary.slowest` with the `n` slowest packages.
+    pub fn with_slowest(mut self, n: usize) -> Report {
+        let mut t: Vec<Timing> = self
+            .results
+            .iter()
+            .map(|r| Timing {
+                package: r.package.clone(),
+                duration_ms: r.duration_ms,
+            })
+            .collect();
+        t.sort_by(|a, b| {
+            b.duration_ms
+                .cmp(&a.duration_ms)
+                .then(a.package.cmp(&b.package))
+        });
+        t.truncate(n);
+        self.summary.slowest = t;
+        self
     }
 
     /// 1 when any package has a red flag; else 2 when anything was an error; else 0.
@@ -268,12 +323,33 @@ pub fn human_summary(s: &Summary) -> String {
     if s.skipped > 0 {
         let _ = write!(out, " ({} already decided, skipped)", s.skipped);
     }
+    if s.skipped_inputs > 0 {
+        let _ = write!(
+            out,
+            "; {} input(s) not from a registry, skipped",
+            s.skipped_inputs
+        );
+    }
     if s.errors > 0 {
         let _ = write!(out, "; {} error(s)", s.errors);
     }
     if !s.by_code.is_empty() {
         let codes: Vec<String> = s.by_code.iter().map(|(c, n)| format!("{c} {n}")).collect();
         let _ = write!(out, "\nfindings: {}", codes.join(", "));
+    }
+    if s.by_ecosystem.len() > 1 || !s.slowest.is_empty() {
+        for (eco, counts) in &s.by_ecosystem {
+            let c: Vec<String> = counts.iter().map(|(v, n)| format!("{v} {n}")).collect();
+            let _ = write!(out, "\n{eco}: {}", c.join(", "));
+        }
+    }
+    if !s.slowest.is_empty() {
+        let t: Vec<String> = s
+            .slowest
+            .iter()
+            .map(|t| format!("{} {:.1}s", t.package, t.duration_ms as f64 / 1000.0))
+            .collect();
+        let _ = write!(out, "\nslowest: {}", t.join(", "));
     }
     out.push('\n');
     out
@@ -297,6 +373,40 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(out, "## Findings by code\n\n| code | count |\n|---|---:|");
         for (c, n) in &s.by_code {
             let _ = writeln!(out, "| `{c}` | {n} |");
+        }
+        out.push('\n');
+    }
+    if s.by_ecosystem.len() > 1 || !s.slowest.is_empty() {
+        let _ = writeln!(
+            out,
+            "## By ecosystem\n\n| ecosystem | verdict | count |\n|---|---|---:|"
+        );
+        for (eco, counts) in &s.by_ecosystem {
+            for (v, n) in counts {
+                let _ = writeln!(out, "| {eco} | {v} | {n} |");
+            }
+        }
+        out.push('\n');
+    }
+    if !s.slowest.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Slowest packages\n\n| package | seconds |\n|---|---:|"
+        );
+        for t in &s.slowest {
+            let _ = writeln!(
+                out,
+                "| `{}` | {:.1} |",
+                t.package,
+                t.duration_ms as f64 / 1000.0
+            );
+        }
+        out.push('\n');
+    }
+    if !report.skipped_inputs.is_empty() {
+        let _ = writeln!(out, "## Not checked\n");
+        for i in &report.skipped_inputs {
+            let _ = writeln!(out, "- `{}`: {}", i.input, i.reason);
         }
         out.push('\n');
     }

