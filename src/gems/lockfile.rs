@@ -3,15 +3,18 @@
 //! `  remote: <url>` lines and a `  specs:` list whose 4-space entries are the locked gems
 //! (`    nokogiri (1.16.0-x86_64-linux)`), their own dependencies indented 6 spaces. Only gems
 //! from a rubygems.org remote become specs; gems locked from git, a path or another gem
-//! server are reported as skipped, so a private gem is never looked up on the public registry.
+//! server are reported as skipped (not errors: a nightly CI job must not fail because a
+//! project has a git dependency), so a private gem is never looked up on the public registry.
 
 use crate::ecosystem::Ecosystem;
+use crate::input::Input;
+use crate::report::{InputError, SkippedInput};
 use crate::spec::{Spec, VersionReq};
 
-/// The locked gems of a `Gemfile.lock` that come from rubygems.org, as `gems:` specs; every
-/// entry that is skipped or malformed is an `Err` saying why.
-pub fn parse_gemfile_lock(text: &str) -> Vec<Result<Spec, String>> {
-    parse_gemfile_lock_with(text, &is_rubygems_org)
+/// The locked gems of a `Gemfile.lock` (named `origin` in messages): rubygems.org entries as
+/// `gems:` specs, git/path/other-server entries as skipped, malformed lines as bad inputs.
+pub fn parse_gemfile_lock(text: &str, origin: &str) -> Vec<Input> {
+    parse_gemfile_lock_with(text, origin, &is_rubygems_org)
 }
 
 /// Is this `remote:` rubygems.org (the registry provero verifies against by default)?
@@ -27,8 +30,21 @@ pub fn is_rubygems_org(remote: &str) -> bool {
 /// mirror given with `--registry gems=URL`).
 pub fn parse_gemfile_lock_with(
     text: &str,
+    origin: &str,
     accept_remote: &dyn Fn(&str) -> bool,
-) -> Vec<Result<Spec, String>> {
+) -> Vec<Input> {
+    let bad = |line: usize, message: String| {
+        Input::Bad(InputError {
+            input: format!("{origin}, line {line}"),
+            message: format!("{origin}, line {line}: {message}"),
+        })
+    };
+    let skipped = |name: &str, version: &str, reason: String| {
+        Input::Skipped(SkippedInput {
+            input: format!("gems:{name}@{version}"),
+            reason,
+        })
+    };
     let mut out = Vec::new();
     let mut section = String::new();
     let mut remotes: Vec<String> = Vec::new();
@@ -62,41 +78,47 @@ pub fn parse_gemfile_lock_with(
             continue;
         }
         let Some((name, version)) = entry(body) else {
-            out.push(Err(format!(
-                "Gemfile.lock, line {lineno}: `{body}` is not a `name (version)` entry"
-            )));
+            out.push(bad(
+                lineno,
+                format!("`{body}` is not a `name (version)` entry"),
+            ));
             continue;
         };
-        let origin = remotes.join(", ");
+        let from = remotes.join(", ");
         if section != "GEM" {
-            out.push(Err(format!(
-                "Gemfile.lock, line {lineno}: {name} {version} is locked from a {} source ({origin}), not a gem server; skipped",
-                section.to_ascii_lowercase()
-            )));
+            out.push(skipped(
+                name,
+                version,
+                format!(
+                    "locked from a {} source ({from}), not from a gem server",
+                    section.to_ascii_lowercase()
+                ),
+            ));
             continue;
         }
         if remotes.is_empty() || !remotes.iter().any(|r| accept_remote(r)) {
-            out.push(Err(format!(
-                "Gemfile.lock, line {lineno}: {name} {version} comes from {}, not rubygems.org; skipped",
-                if origin.is_empty() { "an unnamed remote" } else { &origin }
-            )));
+            let from = if from.is_empty() {
+                "an unnamed remote"
+            } else {
+                &from
+            };
+            out.push(skipped(
+                name,
+                version,
+                format!("from {from}, not rubygems.org"),
+            ));
             continue;
         }
-        out.push(
-            Spec::parse(&format!("gems:{name}@{version}"))
-                .map_err(|e| format!("Gemfile.lock, line {lineno}: {e}"))
-                .and_then(|s| {
-                    if s.ecosystem == Ecosystem::Gems
-                        && s.version == VersionReq::Exact(version.to_string())
-                    {
-                        Ok(s)
-                    } else {
-                        Err(format!(
-                            "Gemfile.lock, line {lineno}: `{body}` is not a gem version"
-                        ))
-                    }
-                }),
-        );
+        out.push(match Spec::parse(&format!("gems:{name}@{version}")) {
+            Ok(s)
+                if s.ecosystem == Ecosystem::Gems
+                    && s.version == VersionReq::Exact(version.to_string()) =>
+            {
+                Input::Spec(s)
+            }
+            Ok(_) => bad(lineno, format!("`{body}` is not a gem version")),
+            Err(e) => bad(lineno, e),
+        });
     }
     out
 }
@@ -163,18 +185,29 @@ BUNDLED WITH
    2.5.3
 ";
 
-    fn ok(v: &[Result<Spec, String>]) -> Vec<String> {
+    fn specs(v: &[Input]) -> Vec<String> {
         v.iter()
-            .filter_map(|r| r.as_ref().ok())
-            .map(|s| s.to_string())
+            .filter_map(|i| match i {
+                Input::Spec(s) => Some(s.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn skipped(v: &[Input]) -> Vec<&SkippedInput> {
+        v.iter()
+            .filter_map(|i| match i {
+                Input::Skipped(s) => Some(s),
+                _ => None,
+            })
             .collect()
     }
 
     #[test]
     fn gem_sections_from_rubygems_org() {
-        let got = parse_gemfile_lock(LOCK);
+        let got = parse_gemfile_lock(LOCK, "Gemfile.lock");
         assert_eq!(
-            ok(&got),
+            specs(&got),
             [
                 "gems:nokogiri@1.16.0-x86_64-linux",
                 "gems:nokogiri@1.16.0-arm64-darwin",
@@ -183,34 +216,43 @@ BUNDLED WITH
                 "gems:rails-html-sanitizer@1.6.0.rc1",
             ]
         );
-        let skipped: Vec<&String> = got.iter().filter_map(|r| r.as_ref().err()).collect();
-        assert_eq!(skipped.len(), 3, "{skipped:?}");
-        assert!(skipped[0].contains("rails 7.2.0.alpha") && skipped[0].contains("git source"));
-        assert!(skipped[1].contains("myapp") && skipped[1].contains("path source"));
-        assert!(skipped[2].contains("sidekiq-pro") && skipped[2].contains("gems.contribsys.com"));
+        let sk = skipped(&got);
+        assert_eq!(sk.len(), 3, "{sk:?}");
+        assert_eq!(got.len(), 8, "nothing is an error");
+        assert_eq!(sk[0].input, "gems:rails@7.2.0.alpha");
+        assert!(sk[0].reason.contains("git source") && sk[0].reason.contains("rails/rails.git"));
+        assert_eq!(sk[1].input, "gems:myapp@0.1.0");
+        assert!(sk[1].reason.contains("path source"));
+        assert_eq!(sk[2].input, "gems:sidekiq-pro@7.2.0");
+        assert!(sk[2].reason.contains("gems.contribsys.com"));
     }
 
     #[test]
     fn a_mirror_can_be_accepted() {
-        let got = parse_gemfile_lock_with(LOCK, &|r: &str| r.contains("contribsys"));
-        assert_eq!(ok(&got), ["gems:sidekiq-pro@7.2.0"]);
+        let got = parse_gemfile_lock_with(LOCK, "x", &|r: &str| r.contains("contribsys"));
+        assert_eq!(specs(&got), ["gems:sidekiq-pro@7.2.0"]);
     }
 
     #[test]
     fn malformed_entries_say_where() {
         let got = parse_gemfile_lock(
             "GEM\n  remote: https://rubygems.org/\n  specs:\n    broken entry\n    ok (1.0)\n",
+            "app/gems.locked",
         );
-        assert!(got[0].as_ref().unwrap_err().contains("line 4"));
-        assert_eq!(got[1].as_ref().unwrap().to_string(), "gems:ok@1.0");
-        assert!(parse_gemfile_lock("").is_empty());
+        match &got[0] {
+            Input::Bad(e) => assert!(e.message.starts_with("app/gems.locked, line 4:"), "{e:?}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(specs(&got), ["gems:ok@1.0"]);
+        assert!(parse_gemfile_lock("", "Gemfile.lock").is_empty());
     }
 
     #[test]
     fn crlf_files() {
         let got = parse_gemfile_lock(
             "GEM\r\n  remote: https://rubygems.org/\r\n  specs:\r\n    rack (3.1.8)\r\n",
+            "Gemfile.lock",
         );
-        assert_eq!(ok(&got), ["gems:rack@3.1.8"]);
+        assert_eq!(specs(&got), ["gems:rack@3.1.8"]);
     }
 }
