@@ -501,3 +501,55 @@ fn compact_index_mirror_without_the_v1_api() {
     assert_eq!(run.verdict(), "verified", "{:?}", run.findings());
     assert_eq!(run.result()["artifact"]["expected_sha256"], sha256(&gem));
 }
+
+#[test]
+fn monorepo_gem_with_dynamic_dependencies() {
+    let w = World::new();
+    let gemspec = r#"Gem::Specification.new do |s|
+  s.name = "foo"
+  s.version = "1.0.0"
+  s.summary = "One gem of a monorepo"
+  s.authors = ["Fixture"]
+  s.license = "MIT"
+  s.metadata = { "source_code_uri" => "https://github.com/acme/mono" }
+  s.files = Dir["lib/**/*.rb"] + ["foo.gemspec"]
+  %w[rack json].each { |dep| s.add_dependency dep }
+end
+"#;
+    let dir = repo(
+        &w.repos,
+        "mono",
+        &[
+            ("foo/foo.gemspec", gemspec),
+            ("foo/lib/foo.rb", "module Foo; OLD = 1; end\n"),
+            (
+                "bar/bar.gemspec",
+                "Gem::Specification.new { |s| s.name = \"bar\" }\n",
+            ),
+        ],
+        // A bare tag of the repository (another package's release), on an older commit.
+        &["v1.0.0"],
+    );
+    write_files(&dir, &[("foo/lib/foo.rb", "module Foo; end\n")]);
+    git(&dir, &["commit", "-qam", "foo 1.0.0"]);
+    git(&dir, &["tag", "foo-v1.0.0"]);
+    let gem = gem_build(&dir.join("foo"), "foo.gemspec");
+    w.publish("foo", "1.0.0", &gem, None);
+    let run = w.verify("gems:foo@1.0.0");
+    assert_eq!(run.verdict(), "verified", "{:?}", run.findings());
+    let r = run.result();
+    assert_eq!(r["source"]["tag"], "foo-v1.0.0");
+    assert_eq!(r["source"]["path_in_repo"], "foo");
+    // The loop hides the names from a textual reading: said, not flagged.
+    assert!(
+        run.has("not-comparable", Some("foo/foo.gemspec")),
+        "{:?}",
+        run.findings()
+    );
+    let note = run.message("not-comparable");
+    assert!(
+        note.contains("`rack`") && note.contains("too dynamic"),
+        "{note}"
+    );
+    assert!(!run.has("manifest-mismatch", None));
+}
