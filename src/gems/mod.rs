@@ -1,11 +1,22 @@
-//! Gems: not supported yet (its issue builds it on the crates spine).
+//! RubyGems: the v1/v2 API, `.gem` archives (plain tar of `metadata.gz`, `data.tar.gz`,
+//! `checksums.yaml.gz`), gemspecs read as text, and `Gemfile.lock` inputs.
+
+pub mod artifact;
+pub mod lockfile;
+pub mod registry;
+pub mod rules;
+pub mod source;
+pub mod version;
 
 use async_trait::async_trait;
 
-use crate::archive::{ArchiveError, Files};
+use crate::archive::ArchiveError;
 use crate::compare::Rule;
 use crate::ecosystem::{Ecosystem, Handler, Package, RegistryCx, RegistryError, Resolved};
+use crate::finding::{Code, Finding};
 use crate::source::SourceView;
+
+use artifact::GemMeta;
 
 pub struct Gems;
 
@@ -17,43 +28,135 @@ impl Handler for Gems {
 
     async fn resolve(
         &self,
-        _cx: &RegistryCx<'_>,
-        _name: &str,
-        _version: Option<&str>,
+        cx: &RegistryCx<'_>,
+        name: &str,
+        version: Option<&str>,
     ) -> Result<Resolved, RegistryError> {
-        Err(RegistryError::Unsupported(
-            "gems is not supported yet".into(),
-        ))
+        registry::resolve(cx, name, version).await
     }
 
     async fn versions(
         &self,
-        _cx: &RegistryCx<'_>,
-        _name: &str,
+        cx: &RegistryCx<'_>,
+        name: &str,
     ) -> Result<Vec<String>, RegistryError> {
-        Err(RegistryError::Unsupported(
-            "gems is not supported yet".into(),
-        ))
+        Ok(registry::ordered(&registry::list(cx, name).await?))
     }
 
-    fn read(&self, _resolved: &Resolved, _bytes: &[u8]) -> Result<Package, ArchiveError> {
-        let _ = Files::default();
-        Err(ArchiveError::Unreadable("gems is not supported yet".into()))
+    fn read(&self, resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {
+        artifact::read(resolved, bytes)
     }
 
-    fn package_dirs(&self, _pkg: &Package, _source: &SourceView<'_>) -> Vec<String> {
-        vec![String::new()]
+    async fn repository_fallback(&self, cx: &RegistryCx<'_>, pkg: &Package) -> Vec<String> {
+        let platform = pkg
+            .meta::<GemMeta>()
+            .map(|m| m.platform.clone())
+            .unwrap_or_else(|| "ruby".into());
+        match registry::version_info(cx, &pkg.name, &pkg.version, &platform).await {
+            Ok(info) => info.repository_candidates(),
+            Err(e) => {
+                tracing::debug!("no v2 API description of {} {}: {e}", pkg.name, pkg.version);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Exact, except that a tag may spell a prerelease `1.0.0-rc1` where the gem says
+    /// `1.0.0.rc1` (RubyGems turns `-` into `.pre.`, authors write tags by hand).
+    fn same_version(&self, a: &str, b: &str) -> bool {
+        a == b || (a.replace('-', ".") == b.replace('-', "."))
+    }
+
+    fn package_dirs(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<String> {
+        source::package_dirs(pkg, source)
     }
 
     fn source_identity(
         &self,
-        _pkg: &Package,
-        _source: &SourceView<'_>,
+        pkg: &Package,
+        source: &SourceView<'_>,
     ) -> Option<(String, Option<String>)> {
-        None
+        source::identity(pkg, source)
     }
 
     fn rules(&self) -> Vec<Box<dyn Rule>> {
-        Vec::new()
+        rules::rules()
+    }
+
+    fn package_findings(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> {
+        dependency_findings(pkg, source)
+    }
+}
+
+/// The name of the dependency check in reports.
+const DEPENDENCY_CHECK: &str = "gemspec-runtime-dependencies";
+
+/// `manifest-mismatch` for a runtime dependency the published gemspec declares and the
+/// gemspec in the tagged tree never mentions. The source gemspec is Ruby, read as text: when
+/// it computes its dependencies, a missing name is only noted, never a red flag.
+fn dependency_findings(pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> {
+    let Some(meta) = pkg.meta::<GemMeta>() else {
+        return Vec::new();
+    };
+    let runtime: Vec<_> = meta.runtime_dependencies().collect();
+    if runtime.is_empty() {
+        return Vec::new();
+    }
+    let Some((path, text)) = source::gemspec(pkg, source) else {
+        return vec![Finding::new(
+            Code::NotComparable,
+            format!(
+                "no .gemspec for `{}` in the source at `{}`; the published runtime dependencies ({}) were not compared",
+                pkg.name,
+                if source.pkg_dir.is_empty() { "/" } else { &source.pkg_dir },
+                runtime.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        )];
+    };
+    let declared = source::declared_dependencies(&text);
+    let mut out = Vec::new();
+    for dep in runtime {
+        if declared.names.contains(&dep.name) {
+            continue;
+        }
+        let req = if dep.requirement.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", dep.requirement)
+        };
+        out.push(
+            match &declared.dynamic {
+            Some(why) => Finding::at(
+                Code::NotComparable,
+                path.clone(),
+                format!(
+                    "the published gem depends on `{}`{req}, which `{path}` does not name literally; {why}, too dynamic to tell",
+                    dep.name
+                ),
+            ),
+            None => Finding::at(
+                Code::ManifestMismatch,
+                "metadata.gz",
+                format!(
+                    "the published gem depends on `{}`{req} at runtime, but `{path}` at the tag declares no such dependency",
+                    dep.name
+                ),
+            ),
+        }
+        .by_rule(DEPENDENCY_CHECK));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_versions_may_spell_prereleases_with_a_dash() {
+        assert!(Gems.same_version("1.0.0.rc1", "1.0.0-rc1"));
+        assert!(Gems.same_version("3.1.8", "3.1.8"));
+        assert!(!Gems.same_version("1.2", "1.2.10"));
+        assert!(!Gems.same_version("1.0", "1.0.0"));
     }
 }
