@@ -106,11 +106,7 @@ pub fn parse_lockfile(path: &Path) -> Result<Vec<Input>, String> {
         Some(LockKind::PoetryLock) => Err(format!(
             "{origin}: poetry.lock is not supported yet; export it with `poetry export` to a requirements.txt"
         )),
-        // Merge point for the RubyGems branch: replace with
-        // `Ok(crate::gems::lockfile::parse_gemfile_lock(&read()?, &origin))`.
-        Some(LockKind::GemfileLock) => Err(format!(
-            "{origin}: Gemfile.lock is not supported yet (RubyGems support is in progress)"
-        )),
+        Some(LockKind::GemfileLock) => Ok(crate::gems::lockfile::parse_gemfile_lock(&read()?, &origin)),
         None => Err(format!(
             "{origin}: not a lockfile provero knows by its name (expected Cargo.lock, \
              requirements*.txt, uv.lock, poetry.lock or Gemfile.lock)"
@@ -210,13 +206,13 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_pending_lockfiles_say_so() {
+    fn unknown_and_unsupported_lockfiles_say_so() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("package-lock.json");
         std::fs::write(&p, "{}").unwrap();
         assert!(parse_lockfile(&p).unwrap_err().contains("not a lockfile"));
-        let g = dir.path().join("Gemfile.lock");
-        std::fs::write(&g, "GEM\n").unwrap();
+        let g = dir.path().join("poetry.lock");
+        std::fs::write(&g, "").unwrap();
         assert!(parse_lockfile(&g)
             .unwrap_err()
             .contains("not supported yet"));
