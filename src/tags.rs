@@ -83,6 +83,14 @@ fn version_part<'t>(tag: &'t str, names: &[String]) -> Vec<(&'t str, u8)> {
     out
 }
 
+/// The runs of digits in a string, as numbers: `release_2_01_0` → [2, 1, 0].
+fn digit_groups(s: &str) -> Vec<u64> {
+    s.split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .map(|g| g.parse().unwrap_or(u64::MAX))
+        .collect()
+}
+
 /// Tags that mark `version` of `name`, best first. `hint` is a tag the metadata names.
 pub fn matching_tags(
     tags: &[(String, String)],
@@ -94,7 +102,9 @@ pub fn matching_tags(
     let names = name_variants(name);
     let mut found: Vec<TagMatch> = Vec::new();
     for (tag, commit) in tags {
-        if Some(tag.as_str()) == hint {
+        // A tag the metadata names wins, but only when it spells this version's numbers
+        // (`release_2_1_0` for 2.1.0): a stale `/tree/v1.0.0` on a 1.1.0 release must not.
+        if Some(tag.as_str()) == hint && digit_groups(tag) == digit_groups(version) {
             found.push(TagMatch {
                 tag: tag.clone(),
                 commit: commit.clone(),
@@ -203,12 +213,16 @@ mod tests {
     #[test]
     fn hint_comes_first() {
         let m = matching_tags(
-            &tags(&["v2.0", "special"]),
+            &tags(&["v2.0", "rel_2_0"]),
             "foo",
             "2.0",
-            Some("special"),
+            Some("rel_2_0"),
             &exact,
         );
-        assert_eq!(m[0].tag, "special");
+        assert_eq!(m[0].tag, "rel_2_0");
+        // A stale hint naming another version is not taken.
+        let m = matching_tags(&tags(&["v1.0", "v1.1"]), "foo", "1.1", Some("v1.0"), &exact);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].tag, "v1.1");
     }
 }
