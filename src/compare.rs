@@ -12,6 +12,9 @@ use crate::finding::{Code, Finding};
 use crate::git::GitError;
 use crate::source::{Lookup, SourceView};
 
+/// Artifact files up to this size seed the source view's blob cache.
+const SEED_MAX_BYTES: usize = 256 * 1024;
+
 /// How an artifact file stands against the source before any rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
@@ -96,12 +99,29 @@ pub fn compare(
         files: pkg.files.len(),
         ..Default::default()
     };
+    // Hash every file once. Small files also seed the view's blob cache: a source blob with
+    // the same id (a manifest a rule reads) then never has to be fetched.
+    let ids: Vec<Option<String>> = pkg
+        .files
+        .map
+        .values()
+        .map(|c| match c {
+            Content::File { data, .. } => {
+                let id = git_blob_id(data);
+                if data.len() <= SEED_MAX_BYTES {
+                    source.seed(&id, data);
+                }
+                Some(id)
+            }
+            Content::Symlink { .. } => None,
+        })
+        .collect();
     let mut pending = Vec::new();
-    for (path, content) in &pkg.files.map {
+    for ((path, content), id) in pkg.files.map.iter().zip(ids) {
         let source_path = handler
             .source_path(pkg, source, path)
             .unwrap_or_else(|| source.in_pkg(path));
-        match status_of(source, &source_path, content)? {
+        match status_of(source, &source_path, content, id.as_deref())? {
             None => out.identical += 1,
             Some(s) => pending.push((path, content, s)),
         }
@@ -155,6 +175,7 @@ pub fn status_of(
     source: &SourceView<'_>,
     source_path: &str,
     content: &Content,
+    blob_id: Option<&str>,
 ) -> Result<Option<Status>, GitError> {
     if let Content::Symlink { target } = content {
         let same = match source.tree.get(source_path) {
@@ -170,7 +191,10 @@ pub fn status_of(
     };
     Ok(match source.lookup(source_path)? {
         Lookup::Found { path, entry } => {
-            if entry.oid == git_blob_id(data) {
+            let id = blob_id
+                .map(str::to_string)
+                .unwrap_or_else(|| git_blob_id(data));
+            if entry.oid == id {
                 None
             } else {
                 Some(Status::Differs {

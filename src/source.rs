@@ -234,6 +234,15 @@ impl<'a> SourceView<'a> {
         Ok(())
     }
 
+    /// Put known content in the blob cache (an artifact file's bytes under its blob id).
+    pub fn seed(&self, oid: &str, data: &[u8]) {
+        self.blobs
+            .lock()
+            .expect("blob cache")
+            .entry(oid.to_string())
+            .or_insert_with(|| Arc::new(data.to_vec()));
+    }
+
     /// One blob's content (cached).
     pub fn blob(&self, oid: &str) -> Result<Arc<Vec<u8>>, GitError> {
         if let Some(b) = self.blobs.lock().expect("blob cache").get(oid) {
