@@ -635,6 +635,7 @@ fn pick_tag(
         let tree = shared.tree(&t.commit)?;
         let dir = package_dir(handler, pkg, repo, &tree, &t.commit, None);
         let view = SourceView::new(repo, &tree, &t.commit, &dir);
+        seed_anchors(handler, pkg, &view);
         match handler.source_identity(pkg, &view) {
             Some((_, Some(v))) if !handler.same_version(&v, &pkg.version) => continue,
             _ => return Ok(Some((t.tag.clone(), t.commit.clone(), true))),
@@ -643,6 +644,16 @@ fn pick_tag(
     Ok(tags
         .first()
         .map(|t| (t.tag.clone(), t.commit.clone(), false)))
+}
+
+/// Manifests the artifact carries are usually the source's, byte for byte: seed them so that
+/// reading the source manifest at a tag or while searching for the package needs no fetch.
+fn seed_anchors(handler: &'static dyn Handler, pkg: &Package, view: &SourceView<'_>) {
+    for (anchor, _) in handler.anchor_files(pkg) {
+        if let Some(data) = pkg.files.data(&anchor) {
+            view.seed(&crate::archive::git_blob_id(data), data);
+        }
+    }
 }
 
 /// The package directory: recorded `path_in_vcs` when the tree has it, else the ecosystem's
@@ -661,6 +672,7 @@ fn package_dir(
         }
     }
     let view = SourceView::new(repo, tree, commit, "");
+    seed_anchors(handler, pkg, &view);
     let dirs = handler.package_dirs(pkg, &view);
     if let Some(h) = hint_dir {
         if dirs.iter().any(|d| d == h) {
