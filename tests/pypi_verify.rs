@@ -339,6 +339,44 @@ fn build_time_version_file_is_excused_only_when_declared() {
     let f = with_code(&v, "file-not-in-source");
     assert_eq!(f.len(), 1, "{v:#}");
     assert_eq!(f[0]["path"], "scm_thing/_build_info.py");
+
+    // setuptools-scm >= 10.1 also writes JSON records into the egg-info: excused as JSON
+    // objects when the source declares setuptools-scm; anything else there stays a red flag.
+    let top = "scm-thing-0.3.0";
+    for (index, data) in [
+        (
+            "scm-json",
+            &b"{\"version\": \"0.3.0\", \"node\": \"g123\"}"[..],
+        ),
+        ("scm-not-json", &b"import os\n"[..]),
+    ] {
+        let out = fx
+            .root()
+            .join("dist")
+            .join(index)
+            .join("scm-thing-0.3.0.tar.gz");
+        repack(&declared, &out, |e| {
+            set(
+                e,
+                &format!("{top}/scm_thing.egg-info/scm_version.json"),
+                data,
+            )
+        });
+        fx.publish(index, "scm-thing", &[(&out, None)], false);
+    }
+    let (_, v) = fx.verify("scm-json", "pypi:scm-thing@0.3.0");
+    assert_eq!(result(&v)["verdict"], "verified", "{v:#}");
+    assert_eq!(
+        excused_by(&v, "scm_thing.egg-info/scm_version.json"),
+        Some("setuptools-scm-egg-info")
+    );
+    let (code, v) = fx.verify("scm-not-json", "pypi:scm-thing@0.3.0");
+    assert_eq!(result(&v)["verdict"], "mismatch", "{v:#}");
+    assert_eq!(code, 1);
+    assert_eq!(
+        with_code(&v, "file-not-in-source")[0]["path"],
+        "scm_thing.egg-info/scm_version.json"
+    );
 }
 
 #[test]

@@ -16,6 +16,7 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
     vec![
         Box::new(PkgInfo),
         Box::new(EggInfo),
+        Box::new(ScmEggInfo),
         Box::new(SetupCfg),
         Box::new(VersionFile),
         Box::new(GeneratedSetupPy),
@@ -76,6 +77,50 @@ impl Rule for EggInfo {
         };
         let generated = dir.ends_with(".egg-info") && EGG_INFO_FILES.contains(&file);
         Ok((generated && missing_or_differs(cx.status)).then_some(Outcome::Excused))
+    }
+}
+
+/// What setuptools-scm (10.1 and later) adds to `<name>.egg-info/`.
+const SCM_EGG_INFO_FILES: [&str; 2] = ["scm_version.json", "scm_file_list.json"];
+
+/// setuptools-scm records the version it computed and the files it listed as JSON in the
+/// egg-info. Excused only when the source declares setuptools-scm and the file is a JSON object
+/// (data for tools, never imported or run).
+pub struct ScmEggInfo;
+
+impl Rule for ScmEggInfo {
+    fn name(&self) -> &'static str {
+        "setuptools-scm-egg-info"
+    }
+    fn reason(&self) -> &'static str {
+        "setuptools-scm writes scm_version.json and scm_file_list.json into <name>.egg-info/"
+    }
+    fn judge(&self, cx: &FileCx<'_>) -> Result<Option<Outcome>, GitError> {
+        let mut parts = cx.path.rsplit('/');
+        let (Some(file), Some(dir)) = (parts.next(), parts.next()) else {
+            return Ok(None);
+        };
+        if !dir.ends_with(".egg-info")
+            || !SCM_EGG_INFO_FILES.contains(&file)
+            || !matches!(cx.status, Status::Missing { .. })
+        {
+            return Ok(None);
+        }
+        let is_object = cx
+            .data()
+            .and_then(|d| serde_json::from_slice::<serde_json::Value>(d).ok())
+            .is_some_and(|v| v.is_object());
+        if !is_object {
+            return Ok(None);
+        }
+        for config in ["pyproject.toml", "setup.cfg", "setup.py"] {
+            if let Some(text) = cx.source.read_pkg_text(config)? {
+                if text.contains("setuptools_scm") || text.contains("setuptools-scm") {
+                    return Ok(Some(Outcome::Excused));
+                }
+            }
+        }
+        Ok(None)
     }
 }
 
