@@ -91,6 +91,31 @@ fn digit_groups(s: &str) -> Vec<u64> {
         .collect()
 }
 
+/// `rel_2_0_52` for 2.0.52 (SQLAlchemy's spelling): after a known prefix, only digits and
+/// underscores, whose numbers are exactly the version's.
+fn underscore_version(tag: &str, names: &[String], version: &str) -> bool {
+    let lower = tag.to_ascii_lowercase();
+    let mut rests: Vec<&str> = Vec::new();
+    for p in ["rel_", "release_", "rel-", "release-", "v", "version_"] {
+        if let Some(r) = lower.strip_prefix(p) {
+            rests.push(r);
+        }
+    }
+    for n in names {
+        for sep in ["_", "-", "_v", "-v", "_rel_", "-rel-"] {
+            if let Some(r) = lower.strip_prefix(&format!("{n}{sep}")) {
+                rests.push(r);
+            }
+        }
+    }
+    rests.into_iter().any(|r| {
+        r.contains('_')
+            && r.split('_')
+                .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
+            && digit_groups(r) == digit_groups(version)
+    })
+}
+
 /// Tags that mark `version` of `name`, best first. `hint` is a tag the metadata names.
 pub fn matching_tags(
     tags: &[(String, String)],
@@ -118,6 +143,7 @@ pub fn matching_tags(
             .filter(|(v, _)| same_version(v, version))
             .map(|(_, r)| r)
             .min();
+        let best = best.or_else(|| underscore_version(tag, &names, version).then_some(3));
         if let Some(rank) = best {
             found.push(TagMatch {
                 tag: tag.clone(),
@@ -160,6 +186,25 @@ mod tests {
             let m = matching_tags(&tags(&[t]), "foo", "1.2.3", None, &exact);
             assert_eq!(m.len(), 1, "{t}");
         }
+    }
+
+    #[test]
+    fn underscore_spelled_versions() {
+        let t = tags(&[
+            "rel_2_0_52",
+            "rel_2_0_5",
+            "rel_2_0_520",
+            "foo_1_2",
+            "other_2_0_52",
+        ]);
+        let m = matching_tags(&t, "foo", "2.0.52", None, &exact);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0].tag, "rel_2_0_52");
+        let m = matching_tags(&t, "foo", "1.2", None, &exact);
+        assert_eq!(
+            m.iter().map(|t| t.tag.as_str()).collect::<Vec<_>>(),
+            vec!["foo_1_2"]
+        );
     }
 
     #[test]
