@@ -380,6 +380,67 @@ fn build_time_version_file_is_excused_only_when_declared() {
 }
 
 #[test]
+fn license_written_by_a_declared_plugin_is_excused_only_then() {
+    // coherent.licensed writes LICENSE from the SPDX expression; the repository has none.
+    let fx = Fixture::new();
+    for (name, requires) in [
+        ("lic-plugin", r#"["setuptools", "coherent.licensed"]"#),
+        ("lic-none", r#"["setuptools"]"#),
+    ] {
+        let module = name.replace('-', "_");
+        let r = fx.repo(name);
+        r.write(
+            "pyproject.toml",
+            &format!("[build-system]\nrequires = {requires}\nbuild-backend = \"setuptools.build_meta\"\n"),
+        )
+        .write(
+            "setup.cfg",
+            &format!(
+                "[metadata]\nname = {name}\nversion = 1.0.0\nproject_urls =\n    Source = https://github.com/acme/{name}\n\n\
+                 [options]\npy_modules = {module}\n"
+            ),
+        )
+        .write("setup.py", "from setuptools import setup\nsetup()\n")
+        .write(&format!("{module}.py"), "X = 1\n")
+        .write(".gitignore", "*.egg-info/\n");
+        r.commit("1.0.0");
+        r.tag("v1.0.0");
+        let sdist = fx.sdist(&r, "");
+        let top = format!("{name}-1.0.0");
+        let out = fx
+            .root()
+            .join("dist")
+            .join(name)
+            .join(format!("{top}.tar.gz"));
+        repack(&sdist, &out, |e| {
+            set(
+                e,
+                &format!("{top}/LICENSE"),
+                b"MIT License\n\nCopyright (c) acme\n",
+            );
+            for (p, d) in e.iter_mut() {
+                if p == &format!("{top}/PKG-INFO") {
+                    let t = String::from_utf8_lossy(d).replacen(
+                        "Version: 1.0.0\n",
+                        "Version: 1.0.0\nLicense-Expression: MIT\n",
+                        1,
+                    );
+                    *d = t.into_bytes();
+                }
+            }
+        });
+        fx.publish(name, name, &[(&out, None)], false);
+    }
+    let (_, v) = fx.verify("lic-plugin", "pypi:lic-plugin@1.0.0");
+    assert_eq!(result(&v)["verdict"], "verified", "{v:#}");
+    assert_eq!(excused_by(&v, "LICENSE"), Some("license-from-build-plugin"));
+    let (code, v) = fx.verify("lic-none", "pypi:lic-none@1.0.0");
+    assert_eq!(result(&v)["verdict"], "mismatch", "{v:#}");
+    assert_eq!(code, 1);
+    assert_eq!(with_code(&v, "file-not-in-source")[0]["path"], "LICENSE");
+}
+
+#[test]
 fn no_matching_tag_is_unverifiable_not_a_failure() {
     let fx = Fixture::new();
     let r = fx.repo("untagged");

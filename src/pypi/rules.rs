@@ -21,6 +21,7 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(VersionFile),
         Box::new(GeneratedSetupPy),
         Box::new(LicenseFromRepository),
+        Box::new(LicenseFromPlugin),
     ]
 }
 
@@ -343,6 +344,67 @@ impl Rule for LicenseFromRepository {
                 && (dir.is_empty() || pkg_dir.starts_with(&format!("{dir}/")))
         });
         Ok(found.then_some(Outcome::Excused))
+    }
+}
+
+/// Build plugins known to write the license text from the SPDX `License-Expression` into the
+/// sdist (the repository keeps no LICENSE file at all).
+const LICENSE_PLUGINS: [&str; 1] = ["coherent.licensed"];
+
+/// A root license file missing from the source, written by a license plugin the source's
+/// `[build-system] requires` declares, for a PKG-INFO that carries a `License-Expression`.
+/// Only plain text is excused: the file is never imported or run.
+pub struct LicenseFromPlugin;
+
+impl Rule for LicenseFromPlugin {
+    fn name(&self) -> &'static str {
+        "license-from-build-plugin"
+    }
+    fn reason(&self) -> &'static str {
+        "a license plugin the build system declares (coherent.licensed) writes LICENSE from the SPDX expression"
+    }
+    fn judge(&self, cx: &FileCx<'_>) -> Result<Option<Outcome>, GitError> {
+        if cx.path.contains('/') || !is_license_name(cx.path) {
+            return Ok(None);
+        }
+        let (Status::Missing { .. }, Some(data)) = (cx.status, cx.data()) else {
+            return Ok(None);
+        };
+        let text_ok = data.len() <= 64 * 1024
+            && !data.contains(&0)
+            && std::str::from_utf8(data).is_ok_and(|t| {
+                let l = t.to_ascii_lowercase();
+                l.contains("license") || l.contains("copyright") || l.contains("permission")
+            });
+        let expression = cx
+            .files()
+            .text("PKG-INFO")
+            .is_some_and(|t| t.lines().any(|l| l.starts_with("License-Expression:")));
+        if !text_ok || !expression {
+            return Ok(None);
+        }
+        let Some(pyproject) = cx.source.read_pkg_text("pyproject.toml")? else {
+            return Ok(None);
+        };
+        let requires: Vec<String> = pyproject
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|t| t.get("build-system")?.get("requires")?.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_ascii_lowercase))
+            .collect();
+        let declared = requires.iter().any(|r| {
+            LICENSE_PLUGINS.iter().any(|p| {
+                r.strip_prefix(p).is_some_and(|rest| {
+                    rest.is_empty()
+                        || !rest.starts_with(|c: char| {
+                            c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_'
+                        })
+                })
+            })
+        });
+        Ok(declared.then_some(Outcome::Excused))
     }
 }
 
