@@ -414,6 +414,17 @@ impl Repo {
         Ok(found)
     }
 
+    /// Every commit any branch or tag reaches.
+    pub fn reachable_commits(&self) -> Result<std::collections::HashSet<String>, GitError> {
+        let mut c = self.cmd();
+        c.env("GIT_NO_LAZY_FETCH", "1").args(["rev-list", "--all"]);
+        let out = run(c, "rev-list --all", &self.url)?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect())
+    }
+
     /// Does any branch or tag reach the commit?
     pub fn is_reachable(&self, sha: &str) -> Result<bool, GitError> {
         let mut c = self.cmd();

@@ -4,7 +4,7 @@
 //! threads; each repository is cloned or fetched at most once per run, shared by every package
 //! that needs it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -43,6 +43,9 @@ pub struct SharedRepo {
     fetched: Mutex<bool>,
     /// Tags as of the last clone or fetch, shared by every package of the repository.
     tags: Mutex<Option<Arc<TagList>>>,
+    /// Every commit a branch or tag reaches, listed once (`rev-list --all`): reachability and
+    /// presence checks for every package of the repository without a git process each.
+    reachable: Mutex<Option<Arc<HashSet<String>>>>,
     /// Recently listed trees by commit: a monorepo's crates share one commit's tree.
     trees: Mutex<Vec<(String, Arc<Tree>)>>,
 }
@@ -63,6 +66,7 @@ impl SharedRepo {
         self.repo.fetch_all()?;
         *f = true;
         *self.tags.lock().expect("tags") = None;
+        *self.reachable.lock().expect("reachable") = None;
         Ok(true)
     }
 
@@ -72,6 +76,7 @@ impl SharedRepo {
             cloned_now,
             fetched: Mutex::new(false),
             tags: Mutex::new(None),
+            reachable: Mutex::new(None),
             trees: Mutex::new(Vec::new()),
         }
     }
@@ -83,6 +88,22 @@ impl SharedRepo {
         let t = Arc::new(self.repo.tags()?);
         *self.tags.lock().expect("tags") = Some(t.clone());
         Ok(t)
+    }
+
+    /// Does a branch or tag reach this (full) commit id?
+    fn reachable(&self, sha: &str) -> Result<bool, GitError> {
+        let set = {
+            let cached = self.reachable.lock().expect("reachable").clone();
+            match cached {
+                Some(s) => s,
+                None => {
+                    let s = Arc::new(self.repo.reachable_commits()?);
+                    *self.reachable.lock().expect("reachable") = Some(s.clone());
+                    s
+                }
+            }
+        };
+        Ok(set.contains(&sha.to_ascii_lowercase()))
     }
 
     fn tree(&self, commit: &str) -> Result<Arc<Tree>, GitError> {
@@ -466,7 +487,11 @@ fn locate_and_compare(
 
     let commit = match &pkg.commit {
         Some(sha) => {
-            let found = match repo.has_commit(sha) {
+            let found = match shared
+                .reachable(sha)?
+                .then(|| sha.to_ascii_lowercase())
+                .or_else(|| repo.has_commit(sha))
+            {
                 Some(c) => Some(c),
                 None => {
                     shared.refresh()?;
@@ -503,9 +528,9 @@ fn locate_and_compare(
                     ));
                 }
             }
-            let mut reachable = repo.is_reachable(&c)?;
+            let mut reachable = shared.reachable(&c)?;
             if !reachable && shared.refresh()? {
-                reachable = repo.is_reachable(&c)?;
+                reachable = shared.reachable(&c)?;
             }
             if !reachable {
                 out.findings.push(Finding::new(
