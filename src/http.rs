@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum HttpError {
     #[error("{url} was not found (HTTP {status})")]
     NotFound { url: String, status: u16 },
@@ -51,8 +51,11 @@ pub struct Http {
     client: reqwest::Client,
     config: HttpConfig,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
-    meta: Arc<Mutex<HashMap<String, Body>>>,
+    meta: Arc<Mutex<HashMap<String, MetaCell>>>,
 }
+
+/// One metadata response, fetched once by whoever asks first.
+type MetaCell = Arc<tokio::sync::OnceCell<Result<Body, HttpError>>>;
 
 /// Bounds of the in-memory metadata cache (memory stays bounded on long lists).
 const META_CACHE_ENTRIES: usize = 512;
@@ -97,18 +100,25 @@ impl Http {
     /// already fetched it: a crate's index file serves every version of it.
     pub async fn get_meta(&self, url: &str, accept: Option<&str>) -> Result<Body, HttpError> {
         let key = format!("{url}\0{}", accept.unwrap_or(""));
-        if let Some(b) = self.meta.lock().expect("meta cache").get(&key) {
-            return Ok(b.clone());
+        // Single flight: packages of one crate in flight together share one request.
+        let cell = {
+            let mut cache = self.meta.lock().expect("meta cache");
+            if cache.len() >= META_CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.entry(key.clone()).or_default().clone()
+        };
+        let result = cell.get_or_init(|| self.get(url, accept)).await.clone();
+        let keep = match &result {
+            Ok(b) => b.bytes.len() <= META_CACHE_MAX_BYTES,
+            // An answer that says "no such thing" holds for the run; a failure may pass.
+            Err(HttpError::NotFound { .. }) => true,
+            Err(_) => false,
+        };
+        if !keep {
+            self.meta.lock().expect("meta cache").remove(&key);
         }
-        let body = self.get(url, accept).await?;
-        let mut cache = self.meta.lock().expect("meta cache");
-        if cache.len() >= META_CACHE_ENTRIES {
-            cache.clear();
-        }
-        if body.bytes.len() <= META_CACHE_MAX_BYTES {
-            cache.insert(key, body.clone());
-        }
-        Ok(body)
+        result
     }
 
     /// GET a URL, retrying transient failures. 404 and 410 are `NotFound` and never retried.

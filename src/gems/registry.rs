@@ -63,7 +63,7 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     url: &str,
     not_found: impl FnOnce() -> String,
 ) -> Result<T, RegistryError> {
-    let body = match cx.http.get(url, Some("application/json")).await {
+    let body = match cx.http.get_meta(url, Some("application/json")).await {
         Ok(b) => b,
         Err(HttpError::NotFound { .. }) => return Err(RegistryError::NotFound(not_found())),
         Err(e) => return Err(RegistryError::Failed(e.to_string())),
@@ -87,7 +87,7 @@ pub async fn list(cx: &RegistryCx<'_>, name: &str) -> Result<Vec<VersionEntry>, 
         Err(e) => e,
     };
     let info_url = join_url(&cx.profile.url, &format!("info/{name}"));
-    match cx.http.get(&info_url, None).await {
+    match cx.http.get_meta(&info_url, None).await {
         Ok(body) => {
             let text = String::from_utf8_lossy(&body.bytes);
             match parse_compact_info(&text) {

@@ -328,7 +328,7 @@ pub async fn json_api_urls(cx: &RegistryCx<'_>, name: &str, version: &str) -> Ve
     let norm = normalize_name(name);
     for rel in [format!("{norm}/{version}/json"), format!("{norm}/json")] {
         let url = join_url(base, &rel);
-        match cx.http.get(&url, Some("application/json")).await {
+        match cx.http.get_meta(&url, Some("application/json")).await {
             Ok(b) => match serde_json::from_slice::<serde_json::Value>(&b.bytes) {
                 Ok(v) => return urls_from_json_api(&v),
                 Err(e) => tracing::debug!("{url}: {e}"),
