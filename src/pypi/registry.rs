@@ -1,7 +1,8 @@
 //! The PyPI Simple API, the protocol every index and mirror serves: `GET <base>/<name>/` lists
 //! a project's files. PEP 691 JSON is asked for first; an index that answers with PEP 503 HTML
 //! (anchors with `#sha256=` fragments and `data-yanked`) is read too. Versions come from file
-//! names, compared by PEP 440. The JSON API (`/pypi/<name>/json`) is only an extra source of
+//! names, compared by PEP 440. The sdist is picked unless `--pypi-artifact wheel` asks for the
+//! wheel; a release without the wanted kind falls back to the other. The JSON API (`/pypi/<name>/json`) is only an extra source of
 //! project URLs when the sdist names no repository.
 
 use serde::Deserialize;
