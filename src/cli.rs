@@ -124,6 +124,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "ECO=URL")]
     pub registry: Vec<String>,
 
+    /// Which file of a PyPI release to verify: `sdist` (a release with only wheels is
+    /// verified by its pure-Python wheel) or `wheel` (the pure-Python wheel, else a platform
+    /// wheel whose compiled modules are reported not comparable; the sdist when none).
+    #[arg(long, value_name = "KIND", value_parser = ["sdist", "wheel"])]
+    pub pypi_artifact: Option<String>,
+
     /// Rewrite repository URL prefixes before fetching, like git's url.<base>.insteadOf
     /// (mirrors, air-gapped use). Repeatable; the longest matching prefix wins.
     #[arg(long, value_name = "FROM=TO")]
@@ -225,6 +231,13 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let mut profiles = Profiles::builtin();
     for r in &args.registry {
         profiles.apply(r).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(kind) = &args.pypi_artifact {
+        profiles
+            .by_ecosystem
+            .get_mut(&crate::ecosystem::Ecosystem::Pypi)
+            .expect("every ecosystem has a profile")
+            .artifact = Some(kind.clone());
     }
     let mut rewrites = Rewrites::default();
     for r in &args.git_rewrite {

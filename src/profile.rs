@@ -23,6 +23,10 @@ pub struct Profile {
     /// Optional extra metadata API (PyPI's JSON API root, `https://pypi.org/pypi/`).
     #[serde(default)]
     pub json_api: Option<String>,
+    /// PyPI: which file of a release to verify, `sdist` (the default; a release with only
+    /// wheels falls back to its pure-Python wheel) or `wheel`. Set by `--pypi-artifact`.
+    #[serde(default)]
+    pub artifact: Option<String>,
 }
 
 const BUILTIN: [&str; 3] = [

@@ -204,8 +204,8 @@ impl Verifier {
                 result
                     .findings
                     .push(Finding::new(Code::ArtifactUnavailable, e.to_string()));
-                // A version that exists but has no artifact provero can compare (a PyPI release
-                // with wheels only) is unverifiable, not an error of the input or the tool.
+                // A version that exists but has no artifact provero can compare is
+                // unverifiable, not an error of the input or the tool.
                 if !matches!(e, RegistryError::Unsupported(_)) {
                     result.error = Some(e.to_string());
                 }

@@ -1,4 +1,4 @@
-//! Reading an sdist: a `.tar.gz` (or legacy `.zip`) whose entries share one top directory,
+//! Reading an sdist (wheels: `wheel.rs`): a `.tar.gz` (or legacy `.zip`) whose entries share one top directory,
 //! `name-version/`. Its `PKG-INFO` names the repository: `Project-URL`s labelled like a source
 //! link first, then the home page, keeping only URLs on git hosts. Git-host URLs in the long
 //! description are kept apart: they are the last resort, after the JSON API's project URLs.
@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use super::normalize_name;
 use super::pkginfo::{self, PkgInfo};
+use super::wheel::WheelInfo;
 use super::zipread::read_zip;
 use crate::archive::{into_files, read_tar_gz, ArchiveError, Files, Limits, Root};
 use crate::ecosystem::{Package, Resolved};
@@ -21,9 +22,15 @@ pub struct PypiMeta {
     pub pkg_info_path: Option<String>,
     /// Repository URLs mentioned in the long description, most mentioned first.
     pub description_repos: Vec<String>,
+    /// Set when the artifact is a wheel (its `METADATA` is `pkg_info`).
+    pub wheel: Option<WheelInfo>,
 }
 
+/// A wheel (`.whl`) or an sdist.
 pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {
+    if resolved.filename.ends_with(".whl") {
+        return super::wheel::read(resolved, bytes);
+    }
     let limits = Limits::default();
     let raw = if resolved.filename.ends_with(".zip") {
         read_zip(bytes, limits)?
@@ -34,7 +41,20 @@ pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> 
     if files.is_empty() {
         return Err(ArchiveError::Unreadable("the sdist holds no files".into()));
     }
-    let (pkg_info_path, pkg_info) = match find_pkg_info(&files) {
+    let pkg_info = find_pkg_info(&files);
+    Ok(package(resolved, files, findings, pkg_info, None))
+}
+
+/// The package with the repository candidates its core metadata (`PKG-INFO`, a wheel's
+/// `METADATA`: path and text) names.
+pub fn package(
+    resolved: &Resolved,
+    files: Files,
+    findings: Vec<crate::finding::Finding>,
+    pkg_info: Option<(String, String)>,
+    wheel: Option<WheelInfo>,
+) -> Package {
+    let (pkg_info_path, pkg_info) = match pkg_info {
         Some((p, text)) => (Some(p), Some(pkginfo::parse(&text))),
         None => (None, None),
     };
@@ -55,7 +75,7 @@ pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> 
         .and_then(|i| i.name.clone())
         .filter(|n| normalize_name(n) == normalize_name(&resolved.name))
         .unwrap_or_else(|| resolved.name.clone());
-    Ok(Package {
+    Package {
         name,
         version: resolved.version.clone(),
         files,
@@ -69,8 +89,9 @@ pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> 
             pkg_info,
             pkg_info_path,
             description_repos,
+            wheel,
         }),
-    })
+    }
 }
 
 fn find_pkg_info(files: &Files) -> Option<(String, String)> {

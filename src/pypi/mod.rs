@@ -1,5 +1,5 @@
-//! PyPI: the Simple API (PEP 691 JSON, PEP 503 HTML), sdists (`.tar.gz`, legacy `.zip`) and what
-//! setuptools, hatch, flit and friends generate when building them. Names compare by PEP 503
+//! PyPI: the Simple API (PEP 691 JSON, PEP 503 HTML), sdists (`.tar.gz`, legacy `.zip`), wheels
+//! (`.whl`, `wheel.rs`) and what setuptools, hatch, flit and friends generate when building them. Names compare by PEP 503
 //! normalisation, versions by PEP 440 (`1.0` == `1.0.0`, a leading `v` ignored).
 
 pub mod artifact;
@@ -10,6 +10,8 @@ pub mod pyconfig;
 pub mod registry;
 pub mod rules;
 pub mod source;
+pub mod wheel;
+pub mod wheel_rules;
 pub mod zipread;
 
 use std::str::FromStr;
@@ -75,12 +77,17 @@ impl Handler for Pypi {
         source::identity(source)
     }
 
-    fn source_path(&self, _pkg: &Package, source: &SourceView<'_>, path: &str) -> Option<String> {
-        source::source_path(source, path)
+    fn source_path(&self, pkg: &Package, source: &SourceView<'_>, path: &str) -> Option<String> {
+        match wheel::wheel_of(pkg) {
+            Some(w) => wheel::source_path(w, source, path),
+            None => source::source_path(source, path),
+        }
     }
 
     fn rules(&self) -> Vec<Box<dyn Rule>> {
-        rules::rules()
+        let mut r = rules::rules();
+        r.extend(wheel_rules::rules());
+        r
     }
 
     fn package_findings(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> {

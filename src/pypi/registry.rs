@@ -1,7 +1,8 @@
 //! The PyPI Simple API, the protocol every index and mirror serves: `GET <base>/<name>/` lists
 //! a project's files. PEP 691 JSON is asked for first; an index that answers with PEP 503 HTML
 //! (anchors with `#sha256=` fragments and `data-yanked`) is read too. Versions come from file
-//! names, compared by PEP 440. The JSON API (`/pypi/<name>/json`) is only an extra source of
+//! names, compared by PEP 440. The sdist is picked unless `--pypi-artifact wheel` asks for the
+//! wheel; a release without the wanted kind falls back to the other. The JSON API (`/pypi/<name>/json`) is only an extra source of
 //! project URLs when the sdist names no repository.
 
 use serde::Deserialize;
@@ -234,80 +235,116 @@ pub fn versions_of(page: &Page, name: &str) -> Vec<String> {
     vs.into_iter().map(|(_, v)| v).collect()
 }
 
-/// Pick the sdist of `version` (PEP 440 match), or of the newest non-yanked final release.
-pub fn select(page: &Page, name: &str, version: Option<&str>) -> Result<IndexFile, RegistryError> {
-    let sdists: Vec<(pep440_rs::Version, String, &IndexFile)> = page
+/// Which file of a release to verify (`--pypi-artifact`, or a profile's `artifact`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// The sdist; a release with only wheels falls back to its best wheel.
+    Sdist,
+    /// The best wheel: pure-Python (`none-any`) first.
+    Wheel,
+}
+
+impl Want {
+    pub fn parse(s: Option<&str>) -> Result<Want, String> {
+        match s.map(str::trim) {
+            None | Some("") | Some("sdist") => Ok(Want::Sdist),
+            Some("wheel") => Ok(Want::Wheel),
+            Some(o) => Err(format!("PyPI artifact `{o}`: expected sdist or wheel")),
+        }
+    }
+}
+
+/// Is a wheel file name pure Python (every tag `none-any`)?
+pub fn is_pure_wheel(filename: &str) -> bool {
+    let stem = filename.strip_suffix(".whl").unwrap_or(filename);
+    let parts: Vec<&str> = stem.rsplitn(4, '-').collect();
+    parts.len() == 4 && parts[0] == "any" && parts[1] == "none"
+}
+
+/// Rank of a file for `want` (lower is better): the wanted kind first, then the other;
+/// `.tar.gz` before a legacy `.zip`, a pure wheel before a platform wheel.
+fn rank(kind: &FileKind, f: &IndexFile, want: Want) -> u8 {
+    let (is_sdist, sub) = match kind {
+        FileKind::Sdist { .. } => (true, u8::from(!f.filename.ends_with(".tar.gz"))),
+        FileKind::Wheel { .. } => (false, u8::from(!is_pure_wheel(&f.filename))),
+    };
+    let other = if is_sdist {
+        want == Want::Wheel
+    } else {
+        want == Want::Sdist
+    };
+    u8::from(other) * 2 + sub
+}
+
+/// Pick the file of `version` (PEP 440 match), or of the newest non-yanked final release:
+/// the wanted kind, else the other (a release with only wheels is verified by its wheel).
+pub fn select(
+    page: &Page,
+    name: &str,
+    version: Option<&str>,
+    want: Want,
+) -> Result<IndexFile, RegistryError> {
+    let mut files: Vec<(pep440_rs::Version, u8, &IndexFile)> = page
         .files
         .iter()
-        .filter_map(|f| match classify(&f.filename, name) {
-            Some(FileKind::Sdist { version }) => parse_version(&version).map(|p| (p, version, f)),
-            _ => None,
+        .filter_map(|f| {
+            let kind = classify(&f.filename, name)?;
+            let (FileKind::Sdist { version } | FileKind::Wheel { version }) = &kind;
+            Some((parse_version(version)?, rank(&kind, f, want), f))
         })
         .collect();
+    // Same rank: the first in name order, so the pick is stable.
+    files.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.2.filename.cmp(&b.2.filename)));
     let chosen = match version {
         Some(v) => {
-            let want = parse_version(v).ok_or_else(|| {
+            let want_v = parse_version(v).ok_or_else(|| {
                 RegistryError::NotFound(format!("`{v}` is not a PEP 440 version"))
             })?;
-            // Prefer .tar.gz over a legacy .zip of the same version.
-            let mut hits: Vec<_> = sdists.iter().filter(|(p, _, _)| *p == want).collect();
-            hits.sort_by_key(|(_, _, f)| !f.filename.ends_with(".tar.gz"));
-            match hits.first() {
-                Some(h) => h.2,
-                None => {
-                    let wheels = page.files.iter().any(|f| {
-                        matches!(classify(&f.filename, name),
-                            Some(FileKind::Wheel { version }) if parse_version(&version).as_ref() == Some(&want))
-                    });
-                    return Err(if wheels {
-                        RegistryError::Unsupported(format!(
-                            "`{name}` {v} has no sdist on the index, only wheels, which provero \
-                             does not verify yet"
-                        ))
-                    } else {
-                        RegistryError::NotFound(format!(
-                            "project `{name}` has no version {v} on the index"
-                        ))
-                    });
-                }
-            }
+            files
+                .iter()
+                .find(|(p, _, _)| *p == want_v)
+                .map(|h| h.2)
+                .ok_or_else(|| {
+                    RegistryError::NotFound(format!(
+                        "project `{name}` has no version {v} on the index"
+                    ))
+                })?
         }
         None => {
             let pick = |stable: bool| {
-                sdists
+                let newest = files
                     .iter()
                     .filter(|(p, _, f)| !f.yanked && (!stable || !p.any_prerelease()))
-                    .max_by(|a, b| {
-                        a.0.cmp(&b.0).then_with(|| {
-                            a.2.filename
-                                .ends_with(".tar.gz")
-                                .cmp(&b.2.filename.ends_with(".tar.gz"))
-                        })
-                    })
+                    .map(|(p, _, _)| p)
+                    .max()?;
+                files
+                    .iter()
+                    .find(|(p, _, f)| p == newest && !f.yanked)
+                    .map(|h| h.2)
             };
-            pick(true)
-                .or_else(|| pick(false))
-                .map(|s| s.2)
-                .ok_or_else(|| {
-                    RegistryError::NotFound(format!(
-                        "project `{name}` has no sdist that is not yanked on the index"
-                    ))
-                })?
+            pick(true).or_else(|| pick(false)).ok_or_else(|| {
+                RegistryError::NotFound(format!(
+                    "project `{name}` has no file that is not yanked on the index"
+                ))
+            })?
         }
     };
     Ok(chosen.clone())
 }
 
-/// Resolve `name@version` to its sdist.
+/// Resolve `name@version` to its sdist (or wheel, see [`Want`]).
 pub async fn resolve(
     cx: &RegistryCx<'_>,
     name: &str,
     version: Option<&str>,
 ) -> Result<Resolved, RegistryError> {
+    let want = Want::parse(cx.profile.artifact.as_deref()).map_err(RegistryError::NotFound)?;
     let page = page(cx, name).await?;
-    let file = select(&page, name, version)?;
-    let Some(FileKind::Sdist { version }) = classify(&file.filename, name) else {
-        unreachable!("select returns sdists")
+    let file = select(&page, name, version, want)?;
+    let Some(FileKind::Sdist { version } | FileKind::Wheel { version }) =
+        classify(&file.filename, name)
+    else {
+        unreachable!("select returns sdists and wheels")
     };
     Ok(Resolved {
         name: page.name.clone().unwrap_or_else(|| normalize_name(name)),
@@ -414,24 +451,46 @@ mod tests {
         assert_eq!(p.files[0].url, "http://h/files/foo-1.0.tar.gz");
         assert_eq!(p.files[0].sha256.as_deref(), Some("aa"));
         assert!(p.files[1].yanked);
-        assert_eq!(select(&p, "foo", None).unwrap().filename, "foo-1.0.tar.gz");
+        let sel = |v, w| select(&p, "foo", v, w).map(|f| f.filename);
+        // The newest final release that is not yanked: 1.0.1, which has only a wheel.
         assert_eq!(
-            select(&p, "foo", Some("1.0.0")).unwrap().filename,
-            "foo-1.0.tar.gz"
+            sel(None, Want::Sdist).unwrap(),
+            "foo-1.0.1-py3-none-any.whl"
         );
+        assert_eq!(sel(Some("1.0.0"), Want::Sdist).unwrap(), "foo-1.0.tar.gz");
+        assert_eq!(sel(Some("v1.1"), Want::Sdist).unwrap(), "foo-1.1.tar.gz");
         assert_eq!(
-            select(&p, "foo", Some("v1.1")).unwrap().filename,
-            "foo-1.1.tar.gz"
+            sel(Some("1.0.1"), Want::Sdist).unwrap(),
+            "foo-1.0.1-py3-none-any.whl"
         );
         assert!(matches!(
-            select(&p, "foo", Some("1.0.1")),
-            Err(RegistryError::Unsupported(_))
-        ));
-        assert!(matches!(
-            select(&p, "foo", Some("9")),
+            sel(Some("9"), Want::Sdist),
             Err(RegistryError::NotFound(_))
         ));
         assert_eq!(versions_of(&p, "foo"), ["1.0", "1.0.1", "1.1", "1.2rc1"]);
+    }
+
+    #[test]
+    fn wheel_wanted_prefers_pure_wheels_and_falls_back_to_the_sdist() {
+        let body = br#"{"name":"foo","files":[
+            {"filename":"foo-2.0.tar.gz","url":"a","hashes":{}},
+            {"filename":"foo-2.0-cp311-cp311-manylinux_2_17_x86_64.whl","url":"b","hashes":{}},
+            {"filename":"foo-2.0-py2.py3-none-any.whl","url":"c","hashes":{}},
+            {"filename":"foo-1.0.tar.gz","url":"d","hashes":{}},
+            {"filename":"foo-3.0-cp311-cp311-win_amd64.whl","url":"e","hashes":{}}
+        ]}"#;
+        let p = parse_json(body, "http://h/simple/foo/").unwrap();
+        let sel = |v, w| select(&p, "foo", v, w).unwrap().filename;
+        assert_eq!(
+            sel(Some("2.0"), Want::Wheel),
+            "foo-2.0-py2.py3-none-any.whl"
+        );
+        assert_eq!(sel(Some("2.0"), Want::Sdist), "foo-2.0.tar.gz");
+        assert_eq!(sel(Some("1.0"), Want::Wheel), "foo-1.0.tar.gz");
+        assert_eq!(sel(None, Want::Sdist), "foo-3.0-cp311-cp311-win_amd64.whl");
+        assert!(is_pure_wheel("foo-1.0-1-py3-none-any.whl"));
+        assert!(!is_pure_wheel("foo-1.0-py3-abi3-any.whl"));
+        assert!(Want::parse(Some("egg")).is_err());
     }
 
     #[test]

@@ -231,7 +231,16 @@ impl Rule for VersionFile {
             return Ok(None);
         };
         let files = ProjectFiles::read(cx.source, &cx.source.pkg_dir);
-        if !declared_version_files(&files).iter().any(|f| f == cx.path) {
+        // A wheel file is declared by where it maps to in the source (`src/foo/_version.py`).
+        let looked_at = match cx.status {
+            Status::Missing { looked_at } => looked_at.as_str(),
+            Status::Differs { source_path, .. } => source_path.as_str(),
+            _ => "",
+        };
+        if !declared_version_files(&files)
+            .iter()
+            .any(|f| f == cx.path || crate::source::join(&cx.source.pkg_dir, f) == looked_at)
+        {
             return Ok(None);
         }
         let text = String::from_utf8_lossy(data);

@@ -73,6 +73,39 @@ impl Fixture {
             .path()
     }
 
+    /// Build a wheel with `python3 setup.py bdist_wheel` in `repo/subdir` (`plat`: a
+    /// `--plat-name`, which makes a platform-tagged wheel); returns its path.
+    pub fn wheel(&self, repo: &Repo, subdir: &str, plat: Option<&str>) -> PathBuf {
+        let n = std::fs::read_dir(self.root().join("dist")).unwrap().count();
+        let out = self.root().join("dist").join(n.to_string());
+        let build = self.root().join("build").join(n.to_string());
+        let mut cmd = Command::new("python3");
+        cmd.args(["setup.py", "-q", "build", "--build-base"])
+            .arg(&build)
+            .args(["bdist_wheel", "-d"])
+            .arg(&out);
+        if let Some(p) = plat {
+            cmd.args(["--plat-name", p]);
+        }
+        let o = cmd
+            .current_dir(repo.dir.join(subdir))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .expect("python3 runs");
+        assert!(
+            o.status.success(),
+            "bdist_wheel failed (is `wheel` installed?): {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        std::fs::read_dir(&out)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+    }
+
     /// Publish files for `project` on the index `index` (`www/<index>/simple/<project>/`).
     /// `sha` overrides the published digest of a file.
     pub fn publish(&self, index: &str, project: &str, files: &[(&Path, Option<&str>)], html: bool) {
@@ -117,8 +150,14 @@ impl Fixture {
 
     /// Run `provero verify --format json` against index `index`; exit code and report.
     pub fn verify(&self, index: &str, spec: &str) -> (i32, Value) {
+        self.verify_with(index, spec, &[])
+    }
+
+    /// `verify` with more arguments (`--pypi-artifact wheel`).
+    pub fn verify_with(&self, index: &str, spec: &str, extra: &[&str]) -> (i32, Value) {
         let o = Command::new(env!("CARGO_BIN_EXE_provero"))
             .arg("verify")
+            .args(extra)
             .arg("--registry")
             .arg(format!(
                 "pypi=http://127.0.0.1:{}/{index}/simple/",
@@ -239,6 +278,60 @@ pub fn repack(src: &Path, dst: &Path, edit: impl FnOnce(&mut Vec<(String, Vec<u8
     enc.write_all(&b.into_inner().unwrap()).unwrap();
     std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
     std::fs::write(dst, enc.finish().unwrap()).unwrap();
+}
+
+/// Rewrite a wheel into `dst_dir` (same file name): `edit` gets the entries; with
+/// `update_record` the RECORD lines of changed and added files are rewritten to match, as a
+/// careful attacker would.
+pub fn repack_wheel(
+    src: &Path,
+    dst_dir: &Path,
+    update_record: bool,
+    edit: impl FnOnce(&mut Vec<(String, Vec<u8>)>),
+) -> PathBuf {
+    let bytes = std::fs::read(src).unwrap();
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut entries = Vec::new();
+    for i in 0..z.len() {
+        let mut e = z.by_index(i).unwrap();
+        let mut d = Vec::new();
+        e.read_to_end(&mut d).unwrap();
+        entries.push((e.name().to_string(), d));
+    }
+    edit(&mut entries);
+    if update_record {
+        let record = entries
+            .iter()
+            .position(|(p, _)| p.ends_with(".dist-info/RECORD"))
+            .unwrap();
+        let mut text = String::new();
+        for (p, d) in &entries {
+            if p.ends_with(".dist-info/RECORD") {
+                text.push_str(&format!("{p},,\n"));
+            } else {
+                let digest = provero::pypi::wheel::urlsafe_b64(&hex_decode(&sha256(d)));
+                text.push_str(&format!("{p},sha256={digest},{}\n", d.len()));
+            }
+        }
+        entries[record].1 = text.into_bytes();
+    }
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (p, d) in &entries {
+        w.start_file(p.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(d).unwrap();
+    }
+    std::fs::create_dir_all(dst_dir).unwrap();
+    let dst = dst_dir.join(src.file_name().unwrap());
+    std::fs::write(&dst, w.finish().unwrap().into_inner()).unwrap();
+    dst
+}
+
+fn hex_decode(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// Replace or add one entry.
