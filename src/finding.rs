@@ -47,9 +47,12 @@ pub enum Code {
     CommitFromTag,
     /// No recorded commit and no tag; the commit was found by the manifest's blob id.
     CommitFromManifest,
-    /// A file the artifact has that provero cannot compare (e.g. a compiled module in a platform
-    /// wheel, or a file inside a git submodule that was not fetched).
+    /// A file the artifact has that no source can show (a compiled module in a platform wheel
+    /// or gem): the package cannot be fully verified.
     NotComparable,
+    /// A check provero could not make (dynamic dependency metadata, a digest it cannot check);
+    /// said so the reader knows, without weighing on the verdict.
+    NotChecked,
     NoRepository,
     RepositoryUnreachable,
     NoCommit,
@@ -62,7 +65,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 22] = [
         Code::ChecksumMismatch,
         Code::ContentDiffers,
         Code::FileNotInSource,
@@ -77,6 +80,7 @@ impl Code {
         Code::CommitFromTag,
         Code::CommitFromManifest,
         Code::NotComparable,
+        Code::NotChecked,
         Code::NoRepository,
         Code::RepositoryUnreachable,
         Code::NoCommit,
@@ -94,14 +98,15 @@ impl Code {
             | UnsafeArchiveEntry => Severity::RedFlag,
             JunkNotInSource | Dirty | LineEndingsDiffer | TagDisagrees | CommitNotOnBranch
             | VersionDisagrees => Severity::Warning,
-            CommitFromTag | CommitFromManifest | NotComparable => Severity::Info,
+            CommitFromTag | CommitFromManifest | NotChecked => Severity::Info,
             NoRepository
             | RepositoryUnreachable
             | NoCommit
             | CommitNotFound
             | ArtifactUnavailable
             | ArtifactTooLarge
-            | ArtifactUnreadable => Severity::Unverifiable,
+            | ArtifactUnreadable
+            | NotComparable => Severity::Unverifiable,
         }
     }
 
@@ -122,6 +127,7 @@ impl Code {
             CommitFromTag => "commit-from-tag",
             CommitFromManifest => "commit-from-manifest",
             NotComparable => "not-comparable",
+            NotChecked => "not-checked",
             NoRepository => "no-repository",
             RepositoryUnreachable => "repository-unreachable",
             NoCommit => "no-commit",

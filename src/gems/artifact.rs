@@ -261,7 +261,7 @@ pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> 
             || name.ends_with(".sig");
         if !known {
             findings.push(Finding::at(
-                Code::NotComparable,
+                Code::NotChecked,
                 name.clone(),
                 "an outer .gem member that RubyGems ignores (not installed, not compared)",
             ));

@@ -104,7 +104,7 @@ fn dependency_findings(pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> {
     }
     let Some((path, text)) = source::gemspec(pkg, source) else {
         return vec![Finding::new(
-            Code::NotComparable,
+            Code::NotChecked,
             format!(
                 "no .gemspec for `{}` in the source at `{}`; the published runtime dependencies ({}) were not compared",
                 pkg.name,
@@ -127,7 +127,7 @@ fn dependency_findings(pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> {
         out.push(
             match &declared.dynamic {
             Some(why) => Finding::at(
-                Code::NotComparable,
+                Code::NotChecked,
                 path.clone(),
                 format!(
                     "the published gem depends on `{}`{req}, which `{path}` does not name literally; {why}, too dynamic to tell",

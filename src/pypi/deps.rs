@@ -182,7 +182,7 @@ pub fn package_findings(pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> 
     };
     let Some(info) = &meta.pkg_info else {
         out.push(Finding::new(
-            Code::NotComparable,
+            Code::NotChecked,
             "the sdist has no PKG-INFO: its declared dependencies were not checked",
         ));
         return out;
@@ -250,7 +250,7 @@ pub fn package_findings(pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> 
             }
         }
         Declared::Unknown(why) => out.push(Finding::at(
-            Code::NotComparable,
+            Code::NotChecked,
             &at,
             format!("Requires-Dist not checked against the source: {why}"),
         )),

@@ -176,7 +176,7 @@ pub fn record_findings(files: &Files, dist_info: &str) -> Vec<Finding> {
                 )
             } else {
                 Finding::at(
-                    Code::NotComparable,
+                    Code::NotChecked,
                     path,
                     format!("RECORD hash `{hash}` is not sha256: not checked"),
                 )
