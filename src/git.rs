@@ -240,6 +240,8 @@ pub fn open_or_clone(cache_root: &Path, url: &str) -> Result<(Repo, bool), GitEr
     ]);
     if is_local(url) {
         c.arg(format!("--upload-pack={LOCAL_UPLOAD_PACK}"));
+        c.arg("-c")
+            .arg(format!("remote.origin.uploadpack={LOCAL_UPLOAD_PACK}"));
     }
     c.arg("--").arg(url).arg(&tmp);
     let res = run(c, "clone", url);
@@ -247,20 +249,6 @@ pub fn open_or_clone(cache_root: &Path, url: &str) -> Result<(Repo, bool), GitEr
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
     }
-    // Keep tags current on later fetches too.
-    let mut c = git_command(Some(&tmp));
-    c.args([
-        "config",
-        "remote.origin.fetch",
-        "+refs/heads/*:refs/heads/*",
-    ]);
-    run(c, "config", url)?;
-    if is_local(url) {
-        let mut c = git_command(Some(&tmp));
-        c.args(["config", "remote.origin.uploadpack", LOCAL_UPLOAD_PACK]);
-        run(c, "config", url)?;
-    }
-    write_commit_graph(&tmp);
     std::fs::rename(&tmp, &dir)?;
     Ok((repo, true))
 }
@@ -272,17 +260,6 @@ const LOCAL_UPLOAD_PACK: &str =
 
 fn is_local(url: &str) -> bool {
     url.starts_with("file://") || url.starts_with('/') || url.starts_with("./")
-}
-
-/// A commit-graph makes `for-each-ref --contains` (the reachability check) fast on big
-/// histories. Best effort: without it git is slower, not wrong.
-fn write_commit_graph(dir: &Path) {
-    let mut c = git_command(Some(dir));
-    c.env("GIT_NO_LAZY_FETCH", "1")
-        .args(["commit-graph", "write", "--reachable", "--no-progress"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _ = c.status();
 }
 
 /// An exclusive advisory lock beside a clone directory, held while it is written.
@@ -332,7 +309,6 @@ impl Repo {
             "+refs/tags/*:refs/tags/*",
         ]);
         run(c, "fetch", &self.url)?;
-        write_commit_graph(&self.dir);
         Ok(())
     }
 
