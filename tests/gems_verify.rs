@@ -289,6 +289,47 @@ fn dependency_added_to_metadata_is_manifest_mismatch() {
     assert!(!run.has("content-differs", None) && !run.has("checksum-mismatch", None));
 }
 
+/// rack.gemspec lists minitest only with `add_development_dependency`: a gem whose metadata
+/// makes it a runtime dependency installs it for every user, and is no longer what the tag
+/// declares.
+#[test]
+fn development_dependency_made_runtime_is_manifest_mismatch() {
+    let w = World::new();
+    let gem = repack(&w.honest(), false, |m| {
+        edit_metadata(m, |yaml| {
+            let at = yaml.find("name: rake\n").expect("rake in the metadata");
+            let (head, tail) = yaml.split_at(at);
+            assert!(tail.contains("type: :development"), "{tail}");
+            format!(
+                "{head}{}",
+                tail.replacen("type: :development", "type: :runtime", 1)
+            )
+        })
+    });
+    w.publish("honest", "1.0.0", &gem, None);
+    let run = w.verify("gems:honest@1.0.0");
+    assert_eq!(run.verdict(), "mismatch", "{:?}", run.findings());
+    assert_eq!(run.code, 1);
+    assert!(
+        run.has("manifest-mismatch", Some("metadata.gz")),
+        "{:?}",
+        run.findings()
+    );
+    let msg = run.message("manifest-mismatch");
+    assert!(
+        msg.contains("`rake`")
+            && msg.contains("honest.gemspec")
+            && msg.contains("only as a development dependency"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("`rack`"),
+        "rack is a runtime dependency: {msg}"
+    );
+    assert!(!run.has("not-checked", Some("honest.gemspec")));
+    assert!(!run.has("content-differs", None) && !run.has("checksum-mismatch", None));
+}
+
 #[test]
 fn repository_from_the_api_when_metadata_names_none() {
     let w = World::new();

@@ -17,6 +17,7 @@ use crate::finding::{Code, Finding};
 use crate::source::SourceView;
 
 use artifact::GemMeta;
+use source::DepKind;
 
 pub struct Gems;
 
@@ -92,7 +93,8 @@ impl Handler for Gems {
 const DEPENDENCY_CHECK: &str = "gemspec-runtime-dependencies";
 
 /// `manifest-mismatch` for a runtime dependency the published gemspec declares and the
-/// gemspec in the tagged tree never mentions. The source gemspec is Ruby, read as text: when
+/// gemspec in the tagged tree never declares as a runtime one (not at all, or only with
+/// `add_development_dependency`). The source gemspec is Ruby, read as text: when
 /// it computes its dependencies, a missing name is only noted, never a red flag.
 fn dependency_findings(pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> {
     let Some(meta) = pkg.meta::<GemMeta>() else {
@@ -116,7 +118,8 @@ fn dependency_findings(pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> {
     let declared = source::declared_dependencies(&text);
     let mut out = Vec::new();
     for dep in runtime {
-        if declared.names.contains(&dep.name) {
+        let kind = declared.kind(&dep.name);
+        if kind == Some(DepKind::Runtime) {
             continue;
         }
         let req = if dep.requirement.is_empty() {
@@ -124,13 +127,20 @@ fn dependency_findings(pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> {
         } else {
             format!(" ({})", dep.requirement)
         };
+        // A development dependency made a runtime one is as much an injection as a new name:
+        // every user installs it and it may be required at load time.
+        let declared_as = if kind == Some(DepKind::Development) {
+            "declares it only as a development dependency (`add_development_dependency`)"
+        } else {
+            "declares no such dependency"
+        };
         out.push(
             match &declared.dynamic {
             Some(why) => Finding::at(
                 Code::NotChecked,
                 path.clone(),
                 format!(
-                    "the published gem depends on `{}`{req}, which `{path}` does not name literally; {why}, too dynamic to tell",
+                    "the published gem depends on `{}`{req} at runtime, which `{path}` does not name literally as a runtime dependency; {why}, too dynamic to tell",
                     dep.name
                 ),
             ),
@@ -138,7 +148,7 @@ fn dependency_findings(pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> {
                 Code::ManifestMismatch,
                 "metadata.gz",
                 format!(
-                    "the published gem depends on `{}`{req} at runtime, but `{path}` at the tag declares no such dependency",
+                    "the published gem depends on `{}`{req} at runtime, but `{path}` at the tag {declared_as}",
                     dep.name
                 ),
             ),
