@@ -51,6 +51,8 @@ pub struct Work {
     pub ecosystem: Ecosystem,
     pub name: String,
     pub version: Option<String>,
+    /// Digests a lockfile pins (empty: none).
+    pub hashes: Vec<String>,
 }
 
 impl Work {
@@ -107,6 +109,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                         ecosystem: s.ecosystem,
                         name: s.name.clone(),
                         version,
+                        hashes: s.hashes.clone(),
                     }]
                 };
                 match &s.version {
@@ -119,6 +122,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                                 ecosystem: s.ecosystem,
                                 name: s.name.clone(),
                                 version: Some(ver),
+                                hashes: Vec::new(),
                             })
                             .collect()),
                         Err(e) => Err(InputError {
@@ -257,7 +261,26 @@ async fn check(verifier: &Verifier, store: Option<&Mutex<Store>>, recheck: bool,
             return Done::Decided(result);
         }
     };
-    if let (Some(store), Some(digest), false) = (store, &resolved.sha256, recheck) {
+    // A lockfile that pins digests: the registry's must be one of them, or what gets installed
+    // is not what the project locked.
+    let pinned_ok = match (&resolved.sha256, w.hashes.is_empty()) {
+        (_, true) => true,
+        (Some(d), false) => w.hashes.iter().any(|h| h.eq_ignore_ascii_case(d)),
+        (None, false) => false,
+    };
+    if !pinned_ok {
+        result.findings.push(Finding::new(
+            Code::ChecksumMismatch,
+            format!(
+                "the registry's SHA-256 for {} ({}) is not among the {} digest(s) the lockfile pins",
+                resolved.filename,
+                resolved.sha256.as_deref().unwrap_or("none published"),
+                w.hashes.len()
+            ),
+        ));
+    }
+    if let (Some(store), Some(digest), false, true) = (store, &resolved.sha256, recheck, pinned_ok)
+    {
         let found = store.lock().expect("store").lookup(
             w.ecosystem,
             &resolved.name,

@@ -279,6 +279,11 @@ impl Repo {
         git_command(Some(&self.dir))
     }
 
+    /// A git command on this clone, with the safe environment.
+    pub fn command(&self) -> Command {
+        self.cmd()
+    }
+
     /// Is the commit here, without asking the remote (no lazy fetch)?
     pub fn has_commit(&self, rev: &str) -> Option<String> {
         let mut c = self.cmd();

@@ -121,7 +121,10 @@ fn python_inputs(parsed: crate::pypi::lockfile::Parsed, origin: &str) -> Vec<Inp
         .entries
         .into_iter()
         .map(|e| match e {
-            Ok(p) => Input::Spec(p.spec),
+            Ok(p) => Input::Spec(Spec {
+                hashes: p.sha256,
+                ..p.spec
+            }),
             Err(m) => Input::Bad(InputError {
                 input: origin.to_string(),
                 message: format!("{origin}: {m}"),

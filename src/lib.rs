@@ -10,6 +10,7 @@ pub mod finding;
 pub mod git;
 pub mod http;
 pub mod input;
+pub mod objects;
 pub mod profile;
 pub mod repo_url;
 pub mod report;

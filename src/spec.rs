@@ -18,6 +18,9 @@ pub struct Spec {
     pub ecosystem: Ecosystem,
     pub name: String,
     pub version: VersionReq,
+    /// SHA-256 digests a lockfile pins for this version (`Cargo.lock` `checksum`,
+    /// requirements `--hash`, uv.lock's sdist hash): the artifact's must be among them.
+    pub hashes: Vec<String>,
 }
 
 impl fmt::Display for Spec {
@@ -70,6 +73,7 @@ impl Spec {
             ecosystem,
             name: name.to_string(),
             version,
+            hashes: Vec::new(),
         })
     }
 }

@@ -46,6 +46,8 @@ pub struct SharedRepo {
     /// Every commit a branch or tag reaches, listed once (`rev-list --all`): reachability and
     /// presence checks for every package of the repository without a git process each.
     reachable: Mutex<Option<Arc<HashSet<String>>>>,
+    /// One `cat-file --batch` reading commits and trees for every package of the repository.
+    objects: Mutex<Option<crate::objects::ObjectReader>>,
     /// Recently listed trees by commit: a monorepo's crates share one commit's tree.
     trees: Mutex<Vec<(String, Arc<Tree>)>>,
 }
@@ -77,6 +79,7 @@ impl SharedRepo {
             fetched: Mutex::new(false),
             tags: Mutex::new(None),
             reachable: Mutex::new(None),
+            objects: Mutex::new(None),
             trees: Mutex::new(Vec::new()),
         }
     }
@@ -116,7 +119,22 @@ impl SharedRepo {
         {
             return Ok(t.clone());
         }
-        let t = Arc::new(self.repo.tree(commit)?);
+        let t = {
+            let mut reader = self.objects.lock().expect("object reader");
+            if reader.is_none() {
+                *reader = Some(crate::objects::ObjectReader::spawn(&self.repo)?);
+            }
+            match reader.as_mut().expect("just set").tree(commit) {
+                Ok(t) => Arc::new(t),
+                Err(e) => {
+                    // A broken pipe leaves the reader unusable: start afresh next time, and
+                    // answer this one with ls-tree.
+                    tracing::debug!("object reader: {e}; falling back to ls-tree");
+                    *reader = None;
+                    Arc::new(self.repo.tree(commit)?)
+                }
+            }
+        };
         let mut trees = self.trees.lock().expect("trees");
         if trees.len() >= TREES_KEPT {
             trees.remove(0);

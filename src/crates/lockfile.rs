@@ -28,6 +28,7 @@ struct LockPackage {
     name: Option<String>,
     version: Option<String>,
     source: Option<String>,
+    checksum: Option<String>,
 }
 
 /// Parse a `Cargo.lock`. A file that is not TOML becomes one bad input (the TOML error names
@@ -84,6 +85,7 @@ pub fn parse_cargo_lock(text: &str, origin: &str) -> Vec<Input> {
                     Ok(spec) => Input::Spec(Spec {
                         ecosystem: Ecosystem::Crates,
                         version: VersionReq::Exact(version.clone()),
+                        hashes: p.checksum.iter().map(|c| c.to_ascii_lowercase()).collect(),
                         ..spec
                     }),
                     Err(m) => Input::Bad(InputError {

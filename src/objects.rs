@@ -1,0 +1,174 @@
+//! Reading commits and trees in bulk: one long-lived `git cat-file --batch` per repository
+//! instead of a `git ls-tree` process per package, and each tree object parsed once (versions
+//! of a package share most of their subtrees). Only objects a partial clone always has
+//! (commits, trees) are read here, so no lazy fetch is ever triggered.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+use std::sync::Arc;
+
+use crate::git::{Entry, GitError, Kind, Repo, Tree};
+
+/// Parsed tree objects kept per repository before the cache is dropped (memory bound).
+const TREES_CACHED: usize = 50_000;
+
+/// One entry of a tree object: name, mode, object id.
+type RawEntry = (String, u32, String);
+
+pub struct ObjectReader {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    url: String,
+    trees: HashMap<String, Arc<Vec<RawEntry>>>,
+}
+
+impl ObjectReader {
+    pub fn spawn(repo: &Repo) -> Result<ObjectReader, GitError> {
+        let mut c = repo.command();
+        c.env("GIT_NO_LAZY_FETCH", "1")
+            .args(["cat-file", "--batch"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = c.spawn()?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        Ok(ObjectReader {
+            child,
+            stdin,
+            stdout,
+            url: repo.url.clone(),
+            trees: HashMap::new(),
+        })
+    }
+
+    fn fail(&self, msg: String) -> GitError {
+        GitError::Failed {
+            action: "cat-file --batch".into(),
+            url: self.url.clone(),
+            stderr: msg,
+        }
+    }
+
+    /// One object: its type and bytes.
+    fn read(&mut self, oid: &str) -> Result<(String, Vec<u8>), GitError> {
+        writeln!(self.stdin, "{oid}")?;
+        self.stdin.flush()?;
+        let mut header = String::new();
+        self.stdout.read_line(&mut header)?;
+        let parts: Vec<&str> = header.trim_end().split(' ').collect();
+        if parts.len() != 3 {
+            return Err(self.fail(format!("object {oid}: {}", header.trim_end())));
+        }
+        let size: usize = parts[2]
+            .parse()
+            .map_err(|_| self.fail(format!("bad header `{header}`")))?;
+        let mut data = vec![0; size + 1];
+        self.stdout.read_exact(&mut data)?;
+        data.pop();
+        Ok((parts[1].to_string(), data))
+    }
+
+    fn tree_entries(&mut self, oid: &str) -> Result<Arc<Vec<RawEntry>>, GitError> {
+        if let Some(t) = self.trees.get(oid) {
+            return Ok(t.clone());
+        }
+        let (kind, data) = self.read(oid)?;
+        if kind != "tree" {
+            return Err(self.fail(format!("{oid} is a {kind}, not a tree")));
+        }
+        let entries = Arc::new(
+            parse_tree(&data).ok_or_else(|| self.fail(format!("tree {oid} is malformed")))?,
+        );
+        if self.trees.len() >= TREES_CACHED {
+            self.trees.clear();
+        }
+        self.trees.insert(oid.to_string(), entries.clone());
+        Ok(entries)
+    }
+
+    /// Every path of a commit's tree, as `git ls-tree -r -t` would list them.
+    pub fn tree(&mut self, commit: &str) -> Result<Tree, GitError> {
+        let (kind, data) = self.read(commit)?;
+        let root = match kind.as_str() {
+            "commit" => String::from_utf8_lossy(&data)
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("tree "))
+                .map(str::to_string)
+                .ok_or_else(|| self.fail(format!("commit {commit} has no tree")))?,
+            "tree" => commit.to_string(),
+            other => return Err(self.fail(format!("{commit} is a {other}, not a commit"))),
+        };
+        let mut tree = Tree::default();
+        let mut stack = vec![(String::new(), root)];
+        while let Some((prefix, oid)) = stack.pop() {
+            for (name, mode, child) in self.tree_entries(&oid)?.iter() {
+                let path = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                let kind = match mode {
+                    0o040000 => Kind::Tree,
+                    0o160000 => Kind::Commit,
+                    _ => Kind::Blob,
+                };
+                if kind == Kind::Tree {
+                    stack.push((path.clone(), child.clone()));
+                }
+                tree.entries.insert(
+                    path,
+                    Entry {
+                        mode: *mode,
+                        kind,
+                        oid: child.clone(),
+                    },
+                );
+            }
+        }
+        Ok(tree)
+    }
+}
+
+impl Drop for ObjectReader {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A tree object: `<octal mode> <name>\0<20-byte id>` repeated.
+fn parse_tree(data: &[u8]) -> Option<Vec<RawEntry>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < data.len() {
+        let sp = i + data[i..].iter().position(|b| *b == b' ')?;
+        let mode = u32::from_str_radix(std::str::from_utf8(&data[i..sp]).ok()?, 8).ok()?;
+        let nul = sp + 1 + data[sp + 1..].iter().position(|b| *b == 0)?;
+        let name = String::from_utf8_lossy(&data[sp + 1..nul]).into_owned();
+        let id = data.get(nul + 1..nul + 21)?;
+        out.push((name, mode, hex::encode(id)));
+        i = nul + 21;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_objects_parse() {
+        let mut data = b"100644 a.txt\0".to_vec();
+        data.extend([0x11; 20]);
+        data.extend(b"40000 dir\0");
+        data.extend([0x22; 20]);
+        let e = parse_tree(&data).unwrap();
+        assert_eq!(e[0], ("a.txt".into(), 0o100644, "11".repeat(20)));
+        assert_eq!(e[1], ("dir".into(), 0o040000, "22".repeat(20)));
+        assert!(parse_tree(b"100644 x\0short").is_none());
+    }
+}
