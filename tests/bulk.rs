@@ -173,6 +173,58 @@ fn lockfile_registry_packages_verified_git_and_path_skipped() {
     assert_eq!(v["summary"]["skipped_inputs"], 2);
     assert_eq!(v["skipped_inputs"].as_array().unwrap().len(), 2);
 
+    // Pinned checksums: the registry's digest must be the one the lockfile locked.
+    let digest = |name: &str| {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["package"]["name"] == name)
+            .map(|r| r["artifact"]["sha256"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    std::fs::write(
+        &lock,
+        format!(
+            "version = 3\n\n[[package]]\nname = \"alpha\"\nversion = \"1.0.0\"\n\
+             source = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{}\"\n\n\
+             [[package]]\nname = \"beta\"\nversion = \"1.0.0\"\n\
+             source = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{}\"\n",
+            digest("alpha"),
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let out = f
+        .cmd(&f.root.join("r.db"))
+        .arg("--lockfile")
+        .arg(&lock)
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let by_name = |name: &str| {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["package"]["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_name("alpha")["verdict"], "verified", "{v:#}");
+    let beta = by_name("beta");
+    assert_eq!(beta["verdict"], "mismatch", "{v:#}");
+    assert!(
+        beta["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "checksum-mismatch"
+                && f["message"].as_str().unwrap().contains("lockfile pins")),
+        "{beta:#}"
+    );
+
     // A lockfile that is not TOML: one error naming the line, exit 2.
     std::fs::write(&lock, "version = 3\n[[package]\nname = \"x\"\n").unwrap();
     let out = f
