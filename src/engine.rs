@@ -20,10 +20,7 @@ use crate::http::{Http, HttpConfig};
 pub use crate::input::{collect_inputs, parse_list, Input};
 use crate::profile::Profiles;
 use crate::repo_url::Rewrites;
-use crate::report::{
-    human_result, ArtifactInfo, InputError, PackageId, PackageResult, Report, SourceInfo, Stats,
-    Style,
-};
+use crate::report::{human_result, InputError, PackageResult, Report, Style};
 use crate::shard::Shard;
 use crate::spec::VersionReq;
 use crate::store::{Store, Writer};
@@ -231,21 +228,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
 /// digest, else verify.
 async fn check(verifier: &Verifier, store: Option<&Mutex<Store>>, recheck: bool, w: &Work) -> Done {
     let started = Instant::now();
-    let mut result = PackageResult {
-        package: PackageId {
-            ecosystem: w.ecosystem,
-            name: w.name.clone(),
-            version: w.version.clone().unwrap_or_default(),
-        },
-        verdict: Verdict::Unverifiable,
-        findings: Vec::new(),
-        source: SourceInfo::default(),
-        artifact: ArtifactInfo::default(),
-        excused: Vec::new(),
-        stats: Stats::default(),
-        error: None,
-        duration_ms: 0,
-    };
+    let mut result = PackageResult::pending(w.ecosystem, &w.name, w.version.as_deref());
     let resolved = match verifier
         .resolve(w.ecosystem, &w.name, w.version.as_deref())
         .await

@@ -75,6 +75,25 @@ pub struct PackageResult {
 }
 
 impl PackageResult {
+    /// A result not judged yet: nothing found, nothing known beyond the package asked for.
+    pub fn pending(ecosystem: Ecosystem, name: &str, version: Option<&str>) -> PackageResult {
+        PackageResult {
+            package: PackageId {
+                ecosystem,
+                name: name.to_string(),
+                version: version.unwrap_or_default().to_string(),
+            },
+            verdict: Verdict::Unverifiable,
+            findings: Vec::new(),
+            source: SourceInfo::default(),
+            artifact: ArtifactInfo::default(),
+            excused: Vec::new(),
+            stats: Stats::default(),
+            error: None,
+            duration_ms: 0,
+        }
+    }
+
     pub fn red_flags(&self) -> impl Iterator<Item = &Finding> {
         self.findings
             .iter()

@@ -18,7 +18,7 @@ use crate::git::{self, GitError, Repo, Tree};
 use crate::http::Http;
 use crate::profile::Profiles;
 use crate::repo_url::{self, Rewrites};
-use crate::report::{ArtifactInfo, PackageId, PackageResult, SourceInfo, Stats};
+use crate::report::{PackageResult, Stats};
 use crate::source::SourceView;
 use crate::tags::matching_tags;
 
@@ -201,21 +201,7 @@ impl Verifier {
     /// Verify one package version end to end.
     pub async fn verify(&self, eco: Ecosystem, name: &str, version: Option<&str>) -> PackageResult {
         let started = Instant::now();
-        let mut result = PackageResult {
-            package: PackageId {
-                ecosystem: eco,
-                name: name.to_string(),
-                version: version.unwrap_or_default().to_string(),
-            },
-            verdict: Verdict::Unverifiable,
-            findings: Vec::new(),
-            source: SourceInfo::default(),
-            artifact: ArtifactInfo::default(),
-            excused: Vec::new(),
-            stats: Stats::default(),
-            error: None,
-            duration_ms: 0,
-        };
+        let mut result = PackageResult::pending(eco, name, version);
         let resolved = match self.resolve(eco, name, version).await {
             Ok(r) => r,
             Err(e) => {
