@@ -153,11 +153,19 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT result FROM results
-                 WHERE ecosystem = ?1 AND name = ?2 AND version = ?3 AND sha256 = ?4",
+                 WHERE ecosystem = ?1 AND name = ?2 AND version = ?3 AND sha256 = ?4
+                   AND provero = ?5",
             )
             .and_then(|mut st| {
                 st.query_row(
-                    params![eco.as_str(), name, version, sha256.to_ascii_lowercase()],
+                    // A verdict another provero version decided is not reused: rules change.
+                    params![
+                        eco.as_str(),
+                        name,
+                        version,
+                        sha256.to_ascii_lowercase(),
+                        env!("CARGO_PKG_VERSION")
+                    ],
                     |r| r.get(0),
                 )
                 .optional()
