@@ -156,7 +156,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
 
     let started = Instant::now();
     let total = work.len();
-    let progress = Progress::new(run.progress && total > 1, total);
+    let progress = Progress::new(run.progress && total >= 1, total);
     let mut results: Vec<(usize, PackageResult)> = Vec::with_capacity(total);
     let mut stored = 0;
     {
