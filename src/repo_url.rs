@@ -84,14 +84,24 @@ pub fn normalize(raw: &str) -> Option<RepoUrl> {
         if segs.len() < 2 {
             return None;
         }
-        let mut owner = segs[0].clone();
-        let mut repo = segs[1].trim_end_matches(".git").to_string();
+        // GitLab nests groups (`group/subgroup/project`); the project path ends where its
+        // web suffix (`/-/tree/...`) begins. Elsewhere it is `owner/repo`.
+        let split = if host == "gitlab.com" {
+            segs.iter()
+                .position(|s| s == "-")
+                .unwrap_or(segs.len())
+                .max(2)
+        } else {
+            2
+        };
+        let mut owner = segs[..split - 1].join("/");
+        let mut repo = segs[split - 1].trim_end_matches(".git").to_string();
         if host == "github.com" {
             owner = owner.to_ascii_lowercase();
             repo = repo.to_ascii_lowercase();
         }
         let (mut ref_hint, mut subdir) = (None, None);
-        let rest: Vec<&str> = segs[2..].iter().map(String::as_str).collect();
+        let rest: Vec<&str> = segs[split..].iter().map(String::as_str).collect();
         match rest.as_slice() {
             ["tree" | "blob" | "src", r, tail @ ..] | ["-", "tree" | "blob", r, tail @ ..] => {
                 ref_hint = Some(r.to_string());
@@ -215,6 +225,14 @@ mod tests {
             n("https://gitlab.com/Group/Proj"),
             "https://gitlab.com/Group/Proj"
         );
+        assert_eq!(
+            n("https://gitlab.com/g/sub/proj.git"),
+            "https://gitlab.com/g/sub/proj"
+        );
+        let r = normalize("https://gitlab.com/g/sub/proj/-/tree/v1.0/crates/x").unwrap();
+        assert_eq!(r.url, "https://gitlab.com/g/sub/proj");
+        assert_eq!(r.ref_hint.as_deref(), Some("v1.0"));
+        assert_eq!(r.subdir.as_deref(), Some("crates/x"));
         assert_eq!(
             n("https://git.example.org/x/y.git"),
             "https://git.example.org/x/y"
