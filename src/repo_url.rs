@@ -87,8 +87,19 @@ pub fn normalize(raw: &str) -> Option<RepoUrl> {
         // GitLab nests groups (`group/subgroup/project`); the project path ends where its
         // web suffix (`/-/tree/...`) begins. Elsewhere it is `owner/repo`.
         let split = if host == "gitlab.com" {
+            const WEB: [&str; 9] = [
+                "-",
+                "tree",
+                "blob",
+                "issues",
+                "merge_requests",
+                "releases",
+                "tags",
+                "commits",
+                "wikis",
+            ];
             segs.iter()
-                .position(|s| s == "-")
+                .position(|s| WEB.contains(&s.as_str()))
                 .unwrap_or(segs.len())
                 .max(2)
         } else {
@@ -233,6 +244,14 @@ mod tests {
         assert_eq!(r.url, "https://gitlab.com/g/sub/proj");
         assert_eq!(r.ref_hint.as_deref(), Some("v1.0"));
         assert_eq!(r.subdir.as_deref(), Some("crates/x"));
+        assert_eq!(
+            n("https://gitlab.com/g/proj/tree/master"),
+            "https://gitlab.com/g/proj"
+        );
+        assert_eq!(
+            n("https://gitlab.com/g/proj/issues"),
+            "https://gitlab.com/g/proj"
+        );
         assert_eq!(
             n("https://git.example.org/x/y.git"),
             "https://git.example.org/x/y"
