@@ -2,6 +2,7 @@
 //! `checksums.yaml.gz`), gemspecs read as text, and `Gemfile.lock` inputs.
 
 pub mod artifact;
+pub mod gemspec_deps;
 pub mod lockfile;
 pub mod registry;
 pub mod rules;
@@ -17,7 +18,7 @@ use crate::finding::{Code, Finding};
 use crate::source::SourceView;
 
 use artifact::GemMeta;
-use source::DepKind;
+use gemspec_deps::DepKind;
 
 pub struct Gems;
 
@@ -115,7 +116,7 @@ fn dependency_findings(pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> {
             ),
         )];
     };
-    let declared = source::declared_dependencies(&text);
+    let declared = gemspec_deps::declared_dependencies(&text);
     let mut out = Vec::new();
     for dep in runtime {
         let kind = declared.kind(&dep.name);
