@@ -50,7 +50,8 @@ impl World {
     }
 
     fn verify(&self, spec: &str) -> Run {
-        let url = serve(self.www.root.clone());
+        let server = TestServer::serve_dir(self.www.root.clone());
+        let url = format!("{}/", server.base_url().trim_end_matches('/'));
         provero(&url, &self.repos, &self.cache, spec)
     }
 

@@ -6,12 +6,17 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::Digest as _;
+
+/// The loopback server the crates tests use, shared rather than written again.
+#[allow(dead_code)]
+#[path = "../common/http.rs"]
+mod http;
+pub use http::TestServer;
 
 /// Run git with no user or system config and a fixed identity and clock.
 pub fn git(dir: &Path, args: &[&str]) -> String {
@@ -286,53 +291,6 @@ impl Registry {
         )
         .unwrap();
     }
-}
-
-/// Serve `root` on 127.0.0.1 (GET only, query strings ignored) from a background thread.
-/// Returns the base URL, ending in `/`.
-pub fn serve(root: PathBuf) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let root = root.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request = String::new();
-                if reader.read_line(&mut request).is_err() {
-                    return;
-                }
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                        break;
-                    }
-                }
-                let path = request.split_whitespace().nth(1).unwrap_or("/");
-                let path = path.split('?').next().unwrap_or("/");
-                let file = root.join(path.trim_start_matches('/'));
-                let safe = !path.contains("..");
-                let response = match std::fs::read(&file) {
-                    Ok(body) if safe && file.is_file() => {
-                        let mut r = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        )
-                        .into_bytes();
-                        r.extend(body);
-                        r
-                    }
-                    _ => {
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            .to_vec()
-                    }
-                };
-                let _ = stream.write_all(&response);
-            });
-        }
-    });
-    format!("http://127.0.0.1:{port}/")
 }
 
 /// What one run of the real binary produced.
