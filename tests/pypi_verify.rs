@@ -317,7 +317,7 @@ fn build_time_version_file_is_excused_only_when_declared() {
     .write("setup.py", "from setuptools import setup\nsetup()\n")
     .write("scm_thing/__init__.py", "from ._version import version\n")
     .write(".gitignore", "*.egg-info/\nscm_thing/_version.py\nscm_thing/_build_info.py\n");
-    r.commit("scm-thing");
+    let commit = r.commit("scm-thing");
     r.tag("0.3.0");
     r.write("scm_thing/_version.py", SCM_VERSION_FILE);
     let declared = fx.sdist(&r, "");
@@ -377,6 +377,36 @@ fn build_time_version_file_is_excused_only_when_declared() {
         with_code(&v, "file-not-in-source")[0]["path"],
         "scm_thing.egg-info/scm_version.json"
     );
+
+    // A full `node` there is the commit the build recorded: used like cargo's vcs info (no
+    // tag inference), and a node the repository never saw is commit-not-found.
+    for (index, node) in [
+        ("scm-node", commit.trim().to_string()),
+        ("scm-unpushed", "ab".repeat(20)),
+    ] {
+        let out = fx
+            .root()
+            .join("dist")
+            .join(index)
+            .join("scm-thing-0.3.0.tar.gz");
+        let json = format!("{{\"version\": \"0.3.0\", \"node\": \"g{node}\", \"dirty\": false}}");
+        repack(&declared, &out, |e| {
+            set(
+                e,
+                &format!("{top}/scm_thing.egg-info/scm_version.json"),
+                json.as_bytes(),
+            )
+        });
+        fx.publish(index, "scm-thing", &[(&out, None)], false);
+    }
+    let (_, v) = fx.verify("scm-node", "pypi:scm-thing@0.3.0");
+    assert_eq!(result(&v)["verdict"], "verified", "{v:#}");
+    assert_eq!(result(&v)["source"]["commit"], commit.trim(), "{v:#}");
+    assert!(with_code(&v, "commit-from-tag").is_empty(), "{v:#}");
+    let (code, v) = fx.verify("scm-unpushed", "pypi:scm-thing@0.3.0");
+    assert_eq!(result(&v)["verdict"], "unverifiable", "{v:#}");
+    assert_eq!(code, 0);
+    assert_eq!(with_code(&v, "commit-not-found").len(), 1, "{v:#}");
 }
 
 #[test]

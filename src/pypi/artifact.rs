@@ -45,6 +45,27 @@ pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> 
     Ok(package(resolved, files, findings, pkg_info, None))
 }
 
+/// setuptools-scm (10.1+) records the commit it built from in `*.egg-info/scm_version.json`:
+/// `"node": "g<40 hex>"` and `"dirty"`. That is a recorded commit, like cargo's vcs info; a
+/// short or missing node records nothing (tags are used then).
+pub fn scm_record(files: &Files) -> Option<(Option<String>, bool)> {
+    let (_, content) = files.map.iter().find(|(p, _)| {
+        let mut parts = p.rsplit('/');
+        parts.next() == Some("scm_version.json")
+            && parts.next().is_some_and(|d| d.ends_with(".egg-info"))
+            && parts.next().is_none()
+    })?;
+    let crate::archive::Content::File { data, .. } = content else {
+        return None;
+    };
+    let v: serde_json::Value = serde_json::from_slice(data).ok()?;
+    let node = v.get("node")?.as_str()?;
+    let sha = node.strip_prefix('g').unwrap_or(node).to_ascii_lowercase();
+    let full = sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit());
+    let dirty = v.get("dirty").and_then(|d| d.as_bool()).unwrap_or(false);
+    Some((full.then_some(sha), dirty))
+}
+
 /// The package with the repository candidates its core metadata (`PKG-INFO`, a wheel's
 /// `METADATA`: path and text) names.
 pub fn package(
@@ -75,14 +96,15 @@ pub fn package(
         .and_then(|i| i.name.clone())
         .filter(|n| normalize_name(n) == normalize_name(&resolved.name))
         .unwrap_or_else(|| resolved.name.clone());
+    let (commit, dirty) = scm_record(&files).unwrap_or((None, false));
     Package {
         name,
         version: resolved.version.clone(),
         files,
         findings,
         repository,
-        commit: None,
-        dirty: false,
+        commit,
+        dirty,
         path_in_vcs: None,
         tag_hint: None,
         meta: Box::new(PypiMeta {
