@@ -212,6 +212,23 @@ impl<'a> SourceView<'a> {
 
     /// Read blobs into the cache, fetching all missing ones in one round trip.
     pub fn prefetch(&self, oids: &[String]) -> Result<(), GitError> {
+        // Blobs found inside a submodule live in the submodule's repository.
+        let foreign: Vec<(String, Arc<SubRepo>)> = {
+            let f = self.foreign.lock().expect("foreign");
+            oids.iter()
+                .filter_map(|o| f.get(o).map(|s| (o.clone(), s.clone())))
+                .collect()
+        };
+        for (oid, sub) in &foreign {
+            if self.blobs.lock().expect("blob cache").contains_key(oid) {
+                continue;
+            }
+            let data = sub.repo.read_blob(oid)?;
+            self.blobs
+                .lock()
+                .expect("blob cache")
+                .insert(oid.clone(), Arc::new(data));
+        }
         let missing: Vec<String> = {
             let cache = self.blobs.lock().expect("blob cache");
             let mut m: Vec<String> = oids

@@ -1270,3 +1270,65 @@ fn archive_with_too_many_entries_is_too_large() {
     let (out, rep) = w.run_json(&[], &[&fx.spec()]);
     assert_too_large(&w, &out, &rep, "manyfiles", start.elapsed());
 }
+
+#[test]
+fn files_inside_a_git_submodule_are_compared_with_the_submodule() {
+    // A -sys style crate vendoring a library as a submodule (relative URL, as projects on
+    // one forge do): cargo packages the submodule's files, provero follows the gitlink.
+    let w = World::new();
+    let lib = w.work_repo("vendored");
+    lib.write("lib.c", "int x;\n")
+        .write("inc/a.h", "#define A 1\n");
+    lib.commit_all("vendored library");
+    w.make_upstream(&lib, "vendored");
+
+    let repo = w.work_repo("withsub");
+    common::crates::write_crate(
+        &repo,
+        "",
+        "withsub",
+        "1.0.0",
+        Some(&World::repo_url("withsub")),
+    );
+    repo.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        "../vendored",
+        "vendor",
+    ]);
+    let commit = repo.commit_all("add the vendored library");
+    repo.tag("v1.0.0", &commit);
+    let upstream = w.make_upstream(&repo, "withsub");
+    let crate_bytes = w.package(&repo, "withsub", "1.0.0", false);
+    let fx = CrateFixture {
+        name: "withsub".into(),
+        version: "1.0.0".into(),
+        repo,
+        upstream,
+        commit,
+        crate_bytes,
+    };
+    let ar = fx.archive();
+    assert!(ar.get("vendor/lib.c").is_some(), "{:?}", ar.paths());
+    w.publish(&fx, &fx.crate_bytes);
+
+    let (out, rep) = w.run_json(&[], &[&fx.spec()]);
+    assert_exit(&out, 0);
+    let r = rep.result("withsub");
+    r.assert_verdict("verified").assert_no_red_flags();
+
+    // A changed line inside the submodule is caught against the submodule's own tree.
+    // (The cached artifact is dropped so the re-published bytes are downloaded again.)
+    std::fs::remove_dir_all(w.cache_dir().join("artifacts")).unwrap();
+    let mut ar = fx.archive();
+    ar.set("vendor/lib.c", "int x; void evil(void) {}\n");
+    w.publish(&fx, &ar.to_bytes());
+    let (out, rep) = w.run_json(&["--no-db"], &[&fx.spec()]);
+    assert_exit(&out, 1);
+    let r = rep.result("withsub");
+    r.assert_verdict("mismatch");
+    r.assert_finding("content-differs", "red-flag", Some("vendor/lib.c"));
+}
