@@ -148,7 +148,7 @@ impl Rule for SetupCfg {
         let source = match cx.status {
             Status::Missing { .. } => Default::default(),
             Status::Differs { source_oid, .. } => {
-                let bytes = cx.source.repo.read_blob(source_oid)?;
+                let bytes = cx.source.blob(source_oid)?;
                 normalised_ini(&parse_ini(&String::from_utf8_lossy(&bytes)), "egg_info")
             }
             _ => return Ok(None),
