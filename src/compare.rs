@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::archive::{git_blob_id, resolve_link, Content, Files};
+use crate::archive::{git_blob_id, Content, Files};
 use crate::ecosystem::{Handler, Package};
 use crate::finding::{Code, Finding};
 use crate::git::GitError;
@@ -411,11 +411,6 @@ impl Rule for Junk {
             "not in source; a benign file (swap file, OS metadata or test cache)",
         ))))
     }
-}
-
-/// Does the artifact symlink at `path` point inside the package? (used by rules)
-pub fn link_inside(path: &str, target: &str) -> bool {
-    resolve_link(path, target).is_some()
 }
 
 #[cfg(test)]

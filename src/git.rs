@@ -275,13 +275,9 @@ pub fn lock(dir: &Path) -> Result<std::fs::File, GitError> {
 }
 
 impl Repo {
-    fn cmd(&self) -> Command {
-        git_command(Some(&self.dir))
-    }
-
     /// A git command on this clone, with the safe environment.
-    pub fn command(&self) -> Command {
-        self.cmd()
+    pub fn cmd(&self) -> Command {
+        git_command(Some(&self.dir))
     }
 
     /// Is the commit here, without asking the remote (no lazy fetch)?
@@ -406,22 +402,6 @@ impl Repo {
             .collect())
     }
 
-    /// Does any branch or tag reach the commit?
-    pub fn is_reachable(&self, sha: &str) -> Result<bool, GitError> {
-        let mut c = self.cmd();
-        c.env("GIT_NO_LAZY_FETCH", "1").args([
-            "for-each-ref",
-            "--count=1",
-            "--format=%(refname)",
-            "--contains",
-            sha,
-            "refs/heads",
-            "refs/tags",
-        ]);
-        let out = run(c, "for-each-ref --contains", &self.url)?;
-        Ok(!out.stdout.is_empty())
-    }
-
     /// The whole tree of a commit: paths of blobs, trees and gitlinks.
     pub fn tree(&self, commit: &str) -> Result<Tree, GitError> {
         let mut c = self.cmd();
@@ -508,25 +488,5 @@ impl Repo {
     pub fn read_blob(&self, oid: &str) -> Result<Vec<u8>, GitError> {
         let mut m = self.read_blobs(&[oid.to_string()])?;
         Ok(m.remove(oid).unwrap_or_default())
-    }
-
-    /// Bytes of objects in the clone (packs and loose), for measuring what fetches carried.
-    pub fn disk_bytes(&self) -> u64 {
-        fn walk(p: &Path) -> u64 {
-            let Ok(rd) = std::fs::read_dir(p) else {
-                return 0;
-            };
-            rd.flatten()
-                .map(|e| {
-                    let m = e.metadata();
-                    match m {
-                        Ok(m) if m.is_dir() => walk(&e.path()),
-                        Ok(m) => m.len(),
-                        Err(_) => 0,
-                    }
-                })
-                .sum()
-        }
-        walk(&self.dir.join("objects"))
     }
 }

@@ -26,7 +26,7 @@ pub struct ObjectReader {
 
 impl ObjectReader {
     pub fn spawn(repo: &Repo) -> Result<ObjectReader, GitError> {
-        let mut c = repo.command();
+        let mut c = repo.cmd();
         c.env("GIT_NO_LAZY_FETCH", "1")
             .args(["cat-file", "--batch"])
             .stdin(Stdio::piped())

@@ -308,20 +308,6 @@ impl Verifier {
         .await
         .clone()
     }
-
-    /// Every repository this run used, for measurements.
-    pub fn repos_used(&self) -> Vec<Repo> {
-        self.repos
-            .lock()
-            .expect("repo map")
-            .values()
-            .filter_map(|c| {
-                c.get()
-                    .and_then(|r| r.as_ref().ok())
-                    .map(|s| s.repo.clone())
-            })
-            .collect()
-    }
 }
 
 fn finish(mut r: PackageResult, started: Instant) -> PackageResult {
