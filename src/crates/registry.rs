@@ -104,9 +104,25 @@ pub async fn lines(cx: &RegistryCx<'_>, name: &str) -> Result<Vec<IndexLine>, Re
         }
         let l: IndexLine = serde_json::from_str(line)
             .map_err(|e| RegistryError::Failed(format!("{url}, line {}: {e}", i + 1)))?;
+        // The index is input too: a line for another crate (or a name that is not a valid
+        // crate name, which the download template would be built from) is not this crate's.
+        if !same_crate(&l.name, name) {
+            return Err(RegistryError::Failed(format!(
+                "{url}, line {}: lists crate `{}`, not `{name}`",
+                i + 1,
+                l.name
+            )));
+        }
         out.push(l);
     }
     Ok(out)
+}
+
+/// crates.io treats case and `-`/`_` as the same name.
+fn same_crate(a: &str, b: &str) -> bool {
+    valid_name(a)
+        && a.replace('_', "-")
+            .eq_ignore_ascii_case(&b.replace('_', "-"))
 }
 
 fn valid_name(name: &str) -> bool {
@@ -165,6 +181,13 @@ pub async fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_lines_must_name_the_crate() {
+        assert!(same_crate("Foo_Bar", "foo-bar"));
+        assert!(!same_crate("other", "foo"));
+        assert!(!same_crate("é", "é"));
+    }
 
     #[test]
     fn index_paths() {

@@ -466,4 +466,13 @@ end
             "a = \"     \"    \nb = %w[           ] + '  '' '\nc = <<-EOS\n      \n  EOS\nd = x / y / z\n"
         );
     }
+
+    #[test]
+    fn non_ascii_gemspecs_do_not_panic() {
+        let g = "# Ünïcode comment ✓\nGem::Specification.new do |s|\n  s.authors = [\"José Müller\"]\n  s.summary = %q{Ça marche — “quotes”}\n  s.description = <<~DESC\n    naïve café\n  DESC\n  ünïcode_var = 1\n  s.add_dependency \"rack\", \"~> 3\"\nend\n";
+        let code = code_only(g);
+        assert_eq!(code.len(), g.len());
+        let d = declared_dependencies(g);
+        assert_eq!(d.kind("rack"), Some(DepKind::Runtime));
+    }
 }
