@@ -66,6 +66,36 @@ pub fn scm_record(files: &Files) -> Option<(Option<String>, bool)> {
     Some((full.then_some(sha), dirty))
 }
 
+/// pbr records the commit it built from in `*.egg-info/pbr.json` (`git_version`, abbreviated).
+/// It is the build's record only when the project builds with pbr (`setup(pbr=True)`, or a
+/// `[pbr]` section in setup.cfg): older pbr wrote the file for every project, and a stale copy
+/// in a long-lived egg-info directory names some earlier commit.
+pub fn pbr_record(files: &Files) -> Option<String> {
+    let (_, content) = files.map.iter().find(|(p, _)| {
+        let mut parts = p.rsplit('/');
+        parts.next() == Some("pbr.json")
+            && parts.next().is_some_and(|d| d.ends_with(".egg-info"))
+            && parts.next().is_none()
+    })?;
+    let crate::archive::Content::File { data, .. } = content else {
+        return None;
+    };
+    let uses_pbr = files.text("setup.py").is_some_and(|t| {
+        let code = super::pyconfig::code_only(&t);
+        regex::Regex::new(r"(?:^|[^A-Za-z0-9_.])pbr\s*=\s*True")
+            .expect("regex")
+            .is_match(&code)
+    }) || files
+        .text("setup.cfg")
+        .is_some_and(|t| super::pyconfig::parse_ini(&t).contains_key("pbr"));
+    if !uses_pbr || !super::generated::is_pbr_json(data) {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(data).ok()?;
+    let sha = v.get("git_version")?.as_str()?.to_ascii_lowercase();
+    (sha.len() >= 7).then_some(sha)
+}
+
 /// The package with the repository candidates its core metadata (`PKG-INFO`, a wheel's
 /// `METADATA`: path and text) names.
 pub fn package(
@@ -96,7 +126,9 @@ pub fn package(
         .and_then(|i| i.name.clone())
         .filter(|n| normalize_name(n) == normalize_name(&resolved.name))
         .unwrap_or_else(|| resolved.name.clone());
-    let (commit, dirty) = scm_record(&files).unwrap_or((None, false));
+    let (commit, dirty) = scm_record(&files)
+        .or_else(|| pbr_record(&files).map(|c| (Some(c), false)))
+        .unwrap_or((None, false));
     Package {
         name,
         version: resolved.version.clone(),

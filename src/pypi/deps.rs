@@ -19,7 +19,21 @@ use crate::source::{join, SourceView};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Declared {
     Static(BTreeSet<String>),
+    /// One part is computed by code: the other part's names, which part they are, and why
+    /// the computed part cannot be read.
+    Partial {
+        names: BTreeSet<String>,
+        part: Part,
+        why: String,
+    },
     Unknown(String),
+}
+
+/// Base dependencies or those of extras: a computed one need not hide the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Base,
+    Extras,
 }
 
 fn names<'a>(reqs: impl IntoIterator<Item = &'a str>) -> impl Iterator<Item = String> {
@@ -131,10 +145,17 @@ pub fn declared(source: &SourceView<'_>, dir: &str, files: &ProjectFiles) -> Dec
         return Declared::Static(out);
     }
     let py = files.setup_py.as_deref();
-    for (key, section) in [
-        ("install_requires", None),
-        ("extras_require", Some("options.extras_require")),
+    let mut parts: Vec<(Part, BTreeSet<String>)> = Vec::new();
+    let mut computed: Option<(Part, String)> = None;
+    for (key, section, part) in [
+        ("install_requires", None, Part::Base),
+        (
+            "extras_require",
+            Some("options.extras_require"),
+            Part::Extras,
+        ),
     ] {
+        let mut out = BTreeSet::new();
         match py.and_then(|s| setup_py_value(s, key)) {
             Some(PyValue::List(l)) => out.extend(names(l.iter().map(String::as_str))),
             Some(PyValue::Str(s)) => out.extend(names(s.lines())),
@@ -144,7 +165,13 @@ pub fn declared(source: &SourceView<'_>, dir: &str, files: &ProjectFiles) -> Dec
                     .filter_map(|r| requirement_name(r)),
             ),
             Some(PyValue::Dynamic) => {
-                return Declared::Unknown(format!("setup.py computes `{key}`"));
+                if computed.is_some() {
+                    return Declared::Unknown(
+                        "setup.py computes `install_requires` and `extras_require`".into(),
+                    );
+                }
+                computed = Some((part, format!("setup.py computes `{key}`")));
+                continue;
             }
             None => {}
         }
@@ -167,11 +194,34 @@ pub fn declared(source: &SourceView<'_>, dir: &str, files: &ProjectFiles) -> Dec
                 }
             }
         }
+        parts.push((part, out));
     }
-    if py.is_some_and(|s| s.contains("**")) && out.is_empty() {
+    let all: BTreeSet<String> = parts.iter().flat_map(|(_, n)| n.iter().cloned()).collect();
+    if py.is_some_and(|s| s.contains("**")) && all.is_empty() {
         return Declared::Unknown("setup.py passes keyword arguments it computes".into());
     }
-    Declared::Static(out)
+    match computed {
+        None => Declared::Static(all),
+        Some((dynamic, why)) => {
+            let (part, names) = parts
+                .into_iter()
+                .find(|(p, _)| *p != dynamic)
+                .expect("two parts");
+            Declared::Partial { names, part, why }
+        }
+    }
+}
+
+/// Whether a published requirement belongs to an extra: a `Requires-Dist` marker naming
+/// `extra`, or a `requires.txt` section `[name]` / `[name:marker]` (a bare `[:marker]`
+/// section is a conditional base dependency).
+fn is_extra_requirement(req: &str, section: Option<&str>) -> bool {
+    match section {
+        Some(s) => !s.starts_with(':'),
+        None => req
+            .split_once(';')
+            .is_some_and(|(_, marker)| marker.contains("extra")),
+    }
 }
 
 /// `manifest-mismatch` for a name, version or dependency the source does not declare.
@@ -216,44 +266,80 @@ pub fn package_findings(pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> 
         }
     }
     // setuptools before 68 wrote dependencies only to `*.egg-info/requires.txt`.
-    let mut published: BTreeSet<String> = info
+    // Each published name with whether it is an extra's.
+    let mut published: BTreeSet<(String, bool)> = info
         .requires_dist
         .iter()
-        .filter_map(|r| requirement_name(r))
+        .filter_map(|r| Some((requirement_name(r)?, is_extra_requirement(r, None))))
         .collect();
     for (path, _) in pkg.files.map.iter().filter(|(p, _)| is_requires_txt(p)) {
         let text = pkg.files.text(path).unwrap_or_default();
-        published.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('['))
-                .filter_map(requirement_name),
-        );
+        let mut section: Option<String> = None;
+        for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if let Some(s) = l.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = Some(s.to_string());
+            } else if let Some(n) = requirement_name(l) {
+                published.insert((n, is_extra_requirement(l, section.as_deref())));
+            }
+        }
     }
     if published.is_empty() {
         return out;
     }
     let files = ProjectFiles::read(source, &source.pkg_dir);
-    match declared(source, &source.pkg_dir, &files) {
-        Declared::Static(decl) => {
-            let extra: Vec<&String> = published.iter().filter(|n| !decl.contains(*n)).collect();
-            if !extra.is_empty() {
-                out.push(Finding::at(
-                    Code::ManifestMismatch,
-                    &at,
-                    format!(
-                        "Requires-Dist names {} that the source's static metadata at `{}` does not declare",
-                        extra.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
-                        if source.pkg_dir.is_empty() { "." } else { &source.pkg_dir }
-                    ),
-                ));
-            }
+    let (decl, checked) = match declared(source, &source.pkg_dir, &files) {
+        Declared::Static(decl) => (decl, None),
+        Declared::Partial { names, part, why } => {
+            out.push(Finding::at(
+                Code::NotChecked,
+                &at,
+                format!(
+                    "Requires-Dist of {} not checked against the source: {why}",
+                    match part {
+                        Part::Base => "extras",
+                        Part::Extras => "the base dependencies",
+                    }
+                ),
+            ));
+            (names, Some(part))
         }
-        Declared::Unknown(why) => out.push(Finding::at(
-            Code::NotChecked,
+        Declared::Unknown(why) => {
+            out.push(Finding::at(
+                Code::NotChecked,
+                &at,
+                format!("Requires-Dist not checked against the source: {why}"),
+            ));
+            return out;
+        }
+    };
+    let extra: BTreeSet<&String> = published
+        .iter()
+        .filter(|(_, is_extra)| match checked {
+            None => true,
+            Some(Part::Base) => !is_extra,
+            Some(Part::Extras) => *is_extra,
+        })
+        .map(|(n, _)| n)
+        .filter(|n| !decl.contains(*n))
+        .collect();
+    if !extra.is_empty() {
+        out.push(Finding::at(
+            Code::ManifestMismatch,
             &at,
-            format!("Requires-Dist not checked against the source: {why}"),
-        )),
+            format!(
+                "Requires-Dist names {} that the source's static metadata at `{}` does not declare",
+                extra
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if source.pkg_dir.is_empty() {
+                    "."
+                } else {
+                    &source.pkg_dir
+                }
+            ),
+        ));
     }
     out
 }

@@ -3,8 +3,11 @@
 //! normalisation, versions by PEP 440 (`1.0` == `1.0.0`, a leading `v` ignored).
 
 pub mod artifact;
+pub mod bytecode;
 pub mod deps;
+pub mod generated;
 pub mod lockfile;
+pub mod marshal;
 pub mod pkginfo;
 pub mod pyconfig;
 pub mod registry;
@@ -87,6 +90,8 @@ impl Handler for Pypi {
     fn rules(&self) -> Vec<Box<dyn Rule>> {
         let mut r = rules::rules();
         r.extend(wheel_rules::rules());
+        r.extend(generated::rules());
+        r.extend(bytecode::rules());
         r
     }
 

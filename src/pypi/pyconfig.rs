@@ -175,20 +175,91 @@ pub fn setup_py_value(src: &str, key: &str) -> Option<PyValue> {
     let pieces = lex_python(src);
     let at = find_kwarg(&pieces, key)?;
     Some(match literal_at(&pieces, at.0, &at.1) {
+        // `key=[...] + more`: only part of the value is literal.
+        Some(_) if !ends_here(&pieces, literal_end(&pieces, at.0, &at.1)) => PyValue::Dynamic,
         Some(v) => v,
         None => {
-            let ident: String =
-                at.1.trim_start()
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-            if ident.is_empty() {
+            let after = at.1.trim_start();
+            let ident: String = after
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let rest_ends = ends_here(&pieces, Some((at.0, after[ident.len()..].to_string())));
+            if ident.is_empty() || !rest_ends || is_modified(src, &ident) {
                 PyValue::Dynamic
             } else {
                 find_binding(&pieces, &ident).unwrap_or(PyValue::Dynamic)
             }
         }
     })
+}
+
+/// Whether the expression ends where `end` (the piece index and the code after the value in
+/// it) points: a `,`, a closing bracket, or the end of the source; anything else (`+ extra`,
+/// `if ...`, `.copy()`) continues it.
+fn ends_here(pieces: &[Piece], end: Option<(usize, String)>) -> bool {
+    let Some((idx, after)) = end else {
+        return false;
+    };
+    let mut code = after;
+    let mut next = idx + 1;
+    loop {
+        let t = code.trim_start_matches(|c: char| c.is_whitespace() || c == '\\');
+        if let Some(c) = t.chars().next() {
+            return matches!(c, ',' | ')' | ']' | '}' | ';') || t.starts_with('#');
+        }
+        match pieces.get(next) {
+            None => return true,
+            Some(Piece::Code(c)) => {
+                code = c.clone();
+                next += 1;
+            }
+            Some(Piece::Str(_)) => return false,
+        }
+    }
+}
+
+/// Where the literal starting at `rest` (in piece `idx`) ends: the piece holding its closing
+/// bracket (or the string) and the code after it there.
+fn literal_end(pieces: &[Piece], idx: usize, rest: &str) -> Option<(usize, String)> {
+    let rest = rest.trim_start().trim_start_matches('\\').trim_start();
+    if rest.is_empty() {
+        return Some((idx + 1, String::new()));
+    }
+    let mut depth = 0i32;
+    for (n, p) in pieces[idx..].iter().enumerate() {
+        if let Piece::Code(c) = p {
+            let code = if n == 0 { rest } else { c.as_str() };
+            for (i, ch) in code.char_indices() {
+                match ch {
+                    '[' | '(' | '{' => depth += 1,
+                    ']' | ')' | '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some((idx + n, code[i + 1..].to_string()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Whether code (strings and comments aside) changes the list or dict bound to `name` after
+/// binding it: `name.extend(...)`, `.append`, `.insert`, `.update`, `+=`, `|=`, item
+/// assignment, or a second binding (in a branch, say). Then its literal is only part of it.
+pub fn is_modified(src: &str, name: &str) -> bool {
+    let code = code_only(src);
+    let n = regex::escape(name);
+    let mutation = regex::Regex::new(&format!(
+        r"(?:^|[^A-Za-z0-9_.]){n}\s*(?:\.\s*(?:extend|append|insert|update|add|setdefault|__iadd__)\s*\(|\+=|\|=|\[[^\]]*\]\s*(?:\+=|=[^=]))"
+    ))
+    .expect("regex");
+    let binding =
+        regex::Regex::new(&format!(r"(?m)^[ \t]*{n}\s*(?::[^=\n]*)?=[^=]")).expect("regex");
+    mutation.is_match(&code) || binding.find_iter(&code).count() > 1
 }
 
 /// (index of the code piece, the code after `key=` in it).
@@ -373,5 +444,42 @@ setup(
             setup_py_value("setup(name=NAME, version=get_version())", "version"),
             Some(PyValue::Dynamic)
         );
+    }
+
+    /// Dependencies completed by code: only part of the list is a literal, so it is dynamic.
+    #[test]
+    fn lists_changed_by_code_are_dynamic() {
+        let dynamic = [
+            "REQS = ['a']\nif sys.platform == 'win32':\n    REQS.extend(['pywin32'])\nsetup(install_requires=REQS)\n",
+            "REQS = ['a']\nREQS += ['b']\nsetup(install_requires=REQS)\n",
+            "REQS = ['a']\nif PY2:\n    REQS = REQS + ['b']\nsetup(install_requires=REQS)\n",
+            "BASE = ['a']\nsetup(install_requires=BASE + ['b'])\n",
+            "setup(install_requires=['a'] + extra, name='x')\n",
+            "setup(install_requires=['a'] if X else ['b'])\n",
+            "EX = {'d': ['x']}\nEX['all'] = ['y']\nsetup(extras_require=EX)\n",
+            "EX = {'d': ['x']}\nEX.update(more)\nsetup(extras_require=EX)\n",
+        ];
+        for src in dynamic {
+            let key = if src.contains("EX") {
+                "extras_require"
+            } else {
+                "install_requires"
+            };
+            assert_eq!(setup_py_value(src, key), Some(PyValue::Dynamic), "{src}");
+        }
+        let literal = [
+            "REQS = ['a', 'b']\n# REQS.extend(['c'])\nprint('REQS.append(x)')\nsetup(install_requires=REQS)\n",
+            "REQS = ['a', 'b']\nsetup(install_requires=REQS, name='x')\n",
+            "setup(\n    install_requires=['a', 'b'],  # deps\n)\n",
+            "setup(install_requires=['a', 'b'])",
+            "MY_REQS = ['a', 'b']\nOTHER_REQS = []\nOTHER_REQS.append('z')\nsetup(install_requires=MY_REQS)\n",
+        ];
+        for src in literal {
+            assert_eq!(
+                setup_py_value(src, "install_requires"),
+                Some(PyValue::List(vec!["a".into(), "b".into()])),
+                "{src}"
+            );
+        }
     }
 }
