@@ -15,12 +15,14 @@ pub struct RepoUrl {
 }
 
 /// Hosts whose URL layout (`/owner/repo/...`) is known.
-const FORGES: [&str; 5] = [
+const FORGES: [&str; 6] = [
     "github.com",
     "gitlab.com",
     "codeberg.org",
     "bitbucket.org",
     "sr.ht",
+    // OpenStack's Gitea (pbr projects name it as their repository).
+    "opendev.org",
 ];
 
 /// Normalise a repository URL from metadata. `None` when it is not a URL of a git repository.

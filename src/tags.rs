@@ -74,6 +74,8 @@ fn version_part<'t>(tag: &'t str, names: &[String]) -> Vec<(&'t str, u8)> {
         "ver-",
         "releases/",
         "release-v",
+        // pycparser: `release_v2.21`.
+        "release_v",
         "r",
     ] {
         if let Some(v) = lower.strip_prefix(p) {
@@ -182,6 +184,7 @@ mod tests {
             "foo/v1.2.3",
             "foo@1.2.3",
             "release-1.2.3",
+            "release_v1.2.3",
         ] {
             let m = matching_tags(&tags(&[t]), "foo", "1.2.3", None, &exact);
             assert_eq!(m.len(), 1, "{t}");

@@ -69,15 +69,27 @@ fn egg_info_plugin_output_is_excused_and_pbr_records_the_commit_only_for_pbr_pro
             e,
             &format!("{top}/plain_thing.egg-info/pbr.json"),
             b"{\"git_version\": \"0123abc\", \"hook\": \"import os\"}",
-        )
+        );
+        // pbr's files in a project that does not build with pbr are not excused either.
+        set(
+            e,
+            &format!("{top}/AUTHORS"),
+            b"A U Thor <author@example.org>\n",
+        );
     });
     fx.publish("odd", "plain-thing", &[(&out, None)], false);
     let (code, v) = fx.verify("odd", "pypi:plain-thing@1.0.0");
     assert_eq!(result(&v)["verdict"], "mismatch", "{v:#}");
     assert_eq!(code, 1);
+    let mut flagged: Vec<&str> = with_code(&v, "file-not-in-source")
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    flagged.sort();
     assert_eq!(
-        with_code(&v, "file-not-in-source")[0]["path"],
-        "plain_thing.egg-info/pbr.json"
+        flagged,
+        ["AUTHORS", "plain_thing.egg-info/pbr.json"],
+        "{v:#}"
     );
 
     // A pbr project: `git_version` is the commit the build recorded (no tag inference), and
@@ -86,10 +98,15 @@ fn egg_info_plugin_output_is_excused_and_pbr_records_the_commit_only_for_pbr_pro
         &fx,
         "pbr-thing",
         "from setuptools import setup\nsetup(pbr=True, name='pbr-thing', version='2.0.0', packages=['pbr_thing'],\n      url='https://github.com/acme/pbr-thing')\n",
-        "",
+        "include AUTHORS ChangeLog\n",
     );
     let commit = p.commit("pbr-thing 2.0.0");
     p.tag("2.0.0");
+    // What pbr writes from the git history into the working tree while building the sdist.
+    p.write("AUTHORS", "A U Thor <author@example.org>\n").write(
+        "ChangeLog",
+        "CHANGES\n=======\n\n2.0.0\n-----\n\n* pbr-thing 2.0.0\n",
+    );
     for (index, sha) in [("pbr", &commit[..10]), ("pbr-unpushed", "abcdef12345")] {
         p.write(
             "pbr_thing.egg-info/pbr.json",
@@ -100,6 +117,8 @@ fn egg_info_plugin_output_is_excused_and_pbr_records_the_commit_only_for_pbr_pro
     }
     let (_, v) = fx.verify("pbr", "pypi:pbr-thing@2.0.0");
     assert_eq!(result(&v)["verdict"], "verified", "{v:#}");
+    assert_eq!(excused_by(&v, "AUTHORS"), Some("pbr-generated"), "{v:#}");
+    assert_eq!(excused_by(&v, "ChangeLog"), Some("pbr-generated"), "{v:#}");
     assert_eq!(result(&v)["source"]["commit"], commit.as_str(), "{v:#}");
     assert!(with_code(&v, "commit-from-tag").is_empty(), "{v:#}");
     let (code, v) = fx.verify("pbr-unpushed", "pypi:pbr-thing@2.0.0");

@@ -69,6 +69,13 @@ pub fn minor_for_magic(n: u16) -> Option<u8> {
     })
 }
 
+/// Python 1.5 to 2.7 magic numbers (20121 … 62211), followed by `\r\n`.
+fn python2_magic(data: &[u8]) -> bool {
+    data.len() >= 8
+        && data[2..4] == *b"\r\n"
+        && (20121..=62218).contains(&u16::from_le_bytes([data[0], data[1]]))
+}
+
 /// A `.pyc` header (PEP 552 for 3.7+: magic, flags, then mtime and size or a source hash).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Header {
@@ -188,6 +195,11 @@ pub enum Recompile {
 /// Compare bytecode `pyc` with what `python_source` compiles to (at optimisation `opt`).
 pub fn recompile(pyc: &[u8], python_source: &[u8], opt: u8) -> Recompile {
     let Some(h) = header(pyc) else {
+        if python2_magic(pyc) {
+            return Recompile::Cannot(
+                "it is Python 2 bytecode, which provero does not read".into(),
+            );
+        }
         return Recompile::Different("its header is not a CPython bytecode header".into());
     };
     if let Some(size) = h.source_size {
@@ -312,6 +324,10 @@ mod tests {
         assert_eq!((h.minor, h.source_size, h.body), (11, Some(42), 16));
         assert!(header(b"\xa7\x0d\n\n").is_none());
         assert!(header(b"\xa7\x0d\r\n").is_none());
+        // Python 2.7's magic is recognised as such, and never read.
+        let py27 = [0x03, 0xf3, b'\r', b'\n', 0, 0, 0, 0, b'c'];
+        assert!(python2_magic(&py27) && header(&py27).is_none());
+        assert!(matches!(recompile(&py27, b"", 0), Recompile::Cannot(_)));
     }
 
     /// Bytecode written by this machine's python3 (py_compile, as a build leaves it) is the

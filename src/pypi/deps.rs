@@ -144,6 +144,27 @@ pub fn declared(source: &SourceView<'_>, dir: &str, files: &ProjectFiles) -> Dec
         }
         return Declared::Static(out);
     }
+    if super::generated::builds_with_pbr(files) {
+        // pbr takes install_requires from requirements.txt and extras from setup.cfg `[extras]`.
+        let mut out = BTreeSet::new();
+        if let Some(b) = source.read(&join(dir, "requirements.txt")).ok().flatten() {
+            out.extend(names(requirement_lines(&String::from_utf8_lossy(&b))));
+        }
+        if let Some(extras) = files.setup_cfg.as_ref().and_then(|c| c.get("extras")) {
+            for v in extras.values() {
+                out.extend(names(value_lines(v)));
+            }
+        }
+        if let Some(v) = files
+            .setup_cfg
+            .as_ref()
+            .and_then(|c| c.get("options"))
+            .and_then(|o| o.get("install_requires"))
+        {
+            out.extend(names(value_lines(v)));
+        }
+        return Declared::Static(out);
+    }
     let py = files.setup_py.as_deref();
     let mut parts: Vec<(Part, BTreeSet<String>)> = Vec::new();
     let mut computed: Option<(Part, String)> = None;
