@@ -153,6 +153,24 @@ pub trait Handler: Send + Sync {
         a == b
     }
 
+    /// The spelling of a package name that every equivalent spelling shares (PEP 503 for
+    /// PyPI), for de-duplicating the work list.
+    fn canonical_name(&self, name: &str) -> String {
+        name.to_string()
+    }
+
+    /// The spelling of a version that every equal version shares (PEP 440 for PyPI: `8.1.07`
+    /// and `8.1.7`, `1.0` and `1.0.0`), for de-duplicating the work list.
+    fn canonical_version(&self, version: &str) -> String {
+        version.to_string()
+    }
+
+    /// The order of two versions (semver, PEP 440, RubyGems); `None` when either does not
+    /// parse. Says which stored versions are earlier than this one (`regression`).
+    fn version_order(&self, _a: &str, _b: &str) -> Option<std::cmp::Ordering> {
+        None
+    }
+
     /// Directories of the tree that may hold this package when the artifact does not record
     /// one, best first (`""` is the root).
     fn package_dirs(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<String>;

@@ -69,6 +69,10 @@ impl Handler for Gems {
         a == b || (a.replace('-', ".") == b.replace('-', "."))
     }
 
+    fn version_order(&self, a: &str, b: &str) -> Option<std::cmp::Ordering> {
+        Some(version::compare(a, b))
+    }
+
     fn package_dirs(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<String> {
         source::package_dirs(pkg, source)
     }
