@@ -489,3 +489,63 @@ impl Progress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn work(eco: Ecosystem, name: &str, version: Option<&str>, pins: &[&[&str]]) -> Work {
+        Work {
+            ecosystem: eco,
+            name: name.into(),
+            version: version.map(str::to_string),
+            pins: pins
+                .iter()
+                .map(|s| s.iter().map(|h| h.to_string()).collect())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn pypi_spellings_of_one_release_are_one_package() {
+        let all = [
+            ("click", "8.1.7"),
+            ("Click", "8.1.7"),
+            ("click", "8.1.07"),
+            ("CLICK", "v8.1.7"),
+        ]
+        .map(|(n, v)| work(Ecosystem::Pypi, n, Some(v), &[]));
+        assert_eq!(dedup(all).len(), 1);
+        let names = ["zope.interface", "Zope_Interface", "zope--interface"]
+            .map(|n| work(Ecosystem::Pypi, n, Some("1.0"), &[]));
+        let kept = dedup(names);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].name, "zope.interface", "the first spelling is kept");
+        // Crate names are not PEP 503: `serde_json` and `Serde_json` stay apart, and so do
+        // different PyPI versions.
+        let other = [
+            work(Ecosystem::Crates, "serde_json", Some("1.0.0"), &[]),
+            work(Ecosystem::Crates, "serde-json", Some("1.0.0"), &[]),
+            work(Ecosystem::Pypi, "click", Some("8.1"), &[]),
+            work(Ecosystem::Pypi, "click", Some("8.1.1"), &[]),
+            work(Ecosystem::Pypi, "click", None, &[]),
+        ];
+        assert_eq!(dedup(other).len(), 5);
+    }
+
+    #[test]
+    fn dedup_keeps_every_pin_and_each_set_is_checked() {
+        let kept = dedup([
+            work(Ecosystem::Crates, "a", Some("1.0.0"), &[]),
+            work(Ecosystem::Crates, "a", Some("1.0.0"), &[&["aa"]]),
+            work(Ecosystem::Crates, "a", Some("1.0.0"), &[&["bb", "cc"]]),
+            work(Ecosystem::Crates, "a", Some("1.0.0"), &[&["aa"]]),
+        ]);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].pins.len(), 2);
+        assert!(pin_finding("a.crate", Some("AA"), &kept[0].pins).is_some());
+        assert!(pin_finding("a.crate", Some("aa"), &kept[0].pins[..1]).is_none());
+        assert!(pin_finding("a.crate", None, &kept[0].pins[..1]).is_some());
+        assert!(pin_finding("a.crate", None, &[]).is_none());
+    }
+}
