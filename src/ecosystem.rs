@@ -143,9 +143,15 @@ pub trait Handler: Send + Sync {
     /// Read the downloaded artifact. Hostile entries become findings; caps become errors.
     fn read(&self, resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError>;
 
-    /// More repository candidates from the registry when the artifact names none.
-    async fn repository_fallback(&self, _cx: &RegistryCx<'_>, _pkg: &Package) -> Vec<String> {
-        Vec::new()
+    /// More repository candidates from the registry when the artifact names none. `Err` when
+    /// the registry could not be asked (down, answering nonsense): then "no repository" is
+    /// not a fact of the package, and the package is retried next run.
+    async fn repository_fallback(
+        &self,
+        _cx: &RegistryCx<'_>,
+        _pkg: &Package,
+    ) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
     }
 
     /// Do two version strings name the same version (PEP 440 for PyPI, exact elsewhere)?

@@ -220,6 +220,8 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     let progress = Progress::new(run.progress && total >= 1, total);
     let mut results: Vec<(usize, PackageResult)> = Vec::with_capacity(total);
     let mut stored = 0;
+    // This run's results by package, for `regression` warnings.
+    let mut seen = crate::regression::History::new();
     {
         let store = store.as_ref();
         let progress = &progress;
@@ -258,7 +260,8 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                 r.findings.insert(0, f);
                 r.verdict = Verdict::judge(&r.findings);
             }
-            note_regression(&mut r, store, results.iter().map(|(_, r)| r));
+            note_regression(&mut r, store, &seen);
+            crate::regression::remember(&mut seen, &r);
             progress.finished(r.verdict, stored);
             if run.stream_human {
                 progress.print(&human_result(&r, run.style));
@@ -287,9 +290,8 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     );
     results.sort_by_key(|(i, _)| *i);
     // Versions decided later in this run than the one they precede count too.
-    let done: Vec<PackageResult> = results.iter().map(|(_, r)| r.clone()).collect();
     for (_, r) in results.iter_mut() {
-        note_regression(r, store.as_ref(), &done);
+        note_regression(r, store.as_ref(), &seen);
     }
     let mut report = Report::new(results.into_iter().map(|(_, r)| r).collect(), errors)
         .with_skipped_inputs(skipped_inputs);
@@ -300,12 +302,12 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
 /// Set the `regression` warning on `r` from the store's history of its package and `run`
 /// (results of this run). Only a result that is not verified, or has no recorded commit, can
 /// be one, so the store is asked only for those.
-fn note_regression<'a>(
+fn note_regression(
     r: &mut PackageResult,
     store: Option<&Mutex<Store>>,
-    run: impl IntoIterator<Item = &'a PackageResult>,
+    run: &crate::regression::History,
 ) {
-    if r.verdict == Verdict::Verified && crate::regression::recorded_commit(r) {
+    if !crate::regression::candidate(r) {
         return;
     }
     let stored = match store.map(|s| {
@@ -320,8 +322,13 @@ fn note_regression<'a>(
         }
         None => Vec::new(),
     };
-    let run: Vec<&PackageResult> = run.into_iter().collect();
-    crate::regression::annotate(r, stored.iter().chain(run));
+    let stored: Vec<crate::regression::Past> =
+        stored.iter().map(crate::regression::Past::of).collect();
+    let this_run = run
+        .get(&(r.package.ecosystem, r.package.name.clone()))
+        .into_iter()
+        .flatten();
+    crate::regression::annotate(r, stored.iter().chain(this_run));
 }
 
 /// One package: resolve (cheap: the registry's index), reuse a stored verdict for the same

@@ -5,13 +5,19 @@
 //! It is judged against history (the results store and the other results of the run), never
 //! stored: the store holds facts of each artifact, and history changes with every run.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+
+use crate::ecosystem::Ecosystem;
 
 use crate::finding::{Code, Finding, Verdict};
 use crate::report::PackageResult;
 
 /// Finding codes that say the commit was guessed (no commit recorded by the packager).
-const GUESSED: [Code; 3] = [Code::CommitFromTag, Code::CommitFromManifest, Code::NoCommit];
+const GUESSED: [Code; 3] = [
+    Code::CommitFromTag,
+    Code::CommitFromManifest,
+    Code::NoCommit,
+];
 
 /// A result that is a decision about its artifact (not an error, not a transient failure).
 fn decided(r: &PackageResult) -> bool {
@@ -27,11 +33,48 @@ pub fn recorded_commit(r: &PackageResult) -> bool {
 /// How many earlier versions a message names before "and N more".
 const NAMED: usize = 50;
 
+/// What a regression needs to know of another result of the same package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Past {
+    pub version: String,
+    /// Decided (no error, no transient failure) and verified.
+    pub verified: bool,
+    /// The packager recorded the commit ([`recorded_commit`]).
+    pub recorded: bool,
+}
+
+impl Past {
+    pub fn of(r: &PackageResult) -> Past {
+        Past {
+            version: r.package.version.clone(),
+            verified: decided(r) && r.verdict == Verdict::Verified,
+            recorded: recorded_commit(r),
+        }
+    }
+}
+
+/// Results grouped by package, as history.
+pub type History = HashMap<(Ecosystem, String), Vec<Past>>;
+
+/// Add `r` to `history`.
+pub fn remember(history: &mut History, r: &PackageResult) {
+    history
+        .entry((r.package.ecosystem, r.package.name.clone()))
+        .or_default()
+        .push(Past::of(r));
+}
+
+/// Could `r` be a regression at all (not verified, or verified without a recorded commit)?
+/// Only such results need history.
+pub fn candidate(r: &PackageResult) -> bool {
+    decided(r) && !(r.verdict == Verdict::Verified && recorded_commit(r))
+}
+
 /// The `regression` finding for `r` given other results of the same package (any order, any
 /// versions; `r` itself and later versions are ignored). `None` when there is none.
 pub fn finding<'a>(
     r: &PackageResult,
-    history: impl IntoIterator<Item = &'a PackageResult>,
+    history: impl IntoIterator<Item = &'a Past>,
 ) -> Option<Finding> {
     if !decided(r) {
         return None;
@@ -44,11 +87,9 @@ pub fn finding<'a>(
     }
     let earlier: BTreeSet<&str> = history
         .into_iter()
-        .filter(|h| h.package.ecosystem == r.package.ecosystem && h.package.name == r.package.name)
-        .filter(|h| decided(h) && h.verdict == Verdict::Verified)
-        .filter(|h| !lost_commit || recorded_commit(h))
-        .filter(|h| handler.version_order(&h.package.version, this) == Some(std::cmp::Ordering::Less))
-        .map(|h| h.package.version.as_str())
+        .filter(|h| h.verified && (!lost_commit || h.recorded))
+        .filter(|h| handler.version_order(&h.version, this) == Some(std::cmp::Ordering::Less))
+        .map(|h| h.version.as_str())
         .collect();
     if earlier.is_empty() {
         return None;
@@ -85,12 +126,9 @@ pub fn finding<'a>(
     Some(Finding::new(Code::Regression, message))
 }
 
-/// Set (or refresh) the `regression` warning on `r` from `history`; the verdict does not
-/// change (a warning). Returns whether `r` now has one.
-pub fn annotate<'a>(
-    r: &mut PackageResult,
-    history: impl IntoIterator<Item = &'a PackageResult>,
-) -> bool {
+/// Set (or refresh) the `regression` warning on `r` from `history` (other results of the same
+/// package); the verdict does not change (a warning). Returns whether `r` now has one.
+pub fn annotate<'a>(r: &mut PackageResult, history: impl IntoIterator<Item = &'a Past>) -> bool {
     r.findings.retain(|f| f.code != Code::Regression);
     match finding(r, history) {
         Some(f) => {
@@ -107,10 +145,14 @@ pub fn has_regression(r: &PackageResult) -> bool {
 
 /// Annotate every result against the others (a whole store, for `provero report`), and list
 /// the regressions first (otherwise the order is kept).
-pub fn annotate_all_regressions_first(results: &mut Vec<PackageResult>) {
-    let snapshot = results.clone();
+pub fn annotate_all_regressions_first(results: &mut [PackageResult]) {
+    let mut history = History::new();
+    for r in results.iter() {
+        remember(&mut history, r);
+    }
     for r in results.iter_mut() {
-        annotate(r, &snapshot);
+        let key = (r.package.ecosystem, r.package.name.clone());
+        annotate(r, history.get(&key).into_iter().flatten());
     }
     results.sort_by_key(|r| !has_regression(r));
 }
@@ -142,15 +184,17 @@ mod tests {
             r("1.2.0", Verdict::Verified, true, false),
             r("1.10.0", Verdict::Verified, true, false),
             r("1.1.0", Verdict::Mismatch, true, false),
-            // Later versions and other packages do not count.
+            // Later versions do not count.
             r("3.0.0", Verdict::Verified, true, false),
         ];
+        let hist: Vec<Past> = hist.iter().map(Past::of).collect();
         let this = r("2.0.0", Verdict::Mismatch, true, false);
         let f = finding(&this, &hist).unwrap();
         assert_eq!(f.severity, crate::finding::Severity::Warning);
         assert!(
-            f.message
-                .starts_with("3 earlier versions verified (1.10.0, 1.2.0, 1.0.0); this version is mismatch"),
+            f.message.starts_with(
+                "3 earlier versions verified (1.10.0, 1.2.0, 1.0.0); this version is mismatch"
+            ),
             "{}",
             f.message
         );
@@ -165,6 +209,7 @@ mod tests {
             r("1.0.0", Verdict::Verified, true, false),
             r("1.1.0", Verdict::Verified, true, true),
         ];
+        let hist: Vec<Past> = hist.iter().map(Past::of).collect();
         let f = finding(&r("1.2.0", Verdict::Verified, true, true), &hist).unwrap();
         assert!(f.message.contains("(1.0.0)"), "{}", f.message);
         assert!(f.message.contains("records none"), "{}", f.message);
@@ -189,7 +234,7 @@ mod tests {
         assert!(has_regression(&all[0]));
         assert!(!has_regression(&all[1]) && !has_regression(&all[2]));
         // Annotating again does not add a second warning.
-        let snapshot = all.clone();
+        let snapshot: Vec<Past> = all.iter().map(Past::of).collect();
         annotate(&mut all[0], &snapshot);
         assert_eq!(
             all[0]

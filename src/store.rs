@@ -72,7 +72,8 @@ CREATE TABLE IF NOT EXISTS results (
 ";
 
 /// Every column, in table order (merge names them: a migrated table has the same order).
-const COLUMNS: &str = "ecosystem, name, version, sha256, verdict, findings, commit_id, repository, \
+const COLUMNS: &str =
+    "ecosystem, name, version, sha256, verdict, findings, commit_id, repository, \
                        decided_at, duration_ms, result, provero, settings";
 
 /// Everything outside the artifact that can change a verdict. A stored verdict is reused only
@@ -102,9 +103,12 @@ impl Settings<'_> {
 /// A finding that says the verdict was decided by a failure that may pass (a host down, DNS,
 /// a download cut off): such a result is not a fact of the artifact and is not stored.
 pub fn transient(r: &PackageResult) -> Option<&Finding> {
-    r.findings
-        .iter()
-        .find(|f| matches!(f.code, Code::RepositoryUnreachable | Code::ArtifactUnavailable))
+    r.findings.iter().find(|f| {
+        matches!(
+            f.code,
+            Code::RepositoryUnreachable | Code::ArtifactUnavailable
+        )
+    })
 }
 
 /// An open store (reads, merges, and the writer thread's connection).
@@ -181,9 +185,7 @@ impl Store {
             // Schema 1 had no settings fingerprint: its rows stay readable for `report`, and
             // are decided again by the next run that meets them.
             self.conn
-                .execute_batch(
-                    "ALTER TABLE results ADD COLUMN settings TEXT NOT NULL DEFAULT ''",
-                )
+                .execute_batch("ALTER TABLE results ADD COLUMN settings TEXT NOT NULL DEFAULT ''")
                 .map_err(|e| self.err(e))?;
         }
         self.conn
@@ -506,7 +508,9 @@ mod tests {
         assert_eq!(w.finish().unwrap(), 1);
         let s = Store::open(&path).unwrap();
         assert_eq!(s.count().unwrap(), 1);
-        let got = s.lookup(Ecosystem::Crates, "a", "1.0.0", "AA", "s1").unwrap();
+        let got = s
+            .lookup(Ecosystem::Crates, "a", "1.0.0", "AA", "s1")
+            .unwrap();
         assert_eq!(got.unwrap().verdict, Verdict::Verified);
         assert!(s
             .lookup(Ecosystem::Crates, "a", "1.0.0", "other", "s1")
@@ -563,11 +567,8 @@ mod tests {
         let path = dir.path().join("old.db");
         {
             let c = Connection::open(&path).unwrap();
-            c.execute_batch(&SCHEMA.replace(
-                "settings    TEXT    NOT NULL DEFAULT '',",
-                "",
-            ))
-            .unwrap();
+            c.execute_batch(&SCHEMA.replace("settings    TEXT    NOT NULL DEFAULT '',", ""))
+                .unwrap();
             c.execute(
                 "INSERT INTO results VALUES ('crates','a','1.0.0','aa','verified','[]',NULL,NULL,1,1,?1,?2)",
                 params![

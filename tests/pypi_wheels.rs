@@ -156,9 +156,8 @@ fn one_release_spelled_several_ways_is_verified_once() {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stderr))
-    });
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stderr)));
     let results = v["results"].as_array().unwrap();
     assert_eq!(results.len(), 1, "{v:#}");
     assert_eq!(results[0]["verdict"], "verified", "{v:#}");

@@ -2,10 +2,11 @@
 //! registry and real git repositories (`bulk_support`): a verdict a transient failure decided
 //! is retried, a lockfile's pin is checked per run and never replayed, a verdict reached
 //! through one `--git-rewrite` mirror is not replayed through another, a spec and a lockfile
-//! naming the same package keep the lockfile's pin, `regression` warnings, and
-//! `provero report` reading `PROVERO_DB`.
+//! naming the same package keep the lockfile's pin, a registry API that could not be asked
+//! is not "no repository", `regression` warnings, and `provero report` reading `PROVERO_DB`.
 
 mod bulk_support;
+mod pypi_common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -154,7 +155,12 @@ fn a_lockfile_pin_is_checked_every_run_and_never_replayed() {
     let f = fixture(&[("alpha", 1)], &no_tamper);
     let db = f.root.join("r.db");
     let wrong = f.lockfile("wrong", &[("alpha", "1.0.0", &"0".repeat(64))]);
-    let out = f.verify(&db).arg("--lockfile").arg(&wrong).output().unwrap();
+    let out = f
+        .verify(&db)
+        .arg("--lockfile")
+        .arg(&wrong)
+        .output()
+        .unwrap();
     let r = only(&json(&out)).clone();
     assert_eq!(r["verdict"], "mismatch", "{r:#}");
     assert_eq!(codes(&r), ["checksum-mismatch"], "{r:#}");
@@ -164,16 +170,29 @@ fn a_lockfile_pin_is_checked_every_run_and_never_replayed() {
     let out = f.verify(&db).arg("crates:alpha@1.0.0").output().unwrap();
     let v = json(&out);
     assert_eq!(only(&v)["verdict"], "verified", "{v:#}");
-    assert_eq!(v["summary"]["skipped"], 1, "the artifact's verdict is reused");
+    assert_eq!(
+        v["summary"]["skipped"], 1,
+        "the artifact's verdict is reused"
+    );
     assert_eq!(out.status.code(), Some(0));
 
     // And the wrong pin again: flagged again, although the store says verified.
-    let out = f.verify(&db).arg("--lockfile").arg(&wrong).output().unwrap();
+    let out = f
+        .verify(&db)
+        .arg("--lockfile")
+        .arg(&wrong)
+        .output()
+        .unwrap();
     let v = json(&out);
     assert_eq!(only(&v)["verdict"], "mismatch", "{v:#}");
     assert_eq!(v["summary"]["skipped"], 1);
     let right = f.lockfile("right", &[("alpha", "1.0.0", &f.cksum("alpha", "1.0.0"))]);
-    let out = f.verify(&db).arg("--lockfile").arg(&right).output().unwrap();
+    let out = f
+        .verify(&db)
+        .arg("--lockfile")
+        .arg(&right)
+        .output()
+        .unwrap();
     assert_eq!(only(&json(&out))["verdict"], "verified");
 }
 
@@ -251,7 +270,11 @@ fn a_version_that_fails_after_verified_ones_is_a_regression_listed_first_by_repo
     // Earlier runs verified 1.0.0..1.0.2.
     let out = f
         .verify(&db)
-        .args(["crates:gamma@1.0.0", "crates:gamma@1.0.1", "crates:gamma@1.0.2"])
+        .args([
+            "crates:gamma@1.0.0",
+            "crates:gamma@1.0.1",
+            "crates:gamma@1.0.2",
+        ])
         .output()
         .unwrap();
     assert_eq!(json(&out)["summary"]["verified"], 3);
@@ -339,4 +362,61 @@ fn report_reads_the_store_named_by_provero_db() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn no_repository_while_the_registry_api_is_down_is_not_stored() {
+    let fx = pypi_common::Fixture::new();
+    let r = fx.repo("acme-nourl");
+    r.write(
+        "setup.py",
+        "from setuptools import setup\n\nsetup(name='acme-nourl', version='1.0.0', py_modules=['acme_nourl'])\n",
+    )
+    .write("acme_nourl.py", "X = 1\n");
+    r.commit("1.0.0");
+    let sdist = fx.sdist(&r, "");
+    fx.publish("main", "acme-nourl", &[(&sdist, None)], false);
+    let simple = format!("http://127.0.0.1:{}/main/simple/", fx.port);
+    // The JSON API (the only other source of the repository URL) refuses connections.
+    let profile = fx.root().join("down.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name = \"down\"\necosystem = \"pypi\"\nprotocol = \"simple\"\nurl = \"{simple}\"\n\
+             json_api = \"http://127.0.0.1:1/pypi/\"\n"
+        ),
+    )
+    .unwrap();
+    let db = fx.root().join("r.db");
+    let run = |registry: &str| {
+        Command::new(env!("CARGO_BIN_EXE_provero"))
+            .args(["verify", "--quiet", "--format", "json", "--registry"])
+            .arg(format!("pypi={registry}"))
+            .arg("--cache-dir")
+            .arg(fx.root().join("cache"))
+            .arg("--db")
+            .arg(&db)
+            .arg("pypi:acme-nourl@1.0.0")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap()
+    };
+    let out = run(&profile.display().to_string());
+    let v = json(&out);
+    let r = only(&v);
+    assert_eq!(r["verdict"], "unverifiable", "{v:#}");
+    assert!(codes(r).contains(&"no-repository".to_string()));
+    assert!(
+        r["error"].as_str().unwrap_or("").contains("JSON API"),
+        "{v:#}"
+    );
+    assert_eq!(out.status.code(), Some(2), "the registry failed: an error");
+    assert_eq!(stored_rows(&db), 0, "retried next run");
+
+    // The API answers (404: it does not know the project): now it is a fact, and stored.
+    let out = run(&simple);
+    let v = json(&out);
+    assert_eq!(only(&v)["verdict"], "unverifiable", "{v:#}");
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+    assert_eq!(stored_rows(&db), 1);
 }

@@ -51,7 +51,11 @@ impl Handler for Crates {
     }
 
     fn version_order(&self, a: &str, b: &str) -> Option<std::cmp::Ordering> {
-        Some(semver::Version::parse(a).ok()?.cmp_precedence(&semver::Version::parse(b).ok()?))
+        Some(
+            semver::Version::parse(a)
+                .ok()?
+                .cmp_precedence(&semver::Version::parse(b).ok()?),
+        )
     }
 
     fn package_dirs(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<String> {

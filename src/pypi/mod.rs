@@ -53,12 +53,21 @@ impl Handler for Pypi {
         artifact::read(resolved, bytes)
     }
 
-    async fn repository_fallback(&self, cx: &RegistryCx<'_>, pkg: &Package) -> Vec<String> {
-        let mut out = registry::json_api_urls(cx, &pkg.name, &pkg.version).await;
+    async fn repository_fallback(
+        &self,
+        cx: &RegistryCx<'_>,
+        pkg: &Package,
+    ) -> Result<Vec<String>, String> {
+        let api = registry::json_api_urls(cx, &pkg.name, &pkg.version).await;
+        let mut out = api.as_ref().cloned().unwrap_or_default();
         if let Some(meta) = pkg.meta::<artifact::PypiMeta>() {
             out.extend(meta.description_repos.iter().cloned());
         }
-        out
+        match api {
+            // What the description names is enough when the API is down.
+            Err(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
     }
 
     fn same_version(&self, a: &str, b: &str) -> bool {

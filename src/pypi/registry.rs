@@ -359,22 +359,39 @@ pub async fn resolve(
 }
 
 /// Repository candidates from the JSON API's `project_urls` and `home_page`, version first.
-pub async fn json_api_urls(cx: &RegistryCx<'_>, name: &str, version: &str) -> Vec<String> {
+/// `Err` when the JSON API could not be asked (not a 404: the project or version not being
+/// there is an answer).
+pub async fn json_api_urls(
+    cx: &RegistryCx<'_>,
+    name: &str,
+    version: &str,
+) -> Result<Vec<String>, String> {
     let Some(base) = cx.profile.json_api.as_deref() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let norm = normalize_name(name);
+    let mut failed = None;
     for rel in [format!("{norm}/{version}/json"), format!("{norm}/json")] {
         let url = join_url(base, &rel);
         match cx.http.get_meta(&url, Some("application/json")).await {
             Ok(b) => match serde_json::from_slice::<serde_json::Value>(&b.bytes) {
-                Ok(v) => return urls_from_json_api(&v),
-                Err(e) => tracing::debug!("{url}: {e}"),
+                Ok(v) => return Ok(urls_from_json_api(&v)),
+                Err(e) => {
+                    tracing::debug!("{url}: {e}");
+                    failed = Some(format!("{url} did not answer JSON: {e}"));
+                }
             },
-            Err(e) => tracing::debug!("{e}"),
+            Err(e @ crate::http::HttpError::NotFound { .. }) => tracing::debug!("{e}"),
+            Err(e) => {
+                tracing::debug!("{e}");
+                failed = Some(e.to_string());
+            }
         }
     }
-    Vec::new()
+    match failed {
+        Some(e) => Err(format!("the PyPI JSON API could not be asked: {e}")),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// `info.project_urls` ranked like PKG-INFO's, then `info.home_page`.
@@ -504,9 +521,14 @@ mod tests {
             {"filename":"foo-4.0-cp311-cp311-win_amd64.whl","url":"e","hashes":{}}
         ]}"#;
         let p = parse_json(body, "http://h/simple/foo/").unwrap();
-        let got = select(&p, "foo", Some("4.0"), Want::Wheel).unwrap().filename;
+        let got = select(&p, "foo", Some("4.0"), Want::Wheel)
+            .unwrap()
+            .filename;
         if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
-            assert_eq!(got, "foo-4.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl");
+            assert_eq!(
+                got,
+                "foo-4.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+            );
         } else if cfg!(target_os = "linux") {
             assert!(got.contains("manylinux"), "{got}");
         } else if cfg!(target_os = "macos") {

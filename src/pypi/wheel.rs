@@ -258,13 +258,19 @@ pub fn package_roots(files: &ProjectFiles) -> Vec<(String, String)> {
     let mut mapped: Vec<(String, String)> = Vec::new();
     for (pkg, dir) in dirs {
         let prefix = pkg.trim().replace('.', "/");
-        let dir = dir.trim().trim_start_matches("./").trim_matches('/').to_string();
+        let dir = dir
+            .trim()
+            .trim_start_matches("./")
+            .trim_matches('/')
+            .to_string();
         if !mapped.contains(&(prefix.clone(), dir.clone())) {
             mapped.push((prefix, dir));
         }
     }
     // A package's own entry before the catch-all "" entry.
-    mapped.sort_by_key(|(p, _)| std::cmp::Reverse(p.matches('/').count() + usize::from(!p.is_empty())));
+    mapped.sort_by_key(|(p, _)| {
+        std::cmp::Reverse(p.matches('/').count() + usize::from(!p.is_empty()))
+    });
     out.extend(mapped);
     for d in ["", "src"] {
         out.push((String::new(), d.to_string()));
