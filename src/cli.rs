@@ -100,7 +100,8 @@ pub struct VerifyArgs {
     pub lockfile: Vec<PathBuf>,
 
     /// The results store: every verdict is recorded as it is decided, and packages already
-    /// decided for the same artifact digest are not verified again
+    /// decided for the same artifact digest under the same settings (registry, rewrites) are
+    /// not verified again; transient failures are never recorded
     /// [default: <cache-dir>/results.db].
     #[arg(long, value_name = "FILE", env = "PROVERO_DB")]
     pub db: Option<PathBuf>,
