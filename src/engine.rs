@@ -256,12 +256,16 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                     r
                 }
             };
+            // History is the artifact's verdict, before this run's lockfile pins.
+            let past = crate::regression::Past::of(&r);
             if let Some(f) = pin {
                 r.findings.insert(0, f);
                 r.verdict = Verdict::judge(&r.findings);
             }
             note_regression(&mut r, store, &seen);
-            crate::regression::remember(&mut seen, &r);
+            seen.entry((r.package.ecosystem, r.package.name.clone()))
+                .or_default()
+                .push(past);
             progress.finished(r.verdict, stored);
             if run.stream_human {
                 progress.print(&human_result(&r, run.style));
