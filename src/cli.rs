@@ -44,7 +44,7 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     /// The results store to read [default: <cache-dir>/results.db].
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PROVERO_DB")]
     pub db: Option<PathBuf>,
 
     /// Where the default store lives [default: the platform cache directory].
@@ -100,7 +100,8 @@ pub struct VerifyArgs {
     pub lockfile: Vec<PathBuf>,
 
     /// The results store: every verdict is recorded as it is decided, and packages already
-    /// decided for the same artifact digest are not verified again
+    /// decided for the same artifact digest under the same settings (registry, rewrites) are
+    /// not verified again; transient failures are never recorded
     /// [default: <cache-dir>/results.db].
     #[arg(long, value_name = "FILE", env = "PROVERO_DB")]
     pub db: Option<PathBuf>,
@@ -350,7 +351,10 @@ fn report(args: ReportArgs) -> anyhow::Result<i32> {
         anyhow::bail!("no results store at {}", db.display());
     }
     let store = crate::store::Store::open(&db)?;
-    let report = crate::report::Report::new(store.all()?, Vec::new()).with_slowest(args.slowest);
+    let mut results = store.all()?;
+    // Regressions are judged against the whole store, and read first.
+    crate::regression::annotate_all_regressions_first(&mut results);
+    let report = crate::report::Report::new(results, Vec::new()).with_slowest(args.slowest);
     let style = crate::report::Style {
         color: std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none()

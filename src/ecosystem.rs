@@ -143,14 +143,38 @@ pub trait Handler: Send + Sync {
     /// Read the downloaded artifact. Hostile entries become findings; caps become errors.
     fn read(&self, resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError>;
 
-    /// More repository candidates from the registry when the artifact names none.
-    async fn repository_fallback(&self, _cx: &RegistryCx<'_>, _pkg: &Package) -> Vec<String> {
-        Vec::new()
+    /// More repository candidates from the registry when the artifact names none. `Err` when
+    /// the registry could not be asked (down, answering nonsense): then "no repository" is
+    /// not a fact of the package, and the package is retried next run.
+    async fn repository_fallback(
+        &self,
+        _cx: &RegistryCx<'_>,
+        _pkg: &Package,
+    ) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
     }
 
     /// Do two version strings name the same version (PEP 440 for PyPI, exact elsewhere)?
     fn same_version(&self, a: &str, b: &str) -> bool {
         a == b
+    }
+
+    /// The spelling of a package name that every equivalent spelling shares (PEP 503 for
+    /// PyPI), for de-duplicating the work list.
+    fn canonical_name(&self, name: &str) -> String {
+        name.to_string()
+    }
+
+    /// The spelling of a version that every equal version shares (PEP 440 for PyPI: `8.1.07`
+    /// and `8.1.7`, `1.0` and `1.0.0`), for de-duplicating the work list.
+    fn canonical_version(&self, version: &str) -> String {
+        version.to_string()
+    }
+
+    /// The order of two versions (semver, PEP 440, RubyGems); `None` when either does not
+    /// parse. Says which stored versions are earlier than this one (`regression`).
+    fn version_order(&self, _a: &str, _b: &str) -> Option<std::cmp::Ordering> {
+        None
     }
 
     /// Directories of the tree that may hold this package when the artifact does not record

@@ -1,13 +1,15 @@
 //! The run: inputs in; the work list expanded (`@*`), de-duplicated and sharded; a bounded
 //! number of packages in flight; each result streamed to the results store and the screen as
-//! it finishes. A package already decided for the same artifact digest is not verified again
-//! (its stored result is reported instead), which is what makes a killed run resumable.
+//! it finishes. A package already decided for the same artifact digest under the same settings
+//! is not verified again (its stored result is reported instead), which is what makes a killed
+//! run resumable. What depends on the run rather than the artifact is added to each result
+//! here and never stored: a lockfile's pinned-digest check, and the `regression` warning.
 //!
 //! Bounds: `--jobs` packages in flight; beneath that the [`Verifier`] bounds git operations and
 //! CPU-bound comparison with their own semaphores and [`Http`] bounds connections per host.
 //! Memory holds one archive per package in flight, and the finished results (findings only).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,7 +25,7 @@ use crate::repo_url::Rewrites;
 use crate::report::{human_result, InputError, PackageResult, Report, Style};
 use crate::shard::Shard;
 use crate::spec::VersionReq;
-use crate::store::{Store, Writer};
+use crate::store::{Settings, Store, Writer};
 use crate::verify::{Options, Verifier};
 
 pub struct Run {
@@ -48,18 +50,63 @@ pub struct Work {
     pub ecosystem: Ecosystem,
     pub name: String,
     pub version: Option<String>,
-    /// Digests a lockfile pins (empty: none).
-    pub hashes: Vec<String>,
+    /// Digests pinned for this version, one set per lockfile that names it: the registry's
+    /// digest must be in every set (empty: nothing pinned).
+    pub pins: Vec<Vec<String>>,
 }
 
 impl Work {
-    /// `ecosystem:name@version`: the identity used for de-duplication and sharding.
+    /// `ecosystem:name@version` with the name and version spelled canonically (PEP 503 and
+    /// PEP 440 for PyPI): the identity used for de-duplication and sharding.
     pub fn key(&self) -> String {
+        let h = self.ecosystem.handler();
+        let name = h.canonical_name(&self.name);
         match &self.version {
-            Some(v) => format!("{}:{}@{v}", self.ecosystem, self.name),
-            None => format!("{}:{}", self.ecosystem, self.name),
+            Some(v) => format!("{}:{name}@{}", self.ecosystem, h.canonical_version(v)),
+            None => format!("{}:{name}", self.ecosystem),
         }
     }
+}
+
+/// The work list without duplicates (by [`Work::key`], first spelling kept), keeping every
+/// lockfile's pins: a package named both as a spec and in a lockfile keeps the lockfile's
+/// digests, and two lockfiles pinning it are both checked.
+pub fn dedup(work: impl IntoIterator<Item = Work>) -> Vec<Work> {
+    let mut at: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<Work> = Vec::new();
+    for w in work {
+        match at.get(&w.key()) {
+            Some(&i) => {
+                for set in w.pins {
+                    if !out[i].pins.contains(&set) {
+                        out[i].pins.push(set);
+                    }
+                }
+            }
+            None => {
+                at.insert(w.key(), out.len());
+                out.push(w);
+            }
+        }
+    }
+    out
+}
+
+/// The `checksum-mismatch` a lockfile's pins raise for a registry digest, if any: decided on
+/// every run (the same artifact is fine in a run without that lockfile).
+fn pin_finding(filename: &str, digest: Option<&str>, pins: &[Vec<String>]) -> Option<Finding> {
+    let bad = pins
+        .iter()
+        .filter(|set| !set.is_empty())
+        .find(|set| !digest.is_some_and(|d| set.iter().any(|h| h.eq_ignore_ascii_case(d))))?;
+    Some(Finding::new(
+        Code::ChecksumMismatch,
+        format!(
+            "the registry's SHA-256 for {filename} ({}) is not among the {} digest(s) the lockfile pins",
+            digest.unwrap_or("none published"),
+            bad.len()
+        ),
+    ))
 }
 
 /// How a package ended in this run.
@@ -106,7 +153,10 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                         ecosystem: s.ecosystem,
                         name: s.name.clone(),
                         version,
-                        hashes: s.hashes.clone(),
+                        pins: vec![s.hashes.clone()]
+                            .into_iter()
+                            .filter(|h| !h.is_empty())
+                            .collect(),
                     }]
                 };
                 match &s.version {
@@ -119,7 +169,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                                 ecosystem: s.ecosystem,
                                 name: s.name.clone(),
                                 version: Some(ver),
-                                hashes: Vec::new(),
+                                pins: Vec::new(),
                             })
                             .collect()),
                         Err(e) => Err(InputError {
@@ -133,18 +183,29 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
         .buffered(jobs)
         .collect()
         .await;
-    let mut seen = HashSet::new();
-    let mut work = Vec::new();
+    let mut all = Vec::new();
     for e in expanded {
         match e {
-            Ok(ws) => work.extend(
-                ws.into_iter()
-                    .filter(|w| seen.insert(w.key()))
-                    .filter(|w| run.shard.map_or(true, |s| s.owns(&w.key()))),
-            ),
+            Ok(ws) => all.extend(ws),
             Err(e) => errors.push(e),
         }
     }
+    let work: Vec<Work> = dedup(all)
+        .into_iter()
+        .filter(|w| run.shard.map_or(true, |s| s.owns(&w.key())))
+        .collect();
+    // What a stored verdict must have been decided under to be reused, per ecosystem.
+    let fingerprints: HashMap<Ecosystem, String> = Ecosystem::ALL
+        .iter()
+        .map(|&eco| {
+            let s = Settings {
+                mode: "diff",
+                profile: run.profiles.get(eco),
+                rewrites: &run.rewrites,
+            };
+            (eco, s.fingerprint())
+        })
+        .collect();
 
     let (store, writer) = match &run.db {
         Some(path) => (
@@ -159,14 +220,18 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     let progress = Progress::new(run.progress && total >= 1, total);
     let mut results: Vec<(usize, PackageResult)> = Vec::with_capacity(total);
     let mut stored = 0;
+    // This run's results by package, for `regression` warnings.
+    let mut seen = crate::regression::History::new();
     {
         let store = store.as_ref();
         let progress = &progress;
         let verifier = &verifier;
+        let fingerprints = &fingerprints;
         let mut stream = futures::stream::iter(work.into_iter().enumerate())
             .map(|(i, w)| async move {
                 let _in_flight = progress.start(i, w.key());
-                (i, check(verifier, store, run.recheck, &w).await)
+                let fp = fingerprints[&w.ecosystem].as_str();
+                (i, check(verifier, store, run.recheck, fp, &w).await)
             })
             .buffer_unordered(jobs);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -178,11 +243,11 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                     continue;
                 }
             };
-            let Some((i, done)) = next else { break };
-            let r = match done {
+            let Some((i, (done, pin))) = next else { break };
+            let mut r = match done {
                 Done::Decided(r) => {
                     if let Some(w) = &writer {
-                        w.send(r.clone());
+                        w.send(r.clone(), &fingerprints[&r.package.ecosystem]);
                     }
                     r
                 }
@@ -191,6 +256,16 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                     r
                 }
             };
+            // History is the artifact's verdict, before this run's lockfile pins.
+            let past = crate::regression::Past::of(&r);
+            if let Some(f) = pin {
+                r.findings.insert(0, f);
+                r.verdict = Verdict::judge(&r.findings);
+            }
+            note_regression(&mut r, store, &seen);
+            seen.entry((r.package.ecosystem, r.package.name.clone()))
+                .or_default()
+                .push(past);
             progress.finished(r.verdict, stored);
             if run.stream_human {
                 progress.print(&human_result(&r, run.style));
@@ -218,15 +293,58 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
         total as f64 / elapsed.as_secs_f64().max(1e-3)
     );
     results.sort_by_key(|(i, _)| *i);
+    // Versions decided later in this run than the one they precede count too.
+    for (_, r) in results.iter_mut() {
+        note_regression(r, store.as_ref(), &seen);
+    }
     let mut report = Report::new(results.into_iter().map(|(_, r)| r).collect(), errors)
         .with_skipped_inputs(skipped_inputs);
     report.summary.skipped = stored;
     Ok(report)
 }
 
+/// Set the `regression` warning on `r` from the store's history of its package and `run`
+/// (results of this run). Only a result that is not verified, or has no recorded commit, can
+/// be one, so the store is asked only for those.
+fn note_regression(
+    r: &mut PackageResult,
+    store: Option<&Mutex<Store>>,
+    run: &crate::regression::History,
+) {
+    if !crate::regression::candidate(r) {
+        return;
+    }
+    let stored = match store.map(|s| {
+        s.lock()
+            .expect("store")
+            .history(r.package.ecosystem, &r.package.name)
+    }) {
+        Some(Ok(h)) => h,
+        Some(Err(e)) => {
+            tracing::warn!("{e}; no regression check for {}", r.package.name);
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    let stored: Vec<crate::regression::Past> =
+        stored.iter().map(crate::regression::Past::of).collect();
+    let this_run = run
+        .get(&(r.package.ecosystem, r.package.name.clone()))
+        .into_iter()
+        .flatten();
+    crate::regression::annotate(r, stored.iter().chain(this_run));
+}
+
 /// One package: resolve (cheap: the registry's index), reuse a stored verdict for the same
-/// digest, else verify.
-async fn check(verifier: &Verifier, store: Option<&Mutex<Store>>, recheck: bool, w: &Work) -> Done {
+/// digest and settings, else verify. The lockfile pin check comes back apart: it belongs to
+/// this run, not to what is stored.
+async fn check(
+    verifier: &Verifier,
+    store: Option<&Mutex<Store>>,
+    recheck: bool,
+    fingerprint: &str,
+    w: &Work,
+) -> (Done, Option<Finding>) {
     let started = Instant::now();
     let mut result = PackageResult::pending(w.ecosystem, &w.name, w.version.as_deref());
     let resolved = match verifier
@@ -241,42 +359,28 @@ async fn check(verifier: &Verifier, store: Option<&Mutex<Store>>, recheck: bool,
             result.error = Some(e.to_string());
             result.verdict = Verdict::judge(&result.findings);
             result.duration_ms = started.elapsed().as_millis() as u64;
-            return Done::Decided(result);
+            return (Done::Decided(result), None);
         }
     };
     // A lockfile that pins digests: the registry's must be one of them, or what gets installed
     // is not what the project locked.
-    let pinned_ok = match (&resolved.sha256, w.hashes.is_empty()) {
-        (_, true) => true,
-        (Some(d), false) => w.hashes.iter().any(|h| h.eq_ignore_ascii_case(d)),
-        (None, false) => false,
-    };
-    if !pinned_ok {
-        result.findings.push(Finding::new(
-            Code::ChecksumMismatch,
-            format!(
-                "the registry's SHA-256 for {} ({}) is not among the {} digest(s) the lockfile pins",
-                resolved.filename,
-                resolved.sha256.as_deref().unwrap_or("none published"),
-                w.hashes.len()
-            ),
-        ));
-    }
-    if let (Some(store), Some(digest), false, true) = (store, &resolved.sha256, recheck, pinned_ok)
-    {
+    let pin = pin_finding(&resolved.filename, resolved.sha256.as_deref(), &w.pins);
+    if let (Some(store), Some(digest), false) = (store, &resolved.sha256, recheck) {
         let found = store.lock().expect("store").lookup(
             w.ecosystem,
             &resolved.name,
             &resolved.version,
             digest,
+            fingerprint,
         );
         match found {
-            Ok(Some(r)) => return Done::Stored(r),
+            Ok(Some(r)) => return (Done::Stored(r), pin),
             Ok(None) => {}
             Err(e) => tracing::warn!("{e}; verifying {} again", w.key()),
         }
     }
-    Done::Decided(verifier.verify_resolved(resolved, result, started).await)
+    let done = Done::Decided(verifier.verify_resolved(resolved, result, started).await);
+    (done, pin)
 }
 
 /// The progress bar (a tty only): done/total, verdict counts, rate, ETA and what is slow now.
@@ -394,5 +498,65 @@ impl Progress {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn work(eco: Ecosystem, name: &str, version: Option<&str>, pins: &[&[&str]]) -> Work {
+        Work {
+            ecosystem: eco,
+            name: name.into(),
+            version: version.map(str::to_string),
+            pins: pins
+                .iter()
+                .map(|s| s.iter().map(|h| h.to_string()).collect())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn pypi_spellings_of_one_release_are_one_package() {
+        let all = [
+            ("click", "8.1.7"),
+            ("Click", "8.1.7"),
+            ("click", "8.1.07"),
+            ("CLICK", "v8.1.7"),
+        ]
+        .map(|(n, v)| work(Ecosystem::Pypi, n, Some(v), &[]));
+        assert_eq!(dedup(all).len(), 1);
+        let names = ["zope.interface", "Zope_Interface", "zope--interface"]
+            .map(|n| work(Ecosystem::Pypi, n, Some("1.0"), &[]));
+        let kept = dedup(names);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].name, "zope.interface", "the first spelling is kept");
+        // Crate names are not PEP 503: `serde_json` and `Serde_json` stay apart, and so do
+        // different PyPI versions.
+        let other = [
+            work(Ecosystem::Crates, "serde_json", Some("1.0.0"), &[]),
+            work(Ecosystem::Crates, "serde-json", Some("1.0.0"), &[]),
+            work(Ecosystem::Pypi, "click", Some("8.1"), &[]),
+            work(Ecosystem::Pypi, "click", Some("8.1.1"), &[]),
+            work(Ecosystem::Pypi, "click", None, &[]),
+        ];
+        assert_eq!(dedup(other).len(), 5);
+    }
+
+    #[test]
+    fn dedup_keeps_every_pin_and_each_set_is_checked() {
+        let kept = dedup([
+            work(Ecosystem::Crates, "a", Some("1.0.0"), &[]),
+            work(Ecosystem::Crates, "a", Some("1.0.0"), &[&["aa"]]),
+            work(Ecosystem::Crates, "a", Some("1.0.0"), &[&["bb", "cc"]]),
+            work(Ecosystem::Crates, "a", Some("1.0.0"), &[&["aa"]]),
+        ]);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].pins.len(), 2);
+        assert!(pin_finding("a.crate", Some("AA"), &kept[0].pins).is_some());
+        assert!(pin_finding("a.crate", Some("aa"), &kept[0].pins[..1]).is_none());
+        assert!(pin_finding("a.crate", None, &kept[0].pins[..1]).is_some());
+        assert!(pin_finding("a.crate", None, &[]).is_none());
     }
 }

@@ -44,6 +44,9 @@ pub enum Code {
     CommitNotOnBranch,
     /// The version declared by the source at the commit differs from the published one.
     VersionDisagrees,
+    /// Earlier versions of the package verified (or had a recorded commit) and this one does
+    /// not: the strongest signal a registry team gets. Judged against the results store.
+    Regression,
     CommitFromTag,
     /// No recorded commit and no tag; the commit was found by the manifest's blob id.
     CommitFromManifest,
@@ -65,7 +68,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 22] = [
+    pub const ALL: [Code; 23] = [
         Code::ChecksumMismatch,
         Code::ContentDiffers,
         Code::FileNotInSource,
@@ -77,6 +80,7 @@ impl Code {
         Code::TagDisagrees,
         Code::CommitNotOnBranch,
         Code::VersionDisagrees,
+        Code::Regression,
         Code::CommitFromTag,
         Code::CommitFromManifest,
         Code::NotComparable,
@@ -97,7 +101,7 @@ impl Code {
             ChecksumMismatch | ContentDiffers | FileNotInSource | ManifestMismatch
             | UnsafeArchiveEntry => Severity::RedFlag,
             JunkNotInSource | Dirty | LineEndingsDiffer | TagDisagrees | CommitNotOnBranch
-            | VersionDisagrees => Severity::Warning,
+            | VersionDisagrees | Regression => Severity::Warning,
             CommitFromTag | CommitFromManifest | NotChecked => Severity::Info,
             NoRepository
             | RepositoryUnreachable
@@ -124,6 +128,7 @@ impl Code {
             TagDisagrees => "tag-disagrees",
             CommitNotOnBranch => "commit-not-on-branch",
             VersionDisagrees => "version-disagrees",
+            Regression => "regression",
             CommitFromTag => "commit-from-tag",
             CommitFromManifest => "commit-from-manifest",
             NotComparable => "not-comparable",

@@ -6,8 +6,14 @@
 //! Durability: WAL mode, and each result is committed as soon as its package finishes, from a
 //! single writer thread fed by a channel (one writer means no lock contention between tasks;
 //! small transactions mean a SIGKILL loses at most the results still in the channel, never
-//! anything committed, and SQLite's journal keeps the file consistent). Errors (exit-2 cases:
-//! a version the registry lacks, a failed download) are never stored, so they are retried.
+//! anything committed, and SQLite's journal keeps the file consistent).
+//!
+//! What is remembered is only what is a fact of the artifact and its source: a verdict that a
+//! transient failure decided (an error, a download that failed, a repository that could not be
+//! fetched) is never stored, so it is retried next run; and a stored verdict is reused only
+//! under the same [`Settings`] (mode, registry profile, `--git-rewrite` rules), whose
+//! fingerprint is part of every row. Lockfile pins are checked by the engine on every run and
+//! never stored (a pin belongs to the lockfile, not to the artifact).
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -16,6 +22,9 @@ use std::thread::JoinHandle;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::ecosystem::Ecosystem;
+use crate::finding::{Code, Finding};
+use crate::profile::Profile;
+use crate::repo_url::Rewrites;
 use crate::report::PackageResult;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +43,9 @@ pub enum StoreError {
     Other { path: String, message: String },
 }
 
-/// Bump when the table layout changes; older files are refused rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+/// Bump when the table layout changes; newer files are refused rather than misread, older
+/// ones migrated in [`Store::init`].
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS results (
@@ -54,9 +64,52 @@ CREATE TABLE IF NOT EXISTS results (
     result      TEXT    NOT NULL,
     -- which provero decided it (rules change between versions)
     provero     TEXT    NOT NULL DEFAULT '',
+    -- the settings fingerprint it was decided under (see `Settings`); '' for rows of schema 1,
+    -- which therefore are never reused
+    settings    TEXT    NOT NULL DEFAULT '',
     PRIMARY KEY (ecosystem, name, version, sha256)
 );
 ";
+
+/// Every column, in table order (merge names them: a migrated table has the same order).
+const COLUMNS: &str =
+    "ecosystem, name, version, sha256, verdict, findings, commit_id, repository, \
+                       decided_at, duration_ms, result, provero, settings";
+
+/// Everything outside the artifact that can change a verdict. A stored verdict is reused only
+/// by a run whose settings have the same [`Settings::fingerprint`]; a new setting that can
+/// change verdicts is one more field here.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    /// How packages are checked: `diff` (compare with the source tree).
+    pub mode: &'a str,
+    /// The registry profile of the package's ecosystem: its URLs and `--pypi-artifact`.
+    pub profile: &'a Profile,
+    /// `--git-rewrite` rules: which repository the source is fetched from.
+    pub rewrites: &'a Rewrites,
+}
+
+impl Settings<'_> {
+    /// A digest of every field (their `Debug` forms, so a field added to `Profile` counts too).
+    pub fn fingerprint(&self) -> String {
+        let text = format!(
+            "mode={}\nregistry={:?}\nrewrites={:?}\n",
+            self.mode, self.profile, self.rewrites
+        );
+        crate::archive::sha256_hex(text.as_bytes())[..32].to_string()
+    }
+}
+
+/// A finding that says the verdict was decided by a failure that may pass (a host down, DNS,
+/// a download cut off): such a result is not a fact of the artifact and is not stored.
+pub fn transient(r: &PackageResult) -> Option<&Finding> {
+    r.findings.iter().find(|f| {
+        matches!(
+            f.code,
+            Code::RepositoryUnreachable | Code::ArtifactUnavailable
+        )
+    })
+}
 
 /// An open store (reads, merges, and the writer thread's connection).
 pub struct Store {
@@ -65,9 +118,10 @@ pub struct Store {
 }
 
 /// The digest a result is stored under: the registry's published one (known before any
-/// download), else what was downloaded. `None` for results that must not be stored.
+/// download), else what was downloaded. `None` for results that must not be stored: errors
+/// and verdicts a [`transient`] failure decided.
 pub fn storable_digest(r: &PackageResult) -> Option<&str> {
-    if r.error.is_some() {
+    if r.error.is_some() || transient(r).is_some() {
         return None;
     }
     r.artifact
@@ -127,10 +181,33 @@ impl Store {
             });
         }
         self.conn.execute_batch(SCHEMA).map_err(|e| self.err(e))?;
+        if version < 2 && !self.has_column("settings")? {
+            // Schema 1 had no settings fingerprint: its rows stay readable for `report`, and
+            // are decided again by the next run that meets them.
+            self.conn
+                .execute_batch("ALTER TABLE results ADD COLUMN settings TEXT NOT NULL DEFAULT ''")
+                .map_err(|e| self.err(e))?;
+        }
         self.conn
             .pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    fn has_column(&self, name: &str) -> Result<bool, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name FROM pragma_table_info('results')")
+            .map_err(|e| self.err(e))?;
+        let names = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        for n in names {
+            if n.map_err(|e| self.err(e))? == name {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn err(&self, e: rusqlite::Error) -> StoreError {
@@ -141,20 +218,22 @@ impl Store {
         &self.path
     }
 
-    /// The stored result for this version and artifact digest, if one was decided.
+    /// The stored result for this version and artifact digest, if one was decided by this
+    /// provero under the same settings fingerprint.
     pub fn lookup(
         &self,
         eco: Ecosystem,
         name: &str,
         version: &str,
         sha256: &str,
+        settings: &str,
     ) -> Result<Option<PackageResult>, StoreError> {
         let json: Option<String> = self
             .conn
             .prepare_cached(
                 "SELECT result FROM results
                  WHERE ecosystem = ?1 AND name = ?2 AND version = ?3 AND sha256 = ?4
-                   AND provero = ?5",
+                   AND provero = ?5 AND settings = ?6",
             )
             .and_then(|mut st| {
                 st.query_row(
@@ -164,7 +243,8 @@ impl Store {
                         name,
                         version,
                         sha256.to_ascii_lowercase(),
-                        env!("CARGO_PKG_VERSION")
+                        env!("CARGO_PKG_VERSION"),
+                        settings
                     ],
                     |r| r.get(0),
                 )
@@ -181,26 +261,45 @@ impl Store {
         })
     }
 
-    /// Store results in one transaction; a newer decision replaces an older one for the same
-    /// key. Returns how many were storable.
-    pub fn put_all(&mut self, results: &[PackageResult]) -> Result<usize, StoreError> {
+    /// Every stored result of one package (all versions and digests), for the history a
+    /// `regression` is judged against.
+    pub fn history(&self, eco: Ecosystem, name: &str) -> Result<Vec<PackageResult>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT result FROM results WHERE ecosystem = ?1 AND name = ?2")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![eco.as_str(), name], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for j in rows {
+            out.push(self.parse(&j.map_err(|e| self.err(e))?)?);
+        }
+        Ok(out)
+    }
+
+    /// Store results (each with the settings fingerprint it was decided under) in one
+    /// transaction; a newer decision replaces an older one for the same key. Returns how many
+    /// were storable.
+    pub fn put_all(&mut self, results: &[(PackageResult, String)]) -> Result<usize, StoreError> {
         let tx = self.conn.transaction().map_err(|e| sql(&self.path, e))?;
         let mut n = 0;
         {
             let mut st = tx
                 .prepare_cached(
                     "INSERT INTO results (ecosystem, name, version, sha256, verdict, findings,
-                        commit_id, repository, decided_at, duration_ms, result, provero)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                        commit_id, repository, decided_at, duration_ms, result, provero, settings)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                      ON CONFLICT (ecosystem, name, version, sha256) DO UPDATE SET
                         verdict = excluded.verdict, findings = excluded.findings,
                         commit_id = excluded.commit_id, repository = excluded.repository,
                         decided_at = excluded.decided_at, duration_ms = excluded.duration_ms,
-                        result = excluded.result, provero = excluded.provero
+                        result = excluded.result, provero = excluded.provero,
+                        settings = excluded.settings
                      WHERE excluded.decided_at >= results.decided_at",
                 )
                 .map_err(|e| sql(&self.path, e))?;
-            for r in results {
+            for (r, settings) in results {
                 let Some(digest) = storable_digest(r) else {
                     continue;
                 };
@@ -219,6 +318,7 @@ impl Store {
                     r.duration_ms as i64,
                     full,
                     env!("CARGO_PKG_VERSION"),
+                    settings,
                 ])
                 .map_err(|e| sql(&self.path, e))?;
                 n += 1;
@@ -268,17 +368,18 @@ impl Store {
         self.conn
             .execute("ATTACH DATABASE ?1 AS other", params![other_s])
             .map_err(|e| self.err(e))?;
-        let res = self.conn.execute_batch(
+        let res = self.conn.execute_batch(&format!(
             "BEGIN;
-             INSERT INTO main.results SELECT * FROM other.results WHERE true
+             INSERT INTO main.results ({COLUMNS}) SELECT {COLUMNS} FROM other.results WHERE true
              ON CONFLICT (ecosystem, name, version, sha256) DO UPDATE SET
                 verdict = excluded.verdict, findings = excluded.findings,
                 commit_id = excluded.commit_id, repository = excluded.repository,
                 decided_at = excluded.decided_at, duration_ms = excluded.duration_ms,
-                result = excluded.result, provero = excluded.provero
+                result = excluded.result, provero = excluded.provero,
+                settings = excluded.settings
              WHERE excluded.decided_at > results.decided_at;
-             COMMIT;",
-        );
+             COMMIT;"
+        ));
         if res.is_err() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
@@ -299,14 +400,14 @@ fn sql(path: &Path, source: rusqlite::Error) -> StoreError {
 /// The single writer: results go in through a channel and are committed as they arrive
 /// (whatever is queued at that moment in one small transaction).
 pub struct Writer {
-    tx: Option<mpsc::Sender<PackageResult>>,
+    tx: Option<mpsc::Sender<(PackageResult, String)>>,
     handle: Option<JoinHandle<Result<usize, StoreError>>>,
 }
 
 impl Writer {
     pub fn spawn(path: &Path) -> Result<Writer, StoreError> {
         let mut store = Store::open(path)?;
-        let (tx, rx) = mpsc::channel::<PackageResult>();
+        let (tx, rx) = mpsc::channel::<(PackageResult, String)>();
         let handle = std::thread::Builder::new()
             .name("provero-store".into())
             .spawn(move || {
@@ -334,14 +435,15 @@ impl Writer {
         })
     }
 
-    /// Queue a result; results that must not be stored (errors) are dropped here.
-    pub fn send(&self, r: PackageResult) {
+    /// Queue a result decided under the settings `fingerprint`; results that must not be
+    /// stored (errors, transient failures) are dropped here.
+    pub fn send(&self, r: PackageResult, fingerprint: &str) {
         if storable_digest(&r).is_none() {
             return;
         }
         if let Some(tx) = &self.tx {
             // A failed writer reports its error from `finish`.
-            let _ = tx.send(r);
+            let _ = tx.send((r, fingerprint.to_string()));
         }
     }
 
@@ -362,7 +464,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::Verdict;
+    use crate::finding::{Code, Finding, Verdict};
     use crate::report::{ArtifactInfo, PackageId, SourceInfo, Stats};
 
     fn result(name: &str, digest: &str, verdict: Verdict) -> PackageResult {
@@ -392,19 +494,99 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.db");
         let w = Writer::spawn(&path).unwrap();
-        w.send(result("a", "aa", Verdict::Verified));
+        w.send(result("a", "aa", Verdict::Verified), "s1");
         let mut e = result("b", "bb", Verdict::Unverifiable);
         e.error = Some("download failed".into());
-        w.send(e);
+        w.send(e, "s1");
+        // Decided by a host that was down: retried next run, never replayed.
+        let mut t = result("c", "cc", Verdict::Unverifiable);
+        t.findings.push(Finding::new(
+            Code::RepositoryUnreachable,
+            "could not resolve host",
+        ));
+        w.send(t, "s1");
         assert_eq!(w.finish().unwrap(), 1);
         let s = Store::open(&path).unwrap();
         assert_eq!(s.count().unwrap(), 1);
-        let got = s.lookup(Ecosystem::Crates, "a", "1.0.0", "AA").unwrap();
+        let got = s
+            .lookup(Ecosystem::Crates, "a", "1.0.0", "AA", "s1")
+            .unwrap();
         assert_eq!(got.unwrap().verdict, Verdict::Verified);
         assert!(s
-            .lookup(Ecosystem::Crates, "a", "1.0.0", "other")
+            .lookup(Ecosystem::Crates, "a", "1.0.0", "other", "s1")
             .unwrap()
             .is_none());
+        assert!(
+            s.lookup(Ecosystem::Crates, "a", "1.0.0", "aa", "s2")
+                .unwrap()
+                .is_none(),
+            "other settings: not reused"
+        );
+        assert_eq!(s.history(Ecosystem::Crates, "a").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn fingerprint_changes_with_every_setting() {
+        let profiles = crate::profile::Profiles::builtin();
+        let p = profiles.get(Ecosystem::Pypi);
+        let none = Rewrites::default();
+        let mut one = Rewrites::default();
+        one.add("https://github.com/=file:///srv/a/").unwrap();
+        let mut other = Rewrites::default();
+        other.add("https://github.com/=file:///srv/b/").unwrap();
+        let mut wheel = p.clone();
+        wheel.artifact = Some("wheel".into());
+        let mut mirror = p.clone();
+        mirror.url = "http://127.0.0.1:1/simple/".into();
+        let fp = |mode, profile, rewrites| {
+            Settings {
+                mode,
+                profile,
+                rewrites,
+            }
+            .fingerprint()
+        };
+        let base = fp("diff", p, &none);
+        assert_eq!(base, fp("diff", p, &none), "deterministic");
+        let others = [
+            fp("rebuild", p, &none),
+            fp("diff", p, &one),
+            fp("diff", p, &other),
+            fp("diff", &wheel, &none),
+            fp("diff", &mirror, &none),
+        ];
+        for (i, f) in others.iter().enumerate() {
+            assert_ne!(&base, f, "setting {i}");
+        }
+        assert_ne!(others[1], others[2], "two mirrors");
+    }
+
+    #[test]
+    fn a_schema_1_store_is_migrated_and_its_rows_are_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(&SCHEMA.replace("settings    TEXT    NOT NULL DEFAULT '',", ""))
+                .unwrap();
+            c.execute(
+                "INSERT INTO results VALUES ('crates','a','1.0.0','aa','verified','[]',NULL,NULL,1,1,?1,?2)",
+                params![
+                    serde_json::to_string(&result("a", "aa", Verdict::Verified)).unwrap(),
+                    env!("CARGO_PKG_VERSION")
+                ],
+            )
+            .unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.all().unwrap().len(), 1, "still readable for `report`");
+        assert!(s
+            .lookup(Ecosystem::Crates, "a", "1.0.0", "aa", "s1")
+            .unwrap()
+            .is_none());
+        let other = dir.path().join("new.db");
+        Store::open(&other).unwrap().merge_from(&path).unwrap();
     }
 
     #[test]
@@ -418,16 +600,16 @@ mod tests {
         Store::open(&a)
             .unwrap()
             .put_all(&[
-                result("x", "11", Verdict::Unverifiable),
-                result("y", "22", Verdict::Verified),
+                (result("x", "11", Verdict::Unverifiable), "s".into()),
+                (result("y", "22", Verdict::Verified), "s".into()),
             ])
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(5));
         Store::open(&b)
             .unwrap()
             .put_all(&[
-                result("x", "11", Verdict::Mismatch),
-                result("z", "33", Verdict::Verified),
+                (result("x", "11", Verdict::Mismatch), "s".into()),
+                (result("z", "33", Verdict::Verified), "s".into()),
             ])
             .unwrap();
         let mut m = Store::open(&all).unwrap();
@@ -437,7 +619,7 @@ mod tests {
             m.merge_from(&a).unwrap();
             assert_eq!(m.count().unwrap(), 3);
             let x = m
-                .lookup(Ecosystem::Crates, "x", "1.0.0", "11")
+                .lookup(Ecosystem::Crates, "x", "1.0.0", "11", "s")
                 .unwrap()
                 .unwrap();
             assert_eq!(x.verdict, Verdict::Mismatch, "b decided x last");

@@ -169,13 +169,17 @@ impl Verifier {
 
         // Repository: the artifact's own metadata, then the registry's.
         let mut candidates = pkg.repository.clone();
+        let mut fallback_failed = None;
         if candidates.iter().all(|c| repo_url::normalize(c).is_none()) {
             let profile = self.opts.profiles.get(eco);
             let cx = RegistryCx {
                 http: &self.http,
                 profile,
             };
-            candidates.extend(handler.repository_fallback(&cx, &pkg).await);
+            match handler.repository_fallback(&cx, &pkg).await {
+                Ok(urls) => candidates.extend(urls),
+                Err(e) => fallback_failed = Some(e),
+            }
             candidates.extend(resolved.repository_hints.iter().cloned());
         }
         let Some(repo_url) = candidates.iter().find_map(|c| repo_url::normalize(c)) else {
@@ -188,6 +192,11 @@ impl Verifier {
                 )
             };
             result.findings.push(Finding::new(Code::NoRepository, msg));
+            // Not a fact of the package while the registry could not be asked: an error
+            // (never stored, retried next run).
+            if let Some(e) = fallback_failed {
+                result.error = Some(e);
+            }
             return finish(result, started);
         };
         result.source.repository = Some(repo_url.url.clone());

@@ -50,6 +50,14 @@ impl Handler for Crates {
         a == b || a.split('+').next() == b.split('+').next()
     }
 
+    fn version_order(&self, a: &str, b: &str) -> Option<std::cmp::Ordering> {
+        Some(
+            semver::Version::parse(a)
+                .ok()?
+                .cmp_precedence(&semver::Version::parse(b).ok()?),
+        )
+    }
+
     fn package_dirs(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<String> {
         source::package_dirs(pkg, source)
     }

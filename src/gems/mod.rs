@@ -49,16 +49,24 @@ impl Handler for Gems {
         artifact::read(resolved, bytes)
     }
 
-    async fn repository_fallback(&self, cx: &RegistryCx<'_>, pkg: &Package) -> Vec<String> {
+    async fn repository_fallback(
+        &self,
+        cx: &RegistryCx<'_>,
+        pkg: &Package,
+    ) -> Result<Vec<String>, String> {
         let platform = pkg
             .meta::<GemMeta>()
             .map(|m| m.platform.clone())
             .unwrap_or_else(|| "ruby".into());
         match registry::version_info(cx, &pkg.name, &pkg.version, &platform).await {
-            Ok(info) => info.repository_candidates(),
+            Ok(info) => Ok(info.repository_candidates()),
+            Err(RegistryError::Failed(e)) => Err(format!(
+                "the RubyGems v2 API could not be asked about {} {}: {e}",
+                pkg.name, pkg.version
+            )),
             Err(e) => {
                 tracing::debug!("no v2 API description of {} {}: {e}", pkg.name, pkg.version);
-                Vec::new()
+                Ok(Vec::new())
             }
         }
     }
@@ -67,6 +75,10 @@ impl Handler for Gems {
     /// `1.0.0.rc1` (RubyGems turns `-` into `.pre.`, authors write tags by hand).
     fn same_version(&self, a: &str, b: &str) -> bool {
         a == b || (a.replace('-', ".") == b.replace('-', "."))
+    }
+
+    fn version_order(&self, a: &str, b: &str) -> Option<std::cmp::Ordering> {
+        Some(version::compare(a, b))
     }
 
     fn package_dirs(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<String> {

@@ -56,16 +56,37 @@ impl Handler for Pypi {
         artifact::read(resolved, bytes)
     }
 
-    async fn repository_fallback(&self, cx: &RegistryCx<'_>, pkg: &Package) -> Vec<String> {
-        let mut out = registry::json_api_urls(cx, &pkg.name, &pkg.version).await;
+    async fn repository_fallback(
+        &self,
+        cx: &RegistryCx<'_>,
+        pkg: &Package,
+    ) -> Result<Vec<String>, String> {
+        let api = registry::json_api_urls(cx, &pkg.name, &pkg.version).await;
+        let mut out = api.as_ref().cloned().unwrap_or_default();
         if let Some(meta) = pkg.meta::<artifact::PypiMeta>() {
             out.extend(meta.description_repos.iter().cloned());
         }
-        out
+        match api {
+            // What the description names is enough when the API is down.
+            Err(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
     }
 
     fn same_version(&self, a: &str, b: &str) -> bool {
         same_version(a, b)
+    }
+
+    fn canonical_name(&self, name: &str) -> String {
+        normalize_name(name)
+    }
+
+    fn canonical_version(&self, version: &str) -> String {
+        canonical_version(version)
+    }
+
+    fn version_order(&self, a: &str, b: &str) -> Option<std::cmp::Ordering> {
+        Some(parse_version(a)?.cmp(&parse_version(b)?))
     }
 
     fn package_dirs(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<String> {
@@ -123,6 +144,21 @@ pub fn parse_version(v: &str) -> Option<pep440_rs::Version> {
     pep440_rs::Version::from_str(v.trim()).ok()
 }
 
+/// One spelling for every PEP 440-equal version: normalised (`v`, leading zeros, `-rc.1`),
+/// trailing `.0` release segments dropped (`1.0.0` == `1.0`). Not PEP 440: as written.
+pub fn canonical_version(v: &str) -> String {
+    match parse_version(v) {
+        Some(p) => {
+            let mut release = p.release().to_vec();
+            while release.len() > 1 && release.last() == Some(&0) {
+                release.pop();
+            }
+            p.with_release(release).to_string()
+        }
+        None => v.trim().to_string(),
+    }
+}
+
 /// PEP 440 equality; plain string equality when either side is not a PEP 440 version.
 pub fn same_version(a: &str, b: &str) -> bool {
     match (parse_version(a), parse_version(b)) {
@@ -152,5 +188,24 @@ mod tests {
         assert!(!same_version("1.2", "1.2.10"));
         assert!(!same_version("1.0", "1.0.post1"));
         assert!(same_version("not-pep440", "not-pep440"));
+    }
+
+    #[test]
+    fn canonical_versions_agree_with_equality() {
+        let same = [
+            ("8.1.7", "8.1.07"),
+            ("1.0", "1.0.0"),
+            ("v1.0", "1.0"),
+            ("1.0rc1", "1.0.0-rc.1"),
+            ("2.0.post1", "2.0.0-1"),
+            ("0", "0.0"),
+        ];
+        for (a, b) in same {
+            assert!(same_version(a, b), "{a} {b}");
+            assert_eq!(canonical_version(a), canonical_version(b), "{a} {b}");
+        }
+        for (a, b) in [("1.2", "1.2.10"), ("1.0", "1.0.post1"), ("1.0", "1.0.1")] {
+            assert_ne!(canonical_version(a), canonical_version(b), "{a} {b}");
+        }
     }
 }

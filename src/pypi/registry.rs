@@ -262,18 +262,19 @@ pub fn is_pure_wheel(filename: &str) -> bool {
 }
 
 /// Rank of a file for `want` (lower is better): the wanted kind first, then the other;
-/// `.tar.gz` before a legacy `.zip`, a pure wheel before a platform wheel.
+/// `.tar.gz` before a legacy `.zip`, a pure wheel before a platform wheel, and this machine's
+/// platform before others ([`super::wheel::platform_rank`]).
 fn rank(kind: &FileKind, f: &IndexFile, want: Want) -> u8 {
     let (is_sdist, sub) = match kind {
         FileKind::Sdist { .. } => (true, u8::from(!f.filename.ends_with(".tar.gz"))),
-        FileKind::Wheel { .. } => (false, u8::from(!is_pure_wheel(&f.filename))),
+        FileKind::Wheel { .. } => (false, super::wheel::platform_rank(&f.filename)),
     };
     let other = if is_sdist {
         want == Want::Wheel
     } else {
         want == Want::Sdist
     };
-    u8::from(other) * 2 + sub
+    u8::from(other) * 4 + sub
 }
 
 /// Pick the file of `version` (PEP 440 match), or of the newest non-yanked final release:
@@ -358,22 +359,39 @@ pub async fn resolve(
 }
 
 /// Repository candidates from the JSON API's `project_urls` and `home_page`, version first.
-pub async fn json_api_urls(cx: &RegistryCx<'_>, name: &str, version: &str) -> Vec<String> {
+/// `Err` when the JSON API could not be asked (not a 404: the project or version not being
+/// there is an answer).
+pub async fn json_api_urls(
+    cx: &RegistryCx<'_>,
+    name: &str,
+    version: &str,
+) -> Result<Vec<String>, String> {
     let Some(base) = cx.profile.json_api.as_deref() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let norm = normalize_name(name);
+    let mut failed = None;
     for rel in [format!("{norm}/{version}/json"), format!("{norm}/json")] {
         let url = join_url(base, &rel);
         match cx.http.get_meta(&url, Some("application/json")).await {
             Ok(b) => match serde_json::from_slice::<serde_json::Value>(&b.bytes) {
-                Ok(v) => return urls_from_json_api(&v),
-                Err(e) => tracing::debug!("{url}: {e}"),
+                Ok(v) => return Ok(urls_from_json_api(&v)),
+                Err(e) => {
+                    tracing::debug!("{url}: {e}");
+                    failed = Some(format!("{url} did not answer JSON: {e}"));
+                }
             },
-            Err(e) => tracing::debug!("{e}"),
+            Err(e @ crate::http::HttpError::NotFound { .. }) => tracing::debug!("{e}"),
+            Err(e) => {
+                tracing::debug!("{e}");
+                failed = Some(e.to_string());
+            }
         }
     }
-    Vec::new()
+    match failed {
+        Some(e) => Err(format!("the PyPI JSON API could not be asked: {e}")),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// `info.project_urls` ranked like PKG-INFO's, then `info.home_page`.
@@ -491,6 +509,31 @@ mod tests {
         assert!(is_pure_wheel("foo-1.0-1-py3-none-any.whl"));
         assert!(!is_pure_wheel("foo-1.0-py3-abi3-any.whl"));
         assert!(Want::parse(Some("egg")).is_err());
+    }
+
+    #[test]
+    fn a_platform_wheel_for_this_machine_before_another_platform() {
+        let body = br#"{"name":"foo","files":[
+            {"filename":"foo-4.0-cp311-cp311-macosx_11_0_arm64.whl","url":"a","hashes":{}},
+            {"filename":"foo-4.0-cp311-cp311-macosx_10_9_x86_64.whl","url":"b","hashes":{}},
+            {"filename":"foo-4.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl","url":"c","hashes":{}},
+            {"filename":"foo-4.0-cp311-cp311-manylinux_2_17_aarch64.whl","url":"d","hashes":{}},
+            {"filename":"foo-4.0-cp311-cp311-win_amd64.whl","url":"e","hashes":{}}
+        ]}"#;
+        let p = parse_json(body, "http://h/simple/foo/").unwrap();
+        let got = select(&p, "foo", Some("4.0"), Want::Wheel)
+            .unwrap()
+            .filename;
+        if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+            assert_eq!(
+                got,
+                "foo-4.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+            );
+        } else if cfg!(target_os = "linux") {
+            assert!(got.contains("manylinux"), "{got}");
+        } else if cfg!(target_os = "macos") {
+            assert!(got.contains("macosx"), "{got}");
+        }
     }
 
     #[test]

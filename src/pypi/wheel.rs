@@ -10,17 +10,23 @@
 //! still extract. Both are red flags before any comparison with source.
 //!
 //! Mapping back to source: a wheel file `pkg/mod.py` comes from `<pkg_dir>/<root>/pkg/mod.py`
-//! where `<root>` is a static `package-dir` of setuptools (`pyproject.toml`
-//! `[tool.setuptools.package-dir]`, `setup.cfg` `[options] package_dir`), the parent of a
-//! hatch `[tool.hatch.build.targets.wheel] packages` entry, else the project root or `src/`
-//! (the first that has the file). `.data/purelib|platlib/` files map the same way,
-//! `.data/scripts/<name>` to `scripts/`, `bin/` or the root, `.dist-info/licenses/<path>` to
-//! `<path>`.
+//! where `<root>` is a static `package_dir` of setuptools (`pyproject.toml`
+//! `[tool.setuptools.package-dir]`, `setup.cfg` `[options] package_dir`, `setup.py`'s
+//! `package_dir=` literal; a package's own entry `pkg = lib/pkg` maps `pkg/` to `lib/pkg/`),
+//! the parent of a hatch `[tool.hatch.build.targets.wheel] packages` entry, else the project
+//! root or `src/` (the first that has the file). `.data/purelib|platlib/` files map the same
+//! way, `.data/scripts/<name>` to `scripts/`, `bin/` or the root, `.dist-info/licenses/<path>`
+//! to `<path>`. A file no mapping finds may still be in the tree at a unique path ending in
+//! its wheel path (a `package_dir` computed at build time): the `wheel-unique-path` rule.
+//!
+//! Which wheel of a release: a pure one, else one for this machine's platform (see
+//! [`platform_rank`]).
 
 use std::collections::BTreeMap;
 
 use super::artifact::package;
 use super::normalize_name;
+use super::pyconfig::{setup_py_value, PyValue};
 use super::registry::is_pure_wheel;
 use super::rules::is_license_name;
 use super::source::ProjectFiles;
@@ -207,8 +213,9 @@ pub fn wheel_of(pkg: &Package) -> Option<&WheelInfo> {
     pkg.meta::<super::artifact::PypiMeta>()?.wheel.as_ref()
 }
 
-/// Directories (relative to the project) a wheel's top-level paths are installed from, as
-/// (wheel prefix, source directory) pairs, most specific first.
+/// Where a wheel's paths are installed from, relative to the project, as (wheel prefix,
+/// source directory) pairs: a wheel path under the prefix comes from the directory plus the
+/// rest of the path. Most specific first.
 pub fn package_roots(files: &ProjectFiles) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     if let Some(packages) = files
@@ -217,27 +224,100 @@ pub fn package_roots(files: &ProjectFiles) -> Vec<(String, String)> {
     {
         for p in packages.iter().filter_map(|p| p.as_str()) {
             let p = p.trim_matches('/');
-            let (dir, last) = p.rsplit_once('/').unwrap_or(("", p));
-            out.push((last.to_string(), dir.to_string()));
+            let last = p.rsplit('/').next().unwrap_or(p);
+            out.push((last.to_string(), p.to_string()));
         }
     }
-    let setuptools = files
-        .tool(&["setuptools", "package-dir", ""])
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
-    let cfg = files.cfg("options", "package_dir").and_then(|v| {
-        v.lines()
-            .filter_map(|l| l.split_once('='))
-            .find(|(k, _)| k.trim().is_empty())
-            .map(|(_, d)| d.trim().to_string())
-    });
-    for d in setuptools.into_iter().chain(cfg) {
-        out.push((String::new(), d.trim_matches('/').to_string()));
+    // setuptools' package_dir: package name (dotted; "" for every package) -> directory.
+    let mut dirs: Vec<(String, String)> = Vec::new();
+    if let Some(t) = files
+        .tool(&["setuptools", "package-dir"])
+        .and_then(|v| v.as_table())
+    {
+        dirs.extend(
+            t.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))),
+        );
     }
+    if let Some(v) = files.cfg("options", "package_dir") {
+        dirs.extend(v.lines().filter_map(|l| {
+            let (k, d) = l.split_once('=')?;
+            Some((k.trim().to_string(), d.trim().to_string()))
+        }));
+    }
+    if let Some(PyValue::Dict(d)) = files
+        .setup_py
+        .as_deref()
+        .and_then(|s| setup_py_value(s, "package_dir"))
+    {
+        dirs.extend(
+            d.into_iter()
+                .filter_map(|(k, v)| Some((k, v.into_iter().next()?))),
+        );
+    }
+    let mut mapped: Vec<(String, String)> = Vec::new();
+    for (pkg, dir) in dirs {
+        let prefix = pkg.trim().replace('.', "/");
+        let dir = dir
+            .trim()
+            .trim_start_matches("./")
+            .trim_matches('/')
+            .to_string();
+        if !mapped.contains(&(prefix.clone(), dir.clone())) {
+            mapped.push((prefix, dir));
+        }
+    }
+    // A package's own entry before the catch-all "" entry.
+    mapped.sort_by_key(|(p, _)| {
+        std::cmp::Reverse(p.matches('/').count() + usize::from(!p.is_empty()))
+    });
+    out.extend(mapped);
     for d in ["", "src"] {
         out.push((String::new(), d.to_string()));
     }
     out
+}
+
+/// The source path for wheel path `rel` under one (prefix, directory) pair, if it applies.
+fn under_root(dir: &str, (prefix, root): &(String, String), rel: &str) -> Option<String> {
+    let rest = if prefix.is_empty() {
+        rel
+    } else {
+        rel.strip_prefix(&format!("{prefix}/"))?
+    };
+    normalize(&join(dir, &join(root, rest)))
+}
+
+/// Rank a wheel for this machine (lower is better): pure, then this operating system and
+/// architecture, then this operating system, then any other. A macOS wheel is never picked
+/// on Linux while a Linux one exists.
+pub fn platform_rank(filename: &str) -> u8 {
+    if is_pure_wheel(filename) {
+        return 0;
+    }
+    let stem = filename.strip_suffix(".whl").unwrap_or(filename);
+    let platform = stem.rsplit('-').next().unwrap_or("").to_ascii_lowercase();
+    let os = match std::env::consts::OS {
+        "linux" => &["linux"][..],
+        "macos" => &["macosx"][..],
+        "windows" => &["win"][..],
+        other => &[other][..],
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => &["x86_64", "amd64", "intel", "universal"][..],
+        "aarch64" => &["aarch64", "arm64", "universal2"][..],
+        "x86" => &["i686", "win32", "i386"][..],
+        other => &[other][..],
+    };
+    // A compressed tag set (`manylinux_2_17_x86_64.manylinux2014_x86_64`) is one platform.
+    let parts: Vec<&str> = platform.split('.').collect();
+    let has_os = parts.iter().any(|p| os.iter().any(|o| p.contains(o)));
+    let has_arch = parts.iter().any(|p| arch.iter().any(|a| p.contains(a)));
+    match (has_os, has_arch) {
+        (true, true) => 1,
+        (true, false) => 2,
+        _ => 3,
+    }
 }
 
 /// Where a wheel file comes from in the repository (see the module docs); `None` for
@@ -271,17 +351,31 @@ pub fn source_path(w: &WheelInfo, source: &SourceView<'_>, path: &str) -> Option
     }
     let files = ProjectFiles::read(source, dir);
     let mut first = None;
-    for (prefix, root) in package_roots(&files) {
-        if !prefix.is_empty() && !rel.starts_with(&format!("{prefix}/")) {
+    for root in package_roots(&files) {
+        let Some(cand) = under_root(dir, &root, rel) else {
             continue;
-        }
-        let cand = join(dir, &join(&root, rel));
+        };
         if source.tree.get(&cand).is_some() {
             return Some(cand);
         }
         first.get_or_insert(cand);
     }
     first
+}
+
+/// The wheel path a file has below its install root (`.data/purelib/` and `.data/platlib/`
+/// stripped); `None` for metadata and scripts, which have their own mappings.
+pub fn install_path<'p>(w: &WheelInfo, path: &'p str) -> Option<&'p str> {
+    if path.starts_with(&format!("{}/", w.dist_info)) {
+        return None;
+    }
+    match path.strip_prefix(&format!("{}/", w.data_dir)) {
+        Some(rest) => {
+            let (kind, inner) = rest.split_once('/')?;
+            matches!(kind, "purelib" | "platlib").then_some(inner)
+        }
+        None => Some(path),
+    }
 }
 
 #[cfg(test)]
@@ -351,11 +445,57 @@ mod tests {
         assert_eq!(
             package_roots(&files),
             [
-                ("foo".to_string(), "lib".to_string()),
+                ("foo".to_string(), "lib/foo".to_string()),
                 (String::new(), "python".to_string()),
                 (String::new(), String::new()),
                 (String::new(), "src".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn setup_py_package_dir_and_per_package_entries() {
+        let files = ProjectFiles {
+            pyproject: None,
+            setup_cfg: None,
+            setup_py: Some(
+                "from setuptools import setup\nsetup(name='x', packages=['a', 'a.b', 'c'],\n  \
+                 package_dir={'': 'lib', 'c': './vendor/c_impl/'})\n"
+                    .into(),
+            ),
+        };
+        let roots = package_roots(&files);
+        assert_eq!(roots[0], ("c".to_string(), "vendor/c_impl".to_string()));
+        assert_eq!(roots[1], (String::new(), "lib".to_string()));
+        assert_eq!(
+            under_root("proj", &roots[0], "c/x.py").as_deref(),
+            Some("proj/vendor/c_impl/x.py")
+        );
+        assert_eq!(under_root("", &roots[0], "cc/x.py"), None);
+        assert_eq!(
+            under_root("", &roots[1], "a/b/m.py").as_deref(),
+            Some("lib/a/b/m.py")
+        );
+    }
+
+    #[test]
+    fn pure_then_this_platform() {
+        let names = [
+            "x-1.0-cp311-cp311-macosx_11_0_arm64.whl",
+            "x-1.0-cp311-cp311-win_amd64.whl",
+            "x-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "x-1.0-cp311-cp311-manylinux_2_17_aarch64.whl",
+            "x-1.0-py3-none-any.whl",
+        ];
+        let mut sorted = names.to_vec();
+        sorted.sort_by_key(|n| (platform_rank(n), n.to_string()));
+        assert_eq!(sorted[0], "x-1.0-py3-none-any.whl");
+        if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+            assert_eq!(sorted[1], names[2]);
+            assert_eq!(sorted[2], names[3]);
+        }
+        if cfg!(target_os = "linux") {
+            assert!(platform_rank(names[0]) > platform_rank(names[3]));
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! The RECORD check (`wheel.rs`) has already vouched that every file is what the builder
 //! wrote; these rules say which of those files have no source to compare with.
 
-use super::wheel::{wheel_of, WheelInfo};
+use super::wheel::{install_path, wheel_of, WheelInfo};
 use crate::compare::{FileCx, Outcome, Rule, Status};
 use crate::finding::{Code, Finding};
 use crate::git::GitError;
@@ -13,7 +13,47 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(DistInfo),
         Box::new(CompiledModule),
         Box::new(ScriptShebang),
+        Box::new(UniquePath),
     ]
+}
+
+/// A wheel file the `package_dir` mapping does not find (a directory computed at build time,
+/// a layout no config names) whose exact content is in the tree at the one path that ends in
+/// the file's wheel path: that is where it was built from. Ambiguity (no such path, or
+/// several holding the content) is never guessed away.
+pub struct UniquePath;
+
+impl Rule for UniquePath {
+    fn name(&self) -> &'static str {
+        "wheel-unique-path"
+    }
+    fn reason(&self) -> &'static str {
+        "a wheel re-roots files; the file's exact content is at the one source path ending in its wheel path"
+    }
+    fn judge(&self, cx: &FileCx<'_>) -> Result<Option<Outcome>, GitError> {
+        let Some(w) = wheel(cx) else { return Ok(None) };
+        if !matches!(cx.status, Status::Missing { .. } | Status::Differs { .. }) {
+            return Ok(None);
+        }
+        let (Some(rel), Some(data)) = (install_path(w, cx.path), cx.data()) else {
+            return Ok(None);
+        };
+        let id = crate::archive::git_blob_id(data);
+        let suffix = format!("/{rel}");
+        let holding: Vec<&str> = cx
+            .source
+            .tree
+            .entries
+            .iter()
+            .filter(|(p, e)| {
+                e.kind == crate::git::Kind::Blob
+                    && e.oid == id
+                    && (p.as_str() == rel || p.ends_with(&suffix))
+            })
+            .map(|(p, _)| p.as_str())
+            .collect();
+        Ok((holding.len() == 1).then_some(Outcome::Excused))
+    }
 }
 
 fn wheel<'a>(cx: &'a FileCx<'_>) -> Option<&'a WheelInfo> {
