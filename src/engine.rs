@@ -7,7 +7,7 @@
 //! CPU-bound comparison with their own semaphores and [`Http`] bounds connections per host.
 //! Memory holds one archive per package in flight, and the finished results (findings only).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,6 +40,10 @@ pub struct Run {
     pub recheck: bool,
     /// Only this part of the work list.
     pub shard: Option<Shard>,
+    /// `@*` keeps only this many of the newest versions of each package.
+    pub newest: Option<usize>,
+    /// No notes on stderr (how many versions `@*` expanded to).
+    pub quiet: bool,
 }
 
 /// One package version to check (`version: None` = the newest).
@@ -73,18 +77,6 @@ enum Done {
 pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     let http = Http::new(HttpConfig::default())?;
     let jobs = run.jobs.max(1);
-    let verifier = Arc::new(Verifier::new(
-        http,
-        Options {
-            cache_dir: run.cache_dir.clone(),
-            profiles: run.profiles.clone(),
-            rewrites: run.rewrites.clone(),
-            git_jobs: jobs.clamp(1, 8),
-            cpu_jobs: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
-        },
-    ));
     let mut errors = Vec::new();
     let mut skipped_inputs = Vec::new();
     let mut specs = Vec::new();
@@ -95,8 +87,26 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             Input::Skipped(s) => skipped_inputs.push(s),
         }
     }
+    // Every registry the work needs is checked once, before any package (and the sparse
+    // index's config.json is read there, once per run).
+    let mut profiles = run.profiles.clone();
+    crate::preflight::check_registries(&http, &mut profiles, &probe_names(&specs)).await?;
+    let verifier = Arc::new(Verifier::new(
+        http,
+        Options {
+            cache_dir: run.cache_dir.clone(),
+            profiles,
+            rewrites: run.rewrites.clone(),
+            git_jobs: jobs.clamp(1, 8),
+            cpu_jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        },
+    ));
 
     // Expand `@*` into every version (index requests in parallel, order kept).
+    let newest = run.newest;
+    let quiet = run.quiet;
     let expanded: Vec<Result<Vec<Work>, InputError>> = futures::stream::iter(specs)
         .map(|s| {
             let v = verifier.clone();
@@ -113,7 +123,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                     VersionReq::Latest => Ok(one(None)),
                     VersionReq::Exact(ver) => Ok(one(Some(ver.clone()))),
                     VersionReq::All => match v.versions(s.ecosystem, &s.name).await {
-                        Ok(vs) => Ok(vs
+                        Ok(vs) => Ok(limit_versions(&s.to_string(), vs, newest, quiet)
                             .into_iter()
                             .map(|ver| Work {
                                 ecosystem: s.ecosystem,
@@ -222,6 +232,43 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
         .with_skipped_inputs(skipped_inputs);
     report.summary.skipped = stored;
     Ok(report)
+}
+
+/// `@*` with `--newest N`: the last N of the registry's versions (oldest first). Says how
+/// many versions `@*` named and how many are kept, unless quiet.
+fn limit_versions(
+    spec: &str,
+    mut versions: Vec<String>,
+    newest: Option<usize>,
+    quiet: bool,
+) -> Vec<String> {
+    let all = versions.len();
+    if let Some(n) = newest {
+        versions.drain(..all.saturating_sub(n));
+    }
+    if !quiet {
+        let kept = if versions.len() < all {
+            format!("; verifying the newest {} (--newest)", versions.len())
+        } else {
+            String::new()
+        };
+        crate::stdout::note(&format!(
+            "note: {spec} expanded to {all} version(s){kept}\n"
+        ));
+    }
+    versions
+}
+
+/// A few distinct package names per ecosystem the specs use, to probe each registry with.
+fn probe_names(specs: &[crate::spec::Spec]) -> BTreeMap<Ecosystem, Vec<String>> {
+    let mut names: BTreeMap<Ecosystem, Vec<String>> = BTreeMap::new();
+    for s in specs {
+        let n = names.entry(s.ecosystem).or_default();
+        if n.len() < crate::preflight::PROBES && !n.contains(&s.name) {
+            n.push(s.name.clone());
+        }
+    }
+    names
 }
 
 /// One package: resolve (cheap: the registry's index), reuse a stored verdict for the same
@@ -385,8 +432,8 @@ impl Progress {
     /// Print above the bar (or plainly without one).
     fn print(&self, text: &str) {
         match &self.bar {
-            Some(b) => b.suspend(|| print!("{text}")),
-            None => print!("{text}"),
+            Some(b) => b.suspend(|| crate::stdout::write(text)),
+            None => crate::stdout::write(text),
         }
     }
 

@@ -69,9 +69,16 @@ pub fn download_url(dl: &str, name: &str, version: &str, cksum: &str) -> String 
 
 async fn config(cx: &RegistryCx<'_>) -> Result<Config, RegistryError> {
     let url = join_url(&cx.profile.url, "config.json");
+    // Read once per run by the registry check before any package; asked again (once, through
+    // the metadata cache) only when a caller skipped that check.
+    if let Some(v) = &cx.profile.index_config {
+        return Config::deserialize(v).map_err(|e| {
+            RegistryError::Failed(format!("{url} is not a sparse index config.json: {e}"))
+        });
+    }
     let body = cx
         .http
-        .get(&url, None)
+        .get_meta(&url, None)
         .await
         .map_err(|e| RegistryError::Failed(format!("registry config: {e}")))?;
     serde_json::from_slice(&body.bytes)
