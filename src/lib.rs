@@ -11,6 +11,7 @@ pub mod git;
 pub mod http;
 pub mod input;
 pub mod locate;
+pub mod log;
 pub mod objects;
 pub mod preflight;
 pub mod profile;

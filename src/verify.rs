@@ -264,6 +264,7 @@ impl Verifier {
             if let Ok(bytes) = tokio::fs::read(&path).await {
                 let sha = crate::archive::sha256_hex(&bytes);
                 if sha.eq_ignore_ascii_case(expected) {
+                    tracing::debug!("{}: the artifact from the cache, {}", r.url, path.display());
                     return Ok(Downloaded { bytes, sha256: sha });
                 }
             }

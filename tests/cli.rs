@@ -341,3 +341,51 @@ fn lockfile_help_names_every_kind_accepted() {
         assert!(flat.contains(kind), "--help does not name {kind}:\n{stdout}");
     }
 }
+
+// ---------------------------------------------------------------- logging
+
+#[test]
+fn verbose_logs_urls_git_commands_rewrites_and_rule_decisions() {
+    let w = World::new();
+    let fx = published(&w, "chatty");
+    let out = w.run(&["-v", "--no-db"], &[&fx.spec()]);
+    assert_exit(&out, 0);
+    for wanted in [
+        format!("GET {}", w.server.url("/index/config.json")),
+        format!("GET {}", w.server.url("/index/ch/at/chatty")),
+        "running git clone --bare".to_string(),
+        format!("rewrite {FAKE_FORGE}="),
+    ] {
+        assert!(out.stderr.contains(&wanted), "-v lacks {wanted:?}:\n{}", out.stderr);
+    }
+    assert!(!out.stderr.contains("rule cargo-vcs-info"), "rules are -vv");
+    let out = w.run(&["-vv", "--no-db"], &[&fx.spec()]);
+    assert!(
+        out.stderr.contains(".cargo_vcs_info.json: rule cargo-vcs-info excuses it"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn git_stderr_in_a_finding_is_the_one_line_that_matters() {
+    let w = World::new();
+    let fx = published(&w, "gone");
+    std::fs::remove_dir_all(w.upstream_path("gone")).unwrap();
+    let (out, rep) = w.run_json(&["-v", "--no-db"], &[&fx.spec()]);
+    let f = rep
+        .result("gone")
+        .assert_finding("repository-unreachable", "unverifiable", None);
+    assert!(!f.message.contains('\n'), "{:?}", f.message);
+    assert!(
+        f.message.contains("does not appear to be a git repository"),
+        "{:?}",
+        f.message
+    );
+    // The rest is in the -v log.
+    assert!(
+        out.stderr.contains("Could not read from remote repository"),
+        "{}",
+        out.stderr
+    );
+}
