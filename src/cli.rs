@@ -143,6 +143,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "N")]
     pub newest: Option<usize>,
 
+    /// With `@*`: only versions published on or after DATE (YYYY-MM-DD, UTC), by the date
+    /// the registry gives (crates index `pubtime`, PyPI `upload-time`, RubyGems
+    /// `created_at`); a version without a date is left out.
+    #[arg(long, value_name = "DATE", value_parser = crate::expand::parse_day)]
+    pub since: Option<String>,
+
     /// The results store: every verdict is recorded as it is decided, and packages already
     /// decided for the same artifact digest are not verified again
     /// [default: <cache-dir>/results.db].
@@ -340,6 +346,7 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
         recheck: args.recheck,
         shard,
         newest: args.newest,
+        since: args.since.clone(),
         quiet: globals.quiet,
     };
     let report = engine::run(run, inputs).await?;
@@ -437,4 +444,21 @@ fn merge(args: MergeArgs, globals: Globals) -> anyhow::Result<i32> {
         ));
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn no_color_only_when_set_to_a_non_empty_value() {
+        let auto = ColorChoice::Auto;
+        assert!(color_enabled(auto, true, None));
+        assert!(color_enabled(auto, true, Some(OsStr::new(""))), "NO_COLOR= is unset");
+        assert!(!color_enabled(auto, true, Some(OsStr::new("1"))));
+        assert!(!color_enabled(auto, false, None), "not a terminal");
+        assert!(color_enabled(ColorChoice::Always, false, Some(OsStr::new("1"))));
+        assert!(!color_enabled(ColorChoice::Never, true, None));
+    }
 }

@@ -42,6 +42,8 @@ pub struct Run {
     pub shard: Option<Shard>,
     /// `@*` keeps only this many of the newest versions of each package.
     pub newest: Option<usize>,
+    /// `@*` keeps only versions published on or after this day (`YYYY-MM-DD`, UTC).
+    pub since: Option<String>,
     /// No notes on stderr (how many versions `@*` expanded to).
     pub quiet: bool,
 }
@@ -105,8 +107,12 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     ));
 
     // Expand `@*` into every version (index requests in parallel, order kept).
-    let newest = run.newest;
-    let quiet = run.quiet;
+    let limits = crate::expand::Limits {
+        newest: run.newest,
+        since: run.since.clone(),
+        quiet: run.quiet,
+    };
+    let limits = &limits;
     let expanded: Vec<Result<Vec<Work>, InputError>> = futures::stream::iter(specs)
         .map(|s| {
             let v = verifier.clone();
@@ -122,8 +128,9 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                 match &s.version {
                     VersionReq::Latest => Ok(one(None)),
                     VersionReq::Exact(ver) => Ok(one(Some(ver.clone()))),
-                    VersionReq::All => match v.versions(s.ecosystem, &s.name).await {
-                        Ok(vs) => Ok(limit_versions(&s.to_string(), vs, newest, quiet)
+                    VersionReq::All => match limits.versions(&v, s.ecosystem, &s.name).await {
+                        Ok(vs) => Ok(limits
+                            .apply(&s.to_string(), vs)
                             .into_iter()
                             .map(|ver| Work {
                                 ecosystem: s.ecosystem,
@@ -232,31 +239,6 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
         .with_skipped_inputs(skipped_inputs);
     report.summary.skipped = stored;
     Ok(report)
-}
-
-/// `@*` with `--newest N`: the last N of the registry's versions (oldest first). Says how
-/// many versions `@*` named and how many are kept, unless quiet.
-fn limit_versions(
-    spec: &str,
-    mut versions: Vec<String>,
-    newest: Option<usize>,
-    quiet: bool,
-) -> Vec<String> {
-    let all = versions.len();
-    if let Some(n) = newest {
-        versions.drain(..all.saturating_sub(n));
-    }
-    if !quiet {
-        let kept = if versions.len() < all {
-            format!("; verifying the newest {} (--newest)", versions.len())
-        } else {
-            String::new()
-        };
-        crate::stdout::note(&format!(
-            "note: {spec} expanded to {all} version(s){kept}\n"
-        ));
-    }
-    versions
 }
 
 /// A few distinct package names per ecosystem the specs use, to probe each registry with.

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod compare;
 pub mod ecosystem;
 pub mod engine;
+pub mod expand;
 pub mod finding;
 pub mod git;
 pub mod http;

@@ -389,3 +389,46 @@ fn git_stderr_in_a_finding_is_the_one_line_that_matters() {
         out.stderr
     );
 }
+
+#[test]
+fn every_version_since_a_day_uses_the_registry_dates() {
+    let w = World::new();
+    let lines: Vec<String> = [
+        ("0.1.0", Some("2023-12-31T23:59:59Z")),
+        ("0.2.0", None),
+        ("0.3.0", Some("2024-01-01T00:00:00Z")),
+        ("0.4.0", Some("2024-06-01T12:00:00Z")),
+    ]
+    .iter()
+    .map(|(v, t)| {
+        let mut l = serde_json::json!({
+            "name": "dated", "vers": v, "deps": [], "cksum": "0".repeat(64),
+            "features": {}, "yanked": false,
+        });
+        if let Some(t) = t {
+            l["pubtime"] = serde_json::json!(t);
+        }
+        l.to_string()
+    })
+    .collect();
+    let file = w.server.root().join("index/da/te/dated");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let (out, rep) = w.run_json(&["--since", "2024-01-01", "--no-db"], &["crates:dated@*"]);
+    let versions: Vec<&str> = rep
+        .results()
+        .iter()
+        .map(|r| r["package"]["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["0.3.0", "0.4.0"], "{}", out.dump());
+    assert!(
+        out.stderr.contains(
+            "crates:dated@* expanded to 4 version(s); 2 published since 2024-01-01 (1 without a date in the registry)"
+        ),
+        "{}",
+        out.dump()
+    );
+    let out = w.run(&["--since", "2024-02-30"], &["crates:dated@*"]);
+    assert_exit(&out, 2);
+    assert!(out.stderr.contains("YYYY-MM-DD"), "{}", out.dump());
+}

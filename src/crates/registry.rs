@@ -19,6 +19,9 @@ pub struct IndexLine {
     pub cksum: String,
     #[serde(default)]
     pub yanked: bool,
+    /// When the version was published (newer index lines carry it; RFC 3339).
+    #[serde(default)]
+    pub pubtime: Option<String>,
 }
 
 /// The index path of a crate: `1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd...`, lower-cased.

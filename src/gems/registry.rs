@@ -22,6 +22,9 @@ pub struct VersionEntry {
     pub sha: Option<String>,
     #[serde(default)]
     pub prerelease: Option<bool>,
+    /// When the version was pushed (the v1 API's `created_at`).
+    #[serde(default)]
+    pub created_at: Option<String>,
 }
 
 fn ruby() -> String {
@@ -124,6 +127,7 @@ pub fn parse_compact_info(text: &str) -> Option<Vec<VersionEntry>> {
             platform: platform.unwrap_or("ruby").to_string(),
             sha,
             prerelease: None,
+            created_at: None,
         });
     }
     Some(out)
@@ -252,6 +256,20 @@ fn platforms<'a>(entries: impl Iterator<Item = &'a VersionEntry>) -> String {
     p.sort();
     p.dedup();
     p.join(", ")
+}
+
+/// [`ordered`], each with when it was pushed.
+pub fn ordered_dated(entries: &[VersionEntry]) -> Vec<(String, Option<String>)> {
+    ordered(entries)
+        .into_iter()
+        .map(|v| {
+            let at = entries
+                .iter()
+                .find(|e| e.full_version() == v)
+                .and_then(|e| e.created_at.clone());
+            (v, at)
+        })
+        .collect()
 }
 
 /// Every version, oldest first; platform builds as `number-platform`.
