@@ -38,6 +38,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Verify packages against their source repositories.
@@ -105,11 +107,7 @@ pub fn color_enabled(
 }
 
 fn color_for(choice: ColorChoice, is_terminal: bool) -> bool {
-    color_enabled(
-        choice,
-        is_terminal,
-        std::env::var_os("NO_COLOR").as_deref(),
-    )
+    color_enabled(choice, is_terminal, std::env::var_os("NO_COLOR").as_deref())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -206,7 +204,6 @@ pub struct VerifyArgs {
     /// separately beneath this).
     #[arg(long, short, value_name = "N", default_value_t = default_jobs())]
     pub jobs: usize,
-
 }
 
 fn default_jobs() -> usize {
@@ -455,10 +452,17 @@ mod tests {
     fn no_color_only_when_set_to_a_non_empty_value() {
         let auto = ColorChoice::Auto;
         assert!(color_enabled(auto, true, None));
-        assert!(color_enabled(auto, true, Some(OsStr::new(""))), "NO_COLOR= is unset");
+        assert!(
+            color_enabled(auto, true, Some(OsStr::new(""))),
+            "NO_COLOR= is unset"
+        );
         assert!(!color_enabled(auto, true, Some(OsStr::new("1"))));
         assert!(!color_enabled(auto, false, None), "not a terminal");
-        assert!(color_enabled(ColorChoice::Always, false, Some(OsStr::new("1"))));
+        assert!(color_enabled(
+            ColorChoice::Always,
+            false,
+            Some(OsStr::new("1"))
+        ));
         assert!(!color_enabled(ColorChoice::Never, true, None));
     }
 }

@@ -147,7 +147,9 @@ pub fn compare(
         for rule in &rules {
             let outcome = rule.judge(&cx)?;
             match &outcome {
-                Some(Outcome::Excused) => tracing::debug!("{path}: rule {} excuses it", rule.name()),
+                Some(Outcome::Excused) => {
+                    tracing::debug!("{path}: rule {} excuses it", rule.name())
+                }
                 Some(Outcome::Finding(f)) => {
                     tracing::debug!("{path}: rule {} raises {}", rule.name(), f.code.as_str())
                 }

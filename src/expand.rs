@@ -100,7 +100,13 @@ mod tests {
         assert!(published_since("2024-05-02T00:00:00.123Z", "2024-05-01"));
         assert!(!published_since("2024-04-30T23:59:59Z", "2024-05-01"));
         assert_eq!(parse_day("2024-02-29").unwrap(), "2024-02-29");
-        for bad in ["2023-02-29", "2024-13-01", "24-01-01", "yesterday", "2024-1-1"] {
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "24-01-01",
+            "yesterday",
+            "2024-1-1",
+        ] {
             assert!(parse_day(bad).is_err(), "{bad}");
         }
     }

@@ -115,8 +115,7 @@ pub fn parse_lockfile(path: &Path) -> Result<Vec<Input>, String> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let origin = path.display().to_string();
-    let read =
-        || read_text(path).map_err(|e| format!("cannot read the lockfile {origin}: {e}"));
+    let read = || read_text(path).map_err(|e| format!("cannot read the lockfile {origin}: {e}"));
     match LockKind::of(&name) {
         Some(LockKind::Cargo) => Ok(crate::crates::lockfile::parse_cargo_lock(&read()?, &origin)),
         Some(LockKind::Requirements) => {
@@ -180,7 +179,9 @@ fn requirements_inputs(
             Ok(t) => out.extend(requirements_inputs(&included, &t, seen, depth + 1)),
             Err(e) => out.push(Input::Bad(InputError {
                 input: origin.clone(),
-                message: format!("{origin}, line {line}: cannot read the included file {shown}: {e}"),
+                message: format!(
+                    "{origin}, line {line}: cannot read the included file {shown}: {e}"
+                ),
             })),
         }
     }
@@ -300,12 +301,18 @@ mod tests {
     #[test]
     fn a_byte_order_mark_is_not_part_of_the_first_spec() {
         let got = parse_list("\u{feff}crates:serde@1.0.0\npypi:click\n", "bom.txt");
-        assert!(matches!(&got[0], Input::Spec(s) if s.name == "serde"), "{got:?}");
+        assert!(
+            matches!(&got[0], Input::Spec(s) if s.name == "serde"),
+            "{got:?}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("requirements.txt");
         std::fs::write(&p, "\u{feff}click==8.1.7\n").unwrap();
         let got = parse_lockfile(&p).unwrap();
-        assert!(matches!(&got[..], [Input::Spec(s)] if s.name == "click"), "{got:?}");
+        assert!(
+            matches!(&got[..], [Input::Spec(s)] if s.name == "click"),
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -346,9 +353,9 @@ mod tests {
             "{}",
             bad[0].message
         );
-        assert!(got.iter().any(
-            |i| matches!(i, Input::Skipped(s) if s.reason.contains("already read"))
-        ));
+        assert!(got
+            .iter()
+            .any(|i| matches!(i, Input::Skipped(s) if s.reason.contains("already read"))));
     }
 
     #[test]

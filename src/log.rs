@@ -28,16 +28,26 @@ pub fn command(c: &Command) {
 pub fn tool_stderr(tool: &str, what: &str, stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let text = text.trim();
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     if lines.len() <= 1 {
         return text.to_string();
     }
     tracing::info!("{tool} {what}: stderr:\n{text}");
     let noise = |l: &str| {
         let l = l.to_ascii_lowercase();
-        ["hint:", "warning:", "cloning into", "remote: counting", "remote: enumerating"]
-            .iter()
-            .any(|p| l.starts_with(p))
+        [
+            "hint:",
+            "warning:",
+            "cloning into",
+            "remote: counting",
+            "remote: enumerating",
+        ]
+        .iter()
+        .any(|p| l.starts_with(p))
     };
     lines
         .iter()

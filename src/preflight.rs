@@ -137,7 +137,10 @@ async fn check_simple(http: &Http, profile: &mut Profile, names: &[String]) -> R
     .map_err(|e| e.to_string())?;
     for root in &roots {
         let index = small
-            .get(root, Some("application/vnd.pypi.simple.v1+json, text/html;q=0.1"))
+            .get(
+                root,
+                Some("application/vnd.pypi.simple.v1+json, text/html;q=0.1"),
+            )
             .await;
         let is_index = match &index {
             Ok(body) => looks_like_simple_index(body.content_type.as_deref(), &body.bytes),
@@ -211,11 +214,7 @@ async fn check_rubygems(
 /// Check, before any work, that every path the run writes can be written: the cache
 /// directory (created when absent), the results store and its directory (SQLite writes a
 /// journal beside it), and every report file. Nothing is left behind.
-pub fn check_paths(
-    cache_dir: &Path,
-    db: Option<&Path>,
-    outputs: &[PathBuf],
-) -> anyhow::Result<()> {
+pub fn check_paths(cache_dir: &Path, db: Option<&Path>, outputs: &[PathBuf]) -> anyhow::Result<()> {
     std::fs::create_dir_all(cache_dir).map_err(|e| {
         anyhow::anyhow!(
             "cannot use the cache directory {}: {e}",
@@ -229,9 +228,8 @@ pub fn check_paths(
         )
     })?;
     if let Some(db) = db {
-        writable_file(db).map_err(|e| {
-            anyhow::anyhow!("cannot write the results store {}: {e}", db.display())
-        })?;
+        writable_file(db)
+            .map_err(|e| anyhow::anyhow!("cannot write the results store {}: {e}", db.display()))?;
     }
     check_outputs(outputs)
 }
@@ -239,9 +237,8 @@ pub fn check_paths(
 /// Every report file can be written (see [`check_paths`]).
 pub fn check_outputs(outputs: &[PathBuf]) -> anyhow::Result<()> {
     for out in outputs {
-        writable_file(out).map_err(|e| {
-            anyhow::anyhow!("cannot write the report to {}: {e}", out.display())
-        })?;
+        writable_file(out)
+            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", out.display()))?;
     }
     Ok(())
 }
@@ -296,7 +293,10 @@ mod tests {
             simple_roots("https://host/"),
             ["https://host/", "https://host/simple/"]
         );
-        assert_eq!(simple_roots("https://pypi.org/simple/"), ["https://pypi.org/simple/"]);
+        assert_eq!(
+            simple_roots("https://pypi.org/simple/"),
+            ["https://pypi.org/simple/"]
+        );
         assert_eq!(simple_roots("https://h/simple"), ["https://h/simple"]);
     }
 
@@ -325,13 +325,25 @@ mod tests {
     fn paths_are_checked_and_named() {
         let dir = tempfile::tempdir().unwrap();
         let cache = dir.path().join("cache");
-        check_paths(&cache, Some(&cache.join("r.db")), &[dir.path().join("out.json")]).unwrap();
+        check_paths(
+            &cache,
+            Some(&cache.join("r.db")),
+            &[dir.path().join("out.json")],
+        )
+        .unwrap();
         assert!(cache.is_dir());
-        assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0, "nothing left behind");
+        assert_eq!(
+            std::fs::read_dir(&cache).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
         let e = check_paths(&cache, None, &[dir.path().join("no/such/dir/out.json")])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("no/such/dir/out.json") && e.contains("does not exist"), "{e}");
+        assert!(
+            e.contains("no/such/dir/out.json") && e.contains("does not exist"),
+            "{e}"
+        );
         let e = check_paths(&cache, None, &[dir.path().to_path_buf()])
             .unwrap_err()
             .to_string();

@@ -58,7 +58,10 @@ fn a_crates_registry_without_config_json_is_refused_before_any_package() {
     let w = World::new();
     published(&w, "cfgless");
     let bad = w.server.url("/nothing/");
-    let out = w.run(&["--registry", &format!("crates={bad}")], &["crates:cfgless@1.0.0"]);
+    let out = w.run(
+        &["--registry", &format!("crates={bad}")],
+        &["crates:cfgless@1.0.0"],
+    );
     assert_exit(&out, 2);
     assert!(
         out.stderr.contains("not a cargo sparse index")
@@ -103,7 +106,12 @@ fn a_pypi_host_root_finds_the_simple_api_under_it() {
     r.assert_no_finding("artifact-unavailable");
     r.assert_finding("no-repository", "unverifiable", None);
     assert_eq!(r.json["artifact"]["url"], file.as_str(), "{}", out.dump());
-    assert_eq!(w.server.hits("/simple/demo/"), 1, "{:?}", w.server.requests());
+    assert_eq!(
+        w.server.hits("/simple/demo/"),
+        1,
+        "{:?}",
+        w.server.requests()
+    );
 }
 
 #[test]
@@ -129,7 +137,8 @@ fn a_missing_profile_file_is_named_as_such() {
     let out = w.run(&["--registry", "pypi=./missing.toml"], &["pypi:demo@1.0"]);
     assert_exit(&out, 2);
     assert!(
-        out.stderr.contains("no registry profile file ./missing.toml")
+        out.stderr
+            .contains("no registry profile file ./missing.toml")
             && !out.stderr.contains("not a URL"),
         "{}",
         out.dump()
@@ -164,8 +173,19 @@ fn run_with_read_only(w: &World, dir: &std::path::Path, args: &[String]) -> Outp
     let mut cmd = if root {
         let d = dir.display().to_string();
         let mut c = hermetic_command("bwrap", &w.cwd());
-        c.args(["--bind", "/", "/", "--ro-bind", &d, &d, "--dev", "/dev", "--proc", "/proc"])
-            .arg(env!("CARGO_BIN_EXE_provero"));
+        c.args([
+            "--bind",
+            "/",
+            "/",
+            "--ro-bind",
+            &d,
+            &d,
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+        ])
+        .arg(env!("CARGO_BIN_EXE_provero"));
         c
     } else {
         use std::os::unix::fs::PermissionsExt;
@@ -229,7 +249,10 @@ fn a_results_store_in_a_read_only_directory_fails_before_any_work() {
 #[test]
 fn a_closed_stdout_ends_quietly() {
     let w = World::new();
-    let specs: Vec<String> = ["pa", "pb"].iter().map(|n| published(&w, n).spec()).collect();
+    let specs: Vec<String> = ["pa", "pb"]
+        .iter()
+        .map(|n| published(&w, n).spec())
+        .collect();
     let mut a = w.base_args();
     a.extend(specs);
     let mut cmd = hermetic_command(env!("CARGO_BIN_EXE_provero"), &w.cwd());
@@ -253,7 +276,10 @@ fn a_full_disk_on_stdout_is_an_error_not_a_panic() {
     let fx = published(&w, "full");
     let a = args(&w, &[&fx.spec()]);
     let mut cmd = hermetic_command(env!("CARGO_BIN_EXE_provero"), &w.cwd());
-    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
     cmd.args(&a)
         .stdin(Stdio::null())
         .stdout(Stdio::from(full))
@@ -262,7 +288,8 @@ fn a_full_disk_on_stdout_is_an_error_not_a_panic() {
     out.assert_no_crash();
     assert_exit(&out, 2);
     assert!(
-        out.stderr.contains("cannot write the report to standard output")
+        out.stderr
+            .contains("cannot write the report to standard output")
             && out.stderr.contains("No space left"),
         "{}",
         out.dump()
@@ -324,7 +351,11 @@ fn quiet_and_color_are_global() {
     a.push(fx.spec());
     let out = run::run_provero_in(&w.cwd(), &a);
     assert_exit(&out, 0);
-    assert!(out.stdout.contains("\u{1b}["), "--color always: {}", out.dump());
+    assert!(
+        out.stdout.contains("\u{1b}["),
+        "--color always: {}",
+        out.dump()
+    );
     let out = w.run(&["--color", "never"], &[&fx.spec()]);
     assert!(!out.stdout.contains('\u{1b}'), "{}", out.dump());
     let db = w.cache_dir().join("results.db").display().to_string();
@@ -338,7 +369,10 @@ fn lockfile_help_names_every_kind_accepted() {
     assert_eq!(code, 0);
     let flat = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
     for kind in provero::input::LockKind::ACCEPTED {
-        assert!(flat.contains(kind), "--help does not name {kind}:\n{stdout}");
+        assert!(
+            flat.contains(kind),
+            "--help does not name {kind}:\n{stdout}"
+        );
     }
 }
 
@@ -356,12 +390,17 @@ fn verbose_logs_urls_git_commands_rewrites_and_rule_decisions() {
         "running git clone --bare".to_string(),
         format!("rewrite {FAKE_FORGE}="),
     ] {
-        assert!(out.stderr.contains(&wanted), "-v lacks {wanted:?}:\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(&wanted),
+            "-v lacks {wanted:?}:\n{}",
+            out.stderr
+        );
     }
     assert!(!out.stderr.contains("rule cargo-vcs-info"), "rules are -vv");
     let out = w.run(&["-vv", "--no-db"], &[&fx.spec()]);
     assert!(
-        out.stderr.contains(".cargo_vcs_info.json: rule cargo-vcs-info excuses it"),
+        out.stderr
+            .contains(".cargo_vcs_info.json: rule cargo-vcs-info excuses it"),
         "{}",
         out.stderr
     );
