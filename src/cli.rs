@@ -23,7 +23,8 @@ a package or version the registry does not have, a tool failure); otherwise 0. `
 alone is not an error."
 )]
 pub struct Cli {
-    /// More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides.
+    /// More diagnostics on stderr: -v each URL fetched, git command and rewrite applied; -vv
+    /// also each rule decision and cache hit. RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// No progress bar and no notes on stderr (the report, errors and the summary remain);
@@ -166,9 +167,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
 
-    /// Use another registry: ECOSYSTEM=URL (crates: the sparse index root serving config.json;
-    /// pypi: the Simple API root; gems: the server root), or ECOSYSTEM=profile.toml (see
-    /// registries/). Repeatable.
+    /// Use another registry: ECOSYSTEM=URL (crates: the sparse index root serving config.json,
+    /// `sparse+` prefix allowed; pypi: the Simple API root, or a host root with the Simple API
+    /// under /simple/; gems: the server root), or ECOSYSTEM=profile.toml (see registries/).
+    /// Each registry in use is checked once before any package. Repeatable.
     #[arg(long, value_name = "ECO=URL")]
     pub registry: Vec<String>,
 
@@ -192,7 +194,8 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
-    /// Write the report to FILE instead of standard output.
+    /// Write the report to FILE instead of standard output (checked for writing before any
+    /// work, like the cache directory and the results store).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
