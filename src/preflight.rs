@@ -102,6 +102,9 @@ fn use_simple_root(profile: &mut Profile, root: String) {
 /// exists is the root; when none of them exists anywhere, a root that serves a Simple index
 /// page still counts (the projects are then simply not there, a per-package error).
 async fn check_simple(http: &Http, profile: &mut Profile, names: &[String]) -> Result<(), String> {
+    if names.is_empty() {
+        return Ok(());
+    }
     let roots = simple_roots(&profile.url);
     for root in &roots {
         let mut candidate = profile.clone();
@@ -228,6 +231,15 @@ pub fn check_paths(cache_dir: &Path, db: Option<&Path>, outputs: &[PathBuf]) -> 
         )
     })?;
     if let Some(db) = db {
+        // The store creates its directory, as it would have when opened.
+        if let Some(parent) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the directory of the results store {}: {e}",
+                    db.display()
+                )
+            })?;
+        }
         writable_file(db)
             .map_err(|e| anyhow::anyhow!("cannot write the results store {}: {e}", db.display()))?;
     }
@@ -327,7 +339,7 @@ mod tests {
         let cache = dir.path().join("cache");
         check_paths(
             &cache,
-            Some(&cache.join("r.db")),
+            Some(&dir.path().join("new/dir/r.db")),
             &[dir.path().join("out.json")],
         )
         .unwrap();
