@@ -471,3 +471,32 @@ fn every_version_since_a_day_uses_the_registry_dates() {
     assert_exit(&out, 2);
     assert!(out.stderr.contains("YYYY-MM-DD"), "{}", out.dump());
 }
+
+/// Run provero with stdout and stderr on a terminal (util-linux `script` gives it a pty).
+fn run_on_a_terminal(w: &World, args: &[String], no_color: &str) -> Output {
+    let line = std::iter::once(env!("CARGO_BIN_EXE_provero").to_string())
+        .chain(args.iter().cloned())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = hermetic_command("script", &w.cwd());
+    cmd.args(["-qec", &line, "/dev/null"])
+        .env("NO_COLOR", no_color)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    wait_output(cmd, args)
+}
+
+#[test]
+fn an_empty_no_color_does_not_turn_colour_off_on_a_terminal() {
+    let w = World::new();
+    let fx = published(&w, "tty");
+    let a = args(&w, &["-q", "--no-db", &fx.spec()]);
+    let out = run_on_a_terminal(&w, &a, "");
+    assert!(out.stdout.contains("verified"), "{}", out.dump());
+    assert!(out.stdout.contains("\u{1b}["), "NO_COLOR= : {}", out.dump());
+    let out = run_on_a_terminal(&w, &a, "1");
+    assert!(out.stdout.contains("verified"), "{}", out.dump());
+    assert!(!out.stdout.contains('\u{1b}'), "NO_COLOR=1: {}", out.dump());
+}
