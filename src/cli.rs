@@ -227,6 +227,9 @@ pub fn run() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
+            // `provero verify --lockfile --help`: a flag whose value is missing because
+            // `--help` followed it still shows the help it asked for.
+            let e = help_asked(&e).unwrap_or(e);
             let _ = e.print();
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
@@ -261,6 +264,31 @@ pub fn run() -> i32 {
             2
         }
     }
+}
+
+/// When the command line asks for `--help`/`-h` but failed to parse before reaching it, the
+/// help of the subcommand named (or of provero).
+fn help_asked(e: &clap::Error) -> Option<clap::Error> {
+    if matches!(
+        e.kind(),
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+    ) {
+        return None;
+    }
+    let args: Vec<String> = std::env::args().collect();
+    if !args.iter().skip(1).any(|a| a == "--help" || a == "-h") {
+        return None;
+    }
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut argv = vec![args[0].clone()];
+    argv.extend(
+        args.iter()
+            .skip(1)
+            .find(|a| cmd.get_subcommands().any(|s| s.get_name() == a.as_str()))
+            .cloned(),
+    );
+    argv.push("--help".to_string());
+    Cli::try_parse_from(argv).err()
 }
 
 /// The options that apply to every command.
