@@ -365,15 +365,23 @@ fn quiet_and_color_are_global() {
 
 #[test]
 fn lockfile_help_names_every_kind_accepted() {
-    let (code, stdout, _) = run::run_provero(&["verify", "--help"]);
-    assert_eq!(code, 0);
-    let flat = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
-    for kind in provero::input::LockKind::ACCEPTED {
-        assert!(
-            flat.contains(kind),
-            "--help does not name {kind}:\n{stdout}"
-        );
+    // `--lockfile --help` too: the flag's missing value does not hide the help.
+    for args in [
+        &["verify", "--help"][..],
+        &["verify", "--lockfile", "--help"],
+    ] {
+        let (code, stdout, stderr) = run::run_provero(args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        let flat = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+        for kind in provero::input::LockKind::ACCEPTED {
+            assert!(
+                flat.contains(kind),
+                "{args:?} does not name {kind}:\n{stdout}"
+            );
+        }
     }
+    let (code, _, stderr) = run::run_provero(&["verify", "--bogus"]);
+    assert_eq!(code, 2, "{stderr}");
 }
 
 // ---------------------------------------------------------------- logging
