@@ -508,3 +508,32 @@ fn an_empty_no_color_does_not_turn_colour_off_on_a_terminal() {
     assert!(out.stdout.contains("verified"), "{}", out.dump());
     assert!(!out.stdout.contains('\u{1b}'), "NO_COLOR=1: {}", out.dump());
 }
+
+#[test]
+fn requirements_includes_are_followed_relative_to_the_file() {
+    let w = World::new();
+    simple_index(&w);
+    let dir = w.root().join("project");
+    std::fs::create_dir_all(dir.join("req")).unwrap();
+    std::fs::write(dir.join("requirements.txt"), "-r req/base.txt\n").unwrap();
+    // A byte order mark, and a loop back to the including file.
+    std::fs::write(
+        dir.join("req/base.txt"),
+        "\u{feff}demo==1.0\n-r ../requirements.txt\n",
+    )
+    .unwrap();
+    let lock = dir.join("requirements.txt").display().to_string();
+    let root = w.server.url("/simple/");
+    let (out, rep) = w.run_json(
+        &[
+            "--registry",
+            &format!("pypi={root}"),
+            "--no-db",
+            "--lockfile",
+            &lock,
+        ],
+        &[],
+    );
+    assert_eq!(rep.results().len(), 1, "{}", out.dump());
+    rep.result("demo").assert_no_finding("artifact-unavailable");
+}
