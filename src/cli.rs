@@ -1,7 +1,7 @@
 //! Command-line interface: argument definitions and dispatch. Everything it calls is library
 //! code a test can drive directly.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -23,13 +23,24 @@ a package or version the registry does not have, a tool failure); otherwise 0. `
 alone is not an error."
 )]
 pub struct Cli {
-    /// More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides.
+    /// More diagnostics on stderr: -v each URL fetched, git command and rewrite applied; -vv
+    /// also each rule decision and cache hit. RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// No progress bar and no notes on stderr (the report, errors and the summary remain);
+    /// logs only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Colour: `auto` on a terminal unless NO_COLOR is set to a non-empty value
+    /// (no-color.org), `always`, or `never`.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Verify packages against their source repositories.
@@ -76,6 +87,31 @@ pub struct MergeArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether to colour a stream: `always`/`never` as asked; `auto` on a terminal unless
+/// `NO_COLOR` holds a non-empty value (an empty `NO_COLOR=` does not disable colour).
+pub fn color_enabled(
+    choice: ColorChoice,
+    is_terminal: bool,
+    no_color: Option<&std::ffi::OsStr>,
+) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => is_terminal && no_color.map_or(true, |v| v.is_empty()),
+    }
+}
+
+fn color_for(choice: ColorChoice, is_terminal: bool) -> bool {
+    color_enabled(choice, is_terminal, std::env::var_os("NO_COLOR").as_deref())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Human,
     Json,
@@ -90,14 +126,27 @@ pub struct VerifyArgs {
     #[arg(value_name = "SPEC")]
     pub specs: Vec<String>,
 
-    /// Read specs from a file: one per line, `#` comments and blank lines ignored.
+    /// Read specs from a file: one per line, `#` comments and blank lines ignored; `-` is
+    /// standard input. Repeatable.
     #[arg(long, value_name = "FILE")]
     pub list: Vec<PathBuf>,
 
-    /// Verify the registry packages of a lockfile (Cargo.lock); git and path dependencies are
-    /// listed as skipped. Repeatable.
+    /// Verify the registry packages of a lockfile, told apart by file name: Cargo.lock,
+    /// requirements*.txt (pinned `==` lines, `--hash`, `-r` files followed relative to the
+    /// file), uv.lock, Gemfile.lock or gems.locked. Git and path dependencies are listed as
+    /// skipped. Repeatable.
     #[arg(long, value_name = "FILE")]
     pub lockfile: Vec<PathBuf>,
+
+    /// With `@*`: only the N newest versions of each package.
+    #[arg(long, value_name = "N")]
+    pub newest: Option<usize>,
+
+    /// With `@*`: only versions published on or after DATE (YYYY-MM-DD, UTC), by the date
+    /// the registry gives (crates index `pubtime`, PyPI `upload-time`, RubyGems
+    /// `created_at`); a version without a date is left out.
+    #[arg(long, value_name = "DATE", value_parser = crate::expand::parse_day)]
+    pub since: Option<String>,
 
     /// The results store: every verdict is recorded as it is decided, and packages already
     /// decided for the same artifact digest under the same settings (registry, rewrites) are
@@ -119,9 +168,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
 
-    /// Use another registry: ECOSYSTEM=URL (crates: the sparse index root serving config.json;
-    /// pypi: the Simple API root; gems: the server root), or ECOSYSTEM=profile.toml (see
-    /// registries/). Repeatable.
+    /// Use another registry: ECOSYSTEM=URL (crates: the sparse index root serving config.json,
+    /// `sparse+` prefix allowed; pypi: the Simple API root, or a host root with the Simple API
+    /// under /simple/; gems: the server root), or ECOSYSTEM=profile.toml (see registries/).
+    /// Each registry in use is checked once before any package. Repeatable.
     #[arg(long, value_name = "ECO=URL")]
     pub registry: Vec<String>,
 
@@ -145,7 +195,8 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
-    /// Write the report to FILE instead of standard output.
+    /// Write the report to FILE instead of standard output (checked for writing before any
+    /// work, like the cache directory and the results store).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -157,10 +208,6 @@ pub struct VerifyArgs {
     /// separately beneath this).
     #[arg(long, short, value_name = "N", default_value_t = default_jobs())]
     pub jobs: usize,
-
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 fn default_jobs() -> usize {
@@ -181,6 +228,9 @@ pub fn run() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
+            // `provero verify --lockfile --help`: a flag whose value is missing because
+            // `--help` followed it still shows the help it asked for.
+            let e = help_asked(&e).unwrap_or(e);
             let _ = e.print();
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
@@ -188,7 +238,11 @@ pub fn run() -> i32 {
             };
         }
     };
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, cli.quiet, cli.color);
+    let globals = Globals {
+        quiet: cli.quiet,
+        color: cli.color,
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -200,23 +254,56 @@ pub fn run() -> i32 {
         }
     };
     let result = match cli.command {
-        Command::Verify(args) => rt.block_on(verify(args)),
-        Command::Report(args) => report(args),
-        Command::Merge(args) => merge(args),
+        Command::Verify(args) => rt.block_on(verify(args, globals)),
+        Command::Report(args) => report(args, globals),
+        Command::Merge(args) => merge(args, globals),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            crate::stdout::note(&format!("error: {e:#}\n"));
             2
         }
     }
 }
 
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
+/// When the command line asks for `--help`/`-h` but failed to parse before reaching it, the
+/// help of the subcommand named (or of provero).
+fn help_asked(e: &clap::Error) -> Option<clap::Error> {
+    if matches!(
+        e.kind(),
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+    ) {
+        return None;
+    }
+    let args: Vec<String> = std::env::args().collect();
+    if !args.iter().skip(1).any(|a| a == "--help" || a == "-h") {
+        return None;
+    }
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut argv = vec![args[0].clone()];
+    argv.extend(
+        args.iter()
+            .skip(1)
+            .find(|a| cmd.get_subcommands().any(|s| s.get_name() == a.as_str()))
+            .cloned(),
+    );
+    argv.push("--help".to_string());
+    Cli::try_parse_from(argv).err()
+}
+
+/// The options that apply to every command.
+#[derive(Debug, Clone, Copy)]
+struct Globals {
+    quiet: bool,
+    color: ColorChoice,
+}
+
+fn init_tracing(verbose: u8, quiet: bool, color: ColorChoice) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -224,11 +311,11 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(color_for(color, std::io::stderr().is_terminal()))
         .try_init();
 }
 
-async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
+async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
     let mut profiles = Profiles::builtin();
     for r in &args.registry {
         profiles.apply(r).map_err(anyhow::Error::msg)?;
@@ -247,13 +334,10 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     if args.jobs == 0 {
         anyhow::bail!("--jobs must be at least 1");
     }
+    if args.newest == Some(0) {
+        anyhow::bail!("--newest must be at least 1");
+    }
     let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
-    std::fs::create_dir_all(&cache_dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot use the cache directory {}: {e}",
-            cache_dir.display()
-        )
-    })?;
 
     let shard = args
         .shard
@@ -266,14 +350,15 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         (Some(p), false) => Some(p.clone()),
         (None, false) => Some(cache_dir.join("results.db")),
     };
+    // Before any work: a path that cannot be written fails now, not after the run.
+    let outputs: Vec<PathBuf> = args.output.iter().cloned().collect();
+    crate::preflight::check_paths(&cache_dir, db.as_deref(), &outputs)?;
 
     let inputs = crate::input::collect_inputs(&args.specs, &args.list, &args.lockfile)?;
     if inputs.is_empty() {
         anyhow::bail!("nothing to verify: give package specs (e.g. crates:serde@1.0.210), --list FILE, --lockfile Cargo.lock, or - for stdin");
     }
-    let color = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none()
-        && args.output.is_none();
+    let color = color_for(globals.color, std::io::stdout().is_terminal()) && args.output.is_none();
     let style = crate::report::Style {
         color,
         diff: args.diff,
@@ -283,12 +368,15 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         profiles,
         rewrites,
         jobs: args.jobs,
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        progress: !globals.quiet && std::io::stderr().is_terminal(),
         stream_human: args.format == Format::Human && args.output.is_none(),
         style,
         db,
         recheck: args.recheck,
         shard,
+        newest: args.newest,
+        since: args.since.clone(),
+        quiet: globals.quiet,
     };
     let report = engine::run(run, inputs).await?;
     write_report(&report, args.format, args.output.as_deref(), style)?;
@@ -321,27 +409,25 @@ fn write_report(
     match output {
         Some(path) => std::fs::write(path, text.as_bytes())
             .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
+        None => crate::stdout::write(&text),
     }
     if format != Format::Json || output.is_some() {
+        let mut notes = String::new();
         for s in &report.skipped_inputs {
-            eprintln!("skipped: {}: {}", s.input, s.reason);
+            notes.push_str(&format!("skipped: {}: {}\n", s.input, s.reason));
         }
         for e in &report.errors {
-            eprintln!("error: {}", e.message);
+            notes.push_str(&format!("error: {}\n", e.message));
         }
-        eprint!("{}", crate::report::human_summary(&report.summary));
+        notes.push_str(&crate::report::human_summary(&report.summary));
+        crate::stdout::note(&notes);
     }
     Ok(())
 }
 
 /// `provero report`: render what a store holds. Exit code as for the run that decided it
 /// (1 when any stored package has a red flag; errors are never stored).
-fn report(args: ReportArgs) -> anyhow::Result<i32> {
+fn report(args: ReportArgs, globals: Globals) -> anyhow::Result<i32> {
     let db = args.db.unwrap_or_else(|| {
         args.cache_dir
             .unwrap_or_else(default_cache_dir)
@@ -350,38 +436,68 @@ fn report(args: ReportArgs) -> anyhow::Result<i32> {
     if !db.is_file() {
         anyhow::bail!("no results store at {}", db.display());
     }
+    let outputs: Vec<PathBuf> = args.output.iter().cloned().collect();
+    crate::preflight::check_outputs(&outputs)?;
     let store = crate::store::Store::open(&db)?;
     let mut results = store.all()?;
     // Regressions are judged against the whole store, and read first.
     crate::regression::annotate_all_regressions_first(&mut results);
     let report = crate::report::Report::new(results, Vec::new()).with_slowest(args.slowest);
     let style = crate::report::Style {
-        color: std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none()
-            && args.output.is_none(),
+        color: color_for(globals.color, std::io::stdout().is_terminal()) && args.output.is_none(),
         diff: false,
     };
     if args.format == Format::Human && args.output.is_none() {
-        let mut out = std::io::stdout().lock();
         for r in &report.results {
-            out.write_all(crate::report::human_result(r, style).as_bytes())?;
+            crate::stdout::write(&crate::report::human_result(r, style));
         }
-        out.flush()?;
     }
     write_report(&report, args.format, args.output.as_deref(), style)?;
     Ok(report.exit_code())
 }
 
 /// `provero merge`: fold every input store into `--db`.
-fn merge(args: MergeArgs) -> anyhow::Result<i32> {
+fn merge(args: MergeArgs, globals: Globals) -> anyhow::Result<i32> {
     let mut into = crate::store::Store::open(&args.db)?;
     for p in &args.inputs {
         if std::fs::canonicalize(p).ok() == std::fs::canonicalize(&args.db).ok() {
             continue;
         }
         let n = into.merge_from(p)?;
-        eprintln!("merged {n} result(s) from {}", p.display());
+        if !globals.quiet {
+            crate::stdout::note(&format!("merged {n} result(s) from {}\n", p.display()));
+        }
     }
-    eprintln!("{} holds {} result(s)", args.db.display(), into.count()?);
+    if !globals.quiet {
+        crate::stdout::note(&format!(
+            "{} holds {} result(s)\n",
+            args.db.display(),
+            into.count()?
+        ));
+    }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn no_color_only_when_set_to_a_non_empty_value() {
+        let auto = ColorChoice::Auto;
+        assert!(color_enabled(auto, true, None));
+        assert!(
+            color_enabled(auto, true, Some(OsStr::new(""))),
+            "NO_COLOR= is unset"
+        );
+        assert!(!color_enabled(auto, true, Some(OsStr::new("1"))));
+        assert!(!color_enabled(auto, false, None), "not a terminal");
+        assert!(color_enabled(
+            ColorChoice::Always,
+            false,
+            Some(OsStr::new("1"))
+        ));
+        assert!(!color_enabled(ColorChoice::Never, true, None));
+    }
 }

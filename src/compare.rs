@@ -145,7 +145,17 @@ pub fn compare(
         };
         let mut decided = false;
         for rule in &rules {
-            match rule.judge(&cx)? {
+            let outcome = rule.judge(&cx)?;
+            match &outcome {
+                Some(Outcome::Excused) => {
+                    tracing::debug!("{path}: rule {} excuses it", rule.name())
+                }
+                Some(Outcome::Finding(f)) => {
+                    tracing::debug!("{path}: rule {} raises {}", rule.name(), f.code.as_str())
+                }
+                None => {}
+            }
+            match outcome {
                 None => continue,
                 Some(Outcome::Excused) => out.excused.push(Excused {
                     path: path.to_string(),
@@ -164,7 +174,9 @@ pub fn compare(
             break;
         }
         if !decided {
-            out.findings.push(default_finding(&cx)?);
+            let f = default_finding(&cx)?;
+            tracing::debug!("{path}: no rule applies: {}", f.code.as_str());
+            out.findings.push(f);
         }
     }
     Ok(out)

@@ -140,6 +140,21 @@ pub trait Handler: Send + Sync {
     async fn versions(&self, cx: &RegistryCx<'_>, name: &str)
         -> Result<Vec<String>, RegistryError>;
 
+    /// Every published version, oldest first, with when it was published (RFC 3339, UTC)
+    /// where the registry says (for `@*` with `--since`).
+    async fn dated_versions(
+        &self,
+        cx: &RegistryCx<'_>,
+        name: &str,
+    ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
+        Ok(self
+            .versions(cx, name)
+            .await?
+            .into_iter()
+            .map(|v| (v, None))
+            .collect())
+    }
+
     /// Read the downloaded artifact. Hostile entries become findings; caps become errors.
     fn read(&self, resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError>;
 

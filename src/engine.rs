@@ -9,7 +9,7 @@
 //! CPU-bound comparison with their own semaphores and [`Http`] bounds connections per host.
 //! Memory holds one archive per package in flight, and the finished results (findings only).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,6 +42,12 @@ pub struct Run {
     pub recheck: bool,
     /// Only this part of the work list.
     pub shard: Option<Shard>,
+    /// `@*` keeps only this many of the newest versions of each package.
+    pub newest: Option<usize>,
+    /// `@*` keeps only versions published on or after this day (`YYYY-MM-DD`, UTC).
+    pub since: Option<String>,
+    /// No notes on stderr (how many versions `@*` expanded to).
+    pub quiet: bool,
 }
 
 /// One package version to check (`version: None` = the newest).
@@ -120,18 +126,6 @@ enum Done {
 pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     let http = Http::new(HttpConfig::default())?;
     let jobs = run.jobs.max(1);
-    let verifier = Arc::new(Verifier::new(
-        http,
-        Options {
-            cache_dir: run.cache_dir.clone(),
-            profiles: run.profiles.clone(),
-            rewrites: run.rewrites.clone(),
-            git_jobs: jobs.clamp(1, 8),
-            cpu_jobs: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
-        },
-    ));
     let mut errors = Vec::new();
     let mut skipped_inputs = Vec::new();
     let mut specs = Vec::new();
@@ -142,8 +136,30 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             Input::Skipped(s) => skipped_inputs.push(s),
         }
     }
+    // Every registry the work needs is checked once, before any package (and the sparse
+    // index's config.json is read there, once per run).
+    let mut profiles = run.profiles.clone();
+    crate::preflight::check_registries(&http, &mut profiles, &probe_names(&specs)).await?;
+    let verifier = Arc::new(Verifier::new(
+        http,
+        Options {
+            cache_dir: run.cache_dir.clone(),
+            profiles,
+            rewrites: run.rewrites.clone(),
+            git_jobs: jobs.clamp(1, 8),
+            cpu_jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        },
+    ));
 
     // Expand `@*` into every version (index requests in parallel, order kept).
+    let limits = crate::expand::Limits {
+        newest: run.newest,
+        since: run.since.clone(),
+        quiet: run.quiet,
+    };
+    let limits = &limits;
     let expanded: Vec<Result<Vec<Work>, InputError>> = futures::stream::iter(specs)
         .map(|s| {
             let v = verifier.clone();
@@ -162,8 +178,9 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                 match &s.version {
                     VersionReq::Latest => Ok(one(None)),
                     VersionReq::Exact(ver) => Ok(one(Some(ver.clone()))),
-                    VersionReq::All => match v.versions(s.ecosystem, &s.name).await {
-                        Ok(vs) => Ok(vs
+                    VersionReq::All => match limits.versions(&v, s.ecosystem, &s.name).await {
+                        Ok(vs) => Ok(limits
+                            .apply(&s.to_string(), vs)
                             .into_iter()
                             .map(|ver| Work {
                                 ecosystem: s.ecosystem,
@@ -335,6 +352,18 @@ fn note_regression(
     crate::regression::annotate(r, stored.iter().chain(this_run));
 }
 
+/// A few distinct package names per ecosystem the specs use, to probe each registry with.
+fn probe_names(specs: &[crate::spec::Spec]) -> BTreeMap<Ecosystem, Vec<String>> {
+    let mut names: BTreeMap<Ecosystem, Vec<String>> = BTreeMap::new();
+    for s in specs {
+        let n = names.entry(s.ecosystem).or_default();
+        if n.len() < crate::preflight::PROBES && !n.contains(&s.name) {
+            n.push(s.name.clone());
+        }
+    }
+    names
+}
+
 /// One package: resolve (cheap: the registry's index), reuse a stored verdict for the same
 /// digest and settings, else verify. The lockfile pin check comes back apart: it belongs to
 /// this run, not to what is stored.
@@ -489,8 +518,8 @@ impl Progress {
     /// Print above the bar (or plainly without one).
     fn print(&self, text: &str) {
         match &self.bar {
-            Some(b) => b.suspend(|| print!("{text}")),
-            None => print!("{text}"),
+            Some(b) => b.suspend(|| crate::stdout::write(text)),
+            None => crate::stdout::write(text),
         }
     }
 

@@ -109,12 +109,13 @@ fn git_command(git_dir: Option<&Path>) -> Command {
 }
 
 fn run(mut c: Command, action: &str, url: &str) -> Result<Output, GitError> {
+    crate::log::command(&c);
     let out = c.output()?;
     if !out.status.success() {
         return Err(GitError::Failed {
             action: action.to_string(),
             url: url.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            stderr: crate::log::tool_stderr("git", action, &out.stderr),
         });
     }
     Ok(out)
@@ -130,6 +131,7 @@ fn run_with_input(
     c.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    crate::log::command(&c);
     let mut child = c.spawn()?;
     let mut stdin = child.stdin.take().expect("piped stdin");
     let input = input.to_string();
@@ -141,7 +143,7 @@ fn run_with_input(
         return Err(GitError::Failed {
             action: action.to_string(),
             url: url.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            stderr: crate::log::tool_stderr("git", action, &out.stderr),
         });
     }
     Ok(out.stdout)

@@ -108,6 +108,9 @@ impl Http {
             }
             cache.entry(key.clone()).or_default().clone()
         };
+        if cell.initialized() {
+            tracing::debug!("GET {url}: answered from this run's metadata cache");
+        }
         let result = cell.get_or_init(|| self.get(url, accept)).await.clone();
         let keep = match &result {
             Ok(b) => b.bytes.len() <= META_CACHE_MAX_BYTES,
@@ -151,6 +154,7 @@ impl Http {
     }
 
     async fn get_once(&self, url: &str, accept: Option<&str>) -> Result<Body, Attempt> {
+        tracing::info!("GET {url}");
         let mut req = self.client.get(url);
         if let Some(a) = accept {
             req = req.header(reqwest::header::ACCEPT, a);

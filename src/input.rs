@@ -6,6 +6,7 @@
 //! Lockfiles are told apart by file name in [`parse_lockfile`]: the one place that lists every
 //! lockfile kind, each handed to its ecosystem's `lockfile` module.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::report::{InputError, SkippedInput};
@@ -29,10 +30,7 @@ pub fn collect_inputs(
     let mut out = Vec::new();
     for s in specs {
         if s == "-" {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                .map_err(|e| anyhow::anyhow!("cannot read specs from standard input: {e}"))?;
-            out.extend(parse_list(&text, "<stdin>"));
+            out.extend(parse_list(&read_stdin()?, "<stdin>"));
         } else {
             out.push(match Spec::parse(s) {
                 Ok(spec) => Input::Spec(spec),
@@ -44,7 +42,12 @@ pub fn collect_inputs(
         }
     }
     for l in lists {
-        let text = std::fs::read_to_string(l)
+        // `--list -` is standard input, like a `-` spec.
+        if l.as_os_str() == "-" {
+            out.extend(parse_list(&read_stdin()?, "<stdin>"));
+            continue;
+        }
+        let text = read_text(l)
             .map_err(|e| anyhow::anyhow!("cannot read the list {}: {e}", l.display()))?;
         out.extend(parse_list(&text, &l.display().to_string()));
     }
@@ -61,10 +64,32 @@ pub fn collect_inputs(
     Ok(out)
 }
 
+fn read_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .map_err(|e| anyhow::anyhow!("cannot read specs from standard input: {e}"))?;
+    Ok(strip_bom(&text).to_string())
+}
+
+/// A text file, without the UTF-8 byte order mark editors on Windows put first (it would
+/// otherwise be part of the first spec's ecosystem name).
+fn read_text(path: &Path) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
+}
+
+fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// One spec per line; `#` starts a comment; blank lines are skipped. A bad line becomes
 /// [`Input::Bad`] naming the file and line, so one typo does not stop a list of thousands.
 pub fn parse_list(text: &str, origin: &str) -> Vec<Input> {
-    text.lines()
+    strip_bom(text)
+        .lines()
         .enumerate()
         .filter_map(|(i, line)| {
             let line = line.split('#').next().unwrap_or("").trim();
@@ -90,15 +115,14 @@ pub fn parse_lockfile(path: &Path) -> Result<Vec<Input>, String> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let origin = path.display().to_string();
-    let read = || {
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read the lockfile {origin}: {e}"))
-    };
+    let read = || read_text(path).map_err(|e| format!("cannot read the lockfile {origin}: {e}"));
     match LockKind::of(&name) {
         Some(LockKind::Cargo) => Ok(crate::crates::lockfile::parse_cargo_lock(&read()?, &origin)),
-        Some(LockKind::Requirements) => Ok(python_inputs(
-            crate::pypi::lockfile::parse_requirements_full(&read()?),
-            &origin,
-        )),
+        Some(LockKind::Requirements) => {
+            let mut seen = HashSet::new();
+            seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
+            Ok(requirements_inputs(path, &read()?, &mut seen, 0))
+        }
         Some(LockKind::UvLock) => Ok(python_inputs(
             crate::pypi::lockfile::parse_uv_lock(&read()?).map_err(|e| format!("{origin}: {e}"))?,
             &origin,
@@ -112,6 +136,56 @@ pub fn parse_lockfile(path: &Path) -> Result<Vec<Input>, String> {
              requirements*.txt, uv.lock, poetry.lock or Gemfile.lock)"
         )),
     }
+}
+
+/// How deep `-r` includes may nest (a guard beside the loop check).
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// A requirements file and, recursively, the files its `-r` lines include (relative to the
+/// including file, as pip reads them). A file already read in this chain or elsewhere is not
+/// read again, so an include loop ends.
+fn requirements_inputs(
+    path: &Path,
+    text: &str,
+    seen: &mut HashSet<PathBuf>,
+    depth: usize,
+) -> Vec<Input> {
+    let origin = path.display().to_string();
+    let parsed = crate::pypi::lockfile::parse_requirements_full(text);
+    let includes = parsed.includes.clone();
+    let mut out = python_inputs(parsed, &origin);
+    let base = path.parent().unwrap_or(Path::new(""));
+    for (line, rel) in includes {
+        let included = base.join(&rel);
+        let shown = included.display().to_string();
+        let key = std::fs::canonicalize(&included).unwrap_or_else(|_| included.clone());
+        if !seen.insert(key) {
+            out.push(Input::Skipped(SkippedInput {
+                input: origin.clone(),
+                reason: format!("line {line}: `-r {rel}` was already read; not read again"),
+            }));
+            continue;
+        }
+        if depth >= MAX_INCLUDE_DEPTH {
+            out.push(Input::Bad(InputError {
+                input: origin.clone(),
+                message: format!(
+                    "{origin}, line {line}: `-r {rel}` nests more than {MAX_INCLUDE_DEPTH} files deep"
+                ),
+            }));
+            continue;
+        }
+        match read_text(&included) {
+            Ok(t) => out.extend(requirements_inputs(&included, &t, seen, depth + 1)),
+            Err(e) => out.push(Input::Bad(InputError {
+                input: origin.clone(),
+                message: format!(
+                    "{origin}, line {line}: cannot read the included file {shown}: {e}"
+                ),
+            })),
+        }
+    }
+    out
 }
 
 /// Pins become specs; bad lines errors naming the line; skipped lines (options, git or path
@@ -151,6 +225,15 @@ pub enum LockKind {
 }
 
 impl LockKind {
+    /// The file names `--lockfile` accepts (its `--help` names every one; a test checks).
+    pub const ACCEPTED: [&'static str; 5] = [
+        "Cargo.lock",
+        "requirements*.txt",
+        "uv.lock",
+        "Gemfile.lock",
+        "gems.locked",
+    ];
+
     pub fn of(file_name: &str) -> Option<LockKind> {
         match file_name {
             "Cargo.lock" => Some(LockKind::Cargo),
@@ -206,6 +289,73 @@ mod tests {
         assert_eq!(LockKind::of("uv.lock"), Some(LockKind::UvLock));
         assert_eq!(LockKind::of("Gemfile.lock"), Some(LockKind::GemfileLock));
         assert_eq!(LockKind::of("package-lock.json"), None);
+    }
+
+    #[test]
+    fn every_accepted_name_is_a_kind() {
+        for n in LockKind::ACCEPTED {
+            assert!(LockKind::of(&n.replace('*', "-dev")).is_some(), "{n}");
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_spec() {
+        let got = parse_list("\u{feff}crates:serde@1.0.0\npypi:click\n", "bom.txt");
+        assert!(
+            matches!(&got[0], Input::Spec(s) if s.name == "serde"),
+            "{got:?}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("requirements.txt");
+        std::fs::write(&p, "\u{feff}click==8.1.7\n").unwrap();
+        let got = parse_lockfile(&p).unwrap();
+        assert!(
+            matches!(&got[..], [Input::Spec(s)] if s.name == "click"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn requirement_includes_are_followed_relative_to_the_file_and_loops_end() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("req")).unwrap();
+        std::fs::write(
+            dir.path().join("requirements.txt"),
+            "-r req/base.txt\nclick==8.1.7\n-r missing.txt\n",
+        )
+        .unwrap();
+        // `base.txt` includes its sibling and, in a loop, the file that included it.
+        std::fs::write(
+            dir.path().join("req/base.txt"),
+            "attrs==24.2.0\n-r more.txt\n-r ../requirements.txt\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("req/more.txt"), "six==1.16.0\n").unwrap();
+        let got = parse_lockfile(&dir.path().join("requirements.txt")).unwrap();
+        let names: Vec<&str> = got
+            .iter()
+            .filter_map(|i| match i {
+                Input::Spec(s) => Some(s.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, ["click", "attrs", "six"], "{got:?}");
+        let bad: Vec<&InputError> = got
+            .iter()
+            .filter_map(|i| match i {
+                Input::Bad(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(bad.len(), 1, "{got:?}");
+        assert!(
+            bad[0].message.contains("line 3") && bad[0].message.contains("missing.txt"),
+            "{}",
+            bad[0].message
+        );
+        assert!(got
+            .iter()
+            .any(|i| matches!(i, Input::Skipped(s) if s.reason.contains("already read"))));
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! The public registries' profiles are compiled in as defaults.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Deserialize;
 
@@ -27,6 +26,10 @@ pub struct Profile {
     /// wheels falls back to its pure-Python wheel) or `wheel`. Set by `--pypi-artifact`.
     #[serde(default)]
     pub artifact: Option<String>,
+    /// Sparse index: the root's `config.json`, read once per run by the registry check
+    /// (`crate::preflight`) so packages do not each ask for it again.
+    #[serde(skip)]
+    pub index_config: Option<serde_json::Value>,
 }
 
 const BUILTIN: [&str; 3] = [
@@ -64,9 +67,23 @@ impl Profiles {
             format!("--registry: unknown ecosystem `{eco}` (expected crates, pypi or gems)")
         })?;
         let value = value.trim();
-        if value.ends_with(".toml") && Path::new(value).is_file() {
-            let text =
-                std::fs::read_to_string(value).map_err(|e| format!("reading {value}: {e}"))?;
+        // cargo spells a sparse registry `sparse+https://...`; the URL is the same.
+        let value = match eco {
+            Ecosystem::Crates => value.strip_prefix("sparse+").unwrap_or(value),
+            _ => value,
+        };
+        if looks_like_file(value) {
+            let text = std::fs::read_to_string(value).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    format!(
+                        "--registry {eco}={value}: there is no registry profile file {value} \
+                         (a profile is a .toml file like those in registries/; a registry URL \
+                         starts with https://)"
+                    )
+                } else {
+                    format!("--registry {eco}: cannot read the registry profile {value}: {e}")
+                }
+            })?;
             let p: Profile =
                 toml::from_str(&text).map_err(|e| format!("registry profile {value}: {e}"))?;
             if p.ecosystem != eco {
@@ -78,8 +95,12 @@ impl Profiles {
             self.by_ecosystem.insert(eco, p);
             return Ok(());
         }
-        let parsed = url::Url::parse(value)
-            .map_err(|e| format!("--registry {eco}: `{value}` is not a URL ({e})"))?;
+        let parsed = url::Url::parse(value).map_err(|e| {
+            format!(
+                "--registry {eco}: `{value}` is neither a URL ({e}) nor a profile file \
+                 (a path ending in .toml)"
+            )
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(format!(
                 "--registry {eco}: `{value}` must be an http or https URL"
@@ -99,8 +120,18 @@ impl Profiles {
     }
 }
 
+/// A `--registry` value that names a profile file rather than a URL: it ends in `.toml`, or it
+/// is a path (`./x`, `../x`, `/x`, `~/x`) and not `scheme://...`.
+fn looks_like_file(value: &str) -> bool {
+    !value.contains("://")
+        && (value.ends_with(".toml")
+            || value.starts_with('.')
+            || value.starts_with('/')
+            || value.starts_with('~'))
+}
+
 /// `http://host/simple/` → `http://host/pypi/` (warehouse and devpi layouts).
-fn derive_pypi_json(simple: &str) -> Option<String> {
+pub fn derive_pypi_json(simple: &str) -> Option<String> {
     let trimmed = simple.trim_end_matches('/');
     trimmed
         .strip_suffix("/simple")
@@ -139,10 +170,24 @@ mod tests {
             .contains("unknown ecosystem"));
         assert!(p.apply("crates").is_err());
         assert!(p.apply("crates=not a url").is_err());
+        p.apply("crates=sparse+http://127.0.0.1:9/sparse/").unwrap();
+        assert_eq!(p.get(Ecosystem::Crates).url, "http://127.0.0.1:9/sparse/");
         p.apply("pypi=http://127.0.0.1:9/simple/").unwrap();
         assert_eq!(
             p.get(Ecosystem::Pypi).json_api.as_deref(),
             Some("http://127.0.0.1:9/pypi/")
         );
+    }
+
+    #[test]
+    fn a_missing_profile_file_is_not_called_a_bad_url() {
+        let mut p = Profiles::builtin();
+        for v in ["./missing.toml", "missing.toml", "/nowhere/mirror"] {
+            let e = p.apply(&format!("pypi={v}")).unwrap_err();
+            assert!(e.contains("no registry profile file"), "{v}: {e}");
+            assert!(!e.contains("not a URL"), "{v}: {e}");
+        }
+        let e = p.apply("pypi=mirror.example/simple/").unwrap_err();
+        assert!(e.contains("neither a URL"), "{e}");
     }
 }

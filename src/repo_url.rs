@@ -188,7 +188,11 @@ impl Rewrites {
             .filter(|(from, _)| prefix_matches(url, from))
             .max_by_key(|(from, _)| from.len());
         match best {
-            Some((from, to)) => format!("{to}{}", &url[from.len()..]),
+            Some((from, to)) => {
+                let rewritten = format!("{to}{}", &url[from.len()..]);
+                tracing::info!("rewrite {from}={to}: {url} -> {rewritten}");
+                rewritten
+            }
             None => url.to_string(),
         }
     }

@@ -78,6 +78,20 @@ impl Verifier {
         eco.handler().resolve(&cx, name, version).await
     }
 
+    /// Every version with its publication time where the registry says (`--since`).
+    pub async fn dated_versions(
+        &self,
+        eco: Ecosystem,
+        name: &str,
+    ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
+        let profile = self.opts.profiles.get(eco);
+        let cx = RegistryCx {
+            http: &self.http,
+            profile,
+        };
+        eco.handler().dated_versions(&cx, name).await
+    }
+
     pub async fn versions(&self, eco: Ecosystem, name: &str) -> Result<Vec<String>, RegistryError> {
         let profile = self.opts.profiles.get(eco);
         let cx = RegistryCx {
@@ -273,6 +287,7 @@ impl Verifier {
             if let Ok(bytes) = tokio::fs::read(&path).await {
                 let sha = crate::archive::sha256_hex(&bytes);
                 if sha.eq_ignore_ascii_case(expected) {
+                    tracing::debug!("{}: the artifact from the cache, {}", r.url, path.display());
                     return Ok(Downloaded { bytes, sha256: sha });
                 }
             }

@@ -42,6 +42,18 @@ impl Handler for Crates {
             .collect())
     }
 
+    async fn dated_versions(
+        &self,
+        cx: &RegistryCx<'_>,
+        name: &str,
+    ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
+        Ok(registry::lines(cx, name)
+            .await?
+            .into_iter()
+            .map(|l| (l.vers, l.pubtime))
+            .collect())
+    }
+
     fn read(&self, resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {
         artifact::read(resolved, bytes)
     }

@@ -19,6 +19,9 @@ pub struct IndexLine {
     pub cksum: String,
     #[serde(default)]
     pub yanked: bool,
+    /// When the version was published (newer index lines carry it; RFC 3339).
+    #[serde(default)]
+    pub pubtime: Option<String>,
 }
 
 /// The index path of a crate: `1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd...`, lower-cased.
@@ -69,9 +72,16 @@ pub fn download_url(dl: &str, name: &str, version: &str, cksum: &str) -> String 
 
 async fn config(cx: &RegistryCx<'_>) -> Result<Config, RegistryError> {
     let url = join_url(&cx.profile.url, "config.json");
+    // Read once per run by the registry check before any package; asked again (once, through
+    // the metadata cache) only when a caller skipped that check.
+    if let Some(v) = &cx.profile.index_config {
+        return Config::deserialize(v).map_err(|e| {
+            RegistryError::Failed(format!("{url} is not a sparse index config.json: {e}"))
+        });
+    }
     let body = cx
         .http
-        .get(&url, None)
+        .get_meta(&url, None)
         .await
         .map_err(|e| RegistryError::Failed(format!("registry config: {e}")))?;
     serde_json::from_slice(&body.bytes)

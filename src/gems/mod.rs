@@ -45,6 +45,14 @@ impl Handler for Gems {
         Ok(registry::ordered(&registry::list(cx, name).await?))
     }
 
+    async fn dated_versions(
+        &self,
+        cx: &RegistryCx<'_>,
+        name: &str,
+    ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
+        Ok(registry::ordered_dated(&registry::list(cx, name).await?))
+    }
+
     fn read(&self, resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {
         artifact::read(resolved, bytes)
     }

@@ -22,6 +22,9 @@ pub struct VersionEntry {
     pub sha: Option<String>,
     #[serde(default)]
     pub prerelease: Option<bool>,
+    /// When the version was pushed (the v1 API's `created_at`).
+    #[serde(default)]
+    pub created_at: Option<String>,
 }
 
 fn ruby() -> String {
@@ -124,6 +127,7 @@ pub fn parse_compact_info(text: &str) -> Option<Vec<VersionEntry>> {
             platform: platform.unwrap_or("ruby").to_string(),
             sha,
             prerelease: None,
+            created_at: None,
         });
     }
     Some(out)
@@ -254,6 +258,20 @@ fn platforms<'a>(entries: impl Iterator<Item = &'a VersionEntry>) -> String {
     p.join(", ")
 }
 
+/// [`ordered`], each with when it was pushed.
+pub fn ordered_dated(entries: &[VersionEntry]) -> Vec<(String, Option<String>)> {
+    ordered(entries)
+        .into_iter()
+        .map(|v| {
+            let at = entries
+                .iter()
+                .find(|e| e.full_version() == v)
+                .and_then(|e| e.created_at.clone());
+            (v, at)
+        })
+        .collect()
+}
+
 /// Every version, oldest first; platform builds as `number-platform`.
 pub fn ordered(entries: &[VersionEntry]) -> Vec<String> {
     let mut v: Vec<&VersionEntry> = entries.iter().collect();
@@ -310,7 +328,7 @@ mod tests {
             {"number":"1.16.0","platform":"ruby","sha":"bb","prerelease":false},
             {"number":"1.16.0","platform":"java","sha":"cc","prerelease":false},
             {"number":"1.17.0.rc1","platform":"ruby","sha":"dd","prerelease":true},
-            {"number":"1.9.9","platform":"ruby","sha":"ee","prerelease":false},
+            {"number":"1.9.9","platform":"ruby","sha":"ee","prerelease":false,"created_at":"2023-05-06T07:08:09.000Z"},
             {"number":"1.15.6","platform":"arm64-darwin","sha":"ff","prerelease":false}
         ]"#,
         )
@@ -352,6 +370,19 @@ mod tests {
         let e: Vec<VersionEntry> =
             serde_json::from_str(r#"[{"number":"2.0.0.beta"},{"number":"1.0.0"}]"#).unwrap();
         assert_eq!(choose(&e, "n", None).unwrap().number, "1.0.0");
+    }
+
+    #[test]
+    fn versions_with_when_they_were_pushed() {
+        let dated = ordered_dated(&entries());
+        assert_eq!(
+            dated[0],
+            (
+                "1.9.9".to_string(),
+                Some("2023-05-06T07:08:09.000Z".to_string())
+            )
+        );
+        assert_eq!(dated[2], ("1.16.0".to_string(), None));
     }
 
     #[test]

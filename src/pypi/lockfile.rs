@@ -20,6 +20,9 @@ pub struct Pinned {
 pub struct Parsed {
     pub entries: Vec<Result<Pinned, String>>,
     pub notes: Vec<String>,
+    /// `-r FILE` / `--requirement FILE` lines: (line, the path as written). The input layer
+    /// reads them relative to the including file.
+    pub includes: Vec<(usize, String)>,
 }
 
 impl Parsed {
@@ -32,7 +35,8 @@ impl Parsed {
 }
 
 /// Pinned `name==version` lines of a requirements file (errors name the line number);
-/// `-r`/`-c`/index options, editables and direct URLs are skipped.
+/// `-c`/index options, editables and direct URLs are skipped; `-r` files are listed in
+/// [`Parsed::includes`].
 pub fn parse_requirements(text: &str) -> Vec<Result<Spec, String>> {
     parse_requirements_full(text).specs()
 }
@@ -72,6 +76,10 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
 pub fn parse_requirements_full(text: &str) -> Parsed {
     let mut out = Parsed::default();
     for (n, line) in logical_lines(text) {
+        if let Some(path) = include_path(&line) {
+            out.includes.push((n, path));
+            continue;
+        }
         if line.starts_with('-') {
             let opt = line.split_whitespace().next().unwrap_or("");
             out.notes.push(format!("line {n}: `{opt}` option skipped"));
@@ -114,6 +122,17 @@ pub fn parse_requirements_full(text: &str) -> Parsed {
         }
     }
     out
+}
+
+/// The file of a `-r FILE`, `-rFILE`, `--requirement FILE` or `--requirement=FILE` line.
+fn include_path(line: &str) -> Option<String> {
+    let rest = if let Some(r) = line.strip_prefix("--requirement") {
+        r.strip_prefix('=').unwrap_or(r)
+    } else {
+        line.strip_prefix("-r")?
+    };
+    let path = rest.trim();
+    (!path.is_empty()).then(|| path.to_string())
 }
 
 /// `name[extras]==version` → `(name, version)`; `Ok(None)` for `name @ url`.
@@ -241,8 +260,19 @@ mod tests {
         assert!(specs[2].as_ref().unwrap_err().starts_with("line 8:"));
         assert_eq!(exact(&specs[3]), ("urllib3".into(), "2.2.2".into()));
         assert!(specs[4].as_ref().unwrap_err().contains("line 12"));
-        assert_eq!(p.notes.len(), 4, "{:?}", p.notes);
+        assert_eq!(p.notes.len(), 3, "{:?}", p.notes);
+        assert_eq!(p.includes, [(2, "base.txt".to_string())]);
         assert_eq!(parse_requirements(text).len(), 5);
+    }
+
+    #[test]
+    fn requirement_includes_in_every_spelling() {
+        let p = parse_requirements_full(
+            "-r a.txt\n-rb.txt\n--requirement c.txt\n--requirement=d/e.txt\n-c constraints.txt\n",
+        );
+        let paths: Vec<&str> = p.includes.iter().map(|(_, f)| f.as_str()).collect();
+        assert_eq!(paths, ["a.txt", "b.txt", "c.txt", "d/e.txt"]);
+        assert_eq!(p.notes.len(), 1, "-c is not a list of packages to verify");
     }
 
     #[test]

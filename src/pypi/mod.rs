@@ -52,6 +52,14 @@ impl Handler for Pypi {
         registry::versions(cx, name).await
     }
 
+    async fn dated_versions(
+        &self,
+        cx: &RegistryCx<'_>,
+        name: &str,
+    ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
+        registry::dated_versions(cx, name).await
+    }
+
     fn read(&self, resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {
         artifact::read(resolved, bytes)
     }

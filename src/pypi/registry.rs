@@ -23,6 +23,8 @@ pub struct IndexFile {
     pub url: String,
     pub sha256: Option<String>,
     pub yanked: bool,
+    /// PEP 700 `upload-time` (JSON pages only).
+    pub upload_time: Option<String>,
 }
 
 /// What a file name says, for the project being resolved.
@@ -47,6 +49,8 @@ struct JsonFile {
     hashes: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     yanked: serde_json::Value,
+    #[serde(default, rename = "upload-time")]
+    upload_time: Option<String>,
 }
 
 /// A project's page: its name as the index spells it and its files.
@@ -70,6 +74,7 @@ pub fn parse_json(body: &[u8], page_url: &str) -> Result<Page, String> {
                 serde_json::Value::String(_) => true,
                 _ => false,
             },
+            upload_time: f.upload_time,
             filename: f.filename,
         })
         .collect();
@@ -123,6 +128,7 @@ pub fn parse_html(body: &str, page_url: &str) -> Page {
             url: without_fragment,
             sha256,
             yanked,
+            upload_time: None,
         });
     }
     Page { name: None, files }
@@ -216,6 +222,32 @@ pub async fn page(cx: &RegistryCx<'_>, name: &str) -> Result<Page, RegistryError
 pub async fn versions(cx: &RegistryCx<'_>, name: &str) -> Result<Vec<String>, RegistryError> {
     let page = page(cx, name).await?;
     Ok(versions_of(&page, name))
+}
+
+/// Every version with a file, oldest first, with its earliest file's upload time.
+pub async fn dated_versions(
+    cx: &RegistryCx<'_>,
+    name: &str,
+) -> Result<Vec<(String, Option<String>)>, RegistryError> {
+    let page = page(cx, name).await?;
+    let dated = versions_of(&page, name)
+        .into_iter()
+        .map(|v| {
+            let first = page
+                .files
+                .iter()
+                .filter(|f| match classify(&f.filename, name) {
+                    Some(FileKind::Sdist { version } | FileKind::Wheel { version }) => {
+                        parse_version(&version) == parse_version(&v)
+                    }
+                    None => false,
+                })
+                .filter_map(|f| f.upload_time.clone())
+                .min();
+            (v, first)
+        })
+        .collect();
+    Ok(dated)
 }
 
 pub fn versions_of(page: &Page, name: &str) -> Vec<String> {
@@ -460,7 +492,7 @@ mod tests {
     #[test]
     fn json_page_and_selection() {
         let body = br#"{"meta":{"api-version":"1.1"},"name":"foo","files":[
-            {"filename":"foo-1.0.tar.gz","url":"/files/foo-1.0.tar.gz","hashes":{"sha256":"AA"}},
+            {"filename":"foo-1.0.tar.gz","url":"/files/foo-1.0.tar.gz","hashes":{"sha256":"AA"},"upload-time":"2024-01-02T03:04:05.123Z"},
             {"filename":"foo-1.1.tar.gz","url":"/files/foo-1.1.tar.gz","hashes":{},"yanked":"broken"},
             {"filename":"foo-1.2rc1.tar.gz","url":"/files/foo-1.2rc1.tar.gz","hashes":{}},
             {"filename":"foo-1.0.1-py3-none-any.whl","url":"/files/w.whl","hashes":{}}
@@ -469,6 +501,11 @@ mod tests {
         assert_eq!(p.files[0].url, "http://h/files/foo-1.0.tar.gz");
         assert_eq!(p.files[0].sha256.as_deref(), Some("aa"));
         assert!(p.files[1].yanked);
+        assert_eq!(
+            p.files[0].upload_time.as_deref(),
+            Some("2024-01-02T03:04:05.123Z")
+        );
+        assert_eq!(p.files[1].upload_time, None);
         let sel = |v, w| select(&p, "foo", v, w).map(|f| f.filename);
         // The newest final release that is not yanked: 1.0.1, which has only a wheel.
         assert_eq!(

@@ -1,6 +1,7 @@
 //! A tiny static HTTP/1.1 server for loopback-only tests.
 //!
-//! Serves files from a directory by URL path (404 otherwise), one thread per
+//! Serves files from a directory by URL path (a directory path ending in `/` by its
+//! `index.html`; 404 otherwise), one thread per
 //! connection, `Connection: close`. Faults can be queued per path (for
 //! example "answer 503 twice, then serve normally") and every request is
 //! logged so a test can count how often a path was fetched. The server stops
@@ -276,6 +277,10 @@ fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
         return None;
     }
     let full = root.join(rel);
+    // A directory is served by its `index.html`, as static servers (and PyPI mirrors) do.
+    if path.ends_with('/') && full.join("index.html").is_file() {
+        return Some(full.join("index.html"));
+    }
     full.is_file().then_some(full)
 }
 

@@ -42,12 +42,19 @@ impl Output {
 
 /// Run provero with `args` in `cwd`, hermetic environment, with a timeout.
 pub fn run_provero_in(cwd: &Path, args: &[String]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_provero"));
+    let mut cmd = hermetic_command(env!("CARGO_BIN_EXE_provero"), cwd);
     cmd.args(args)
-        .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    wait_output(cmd, args)
+}
+
+/// `program` (provero, or a wrapper such as `bwrap` that runs it) in `cwd` with the
+/// hermetic environment: no colour, no proxy, no RUST_LOG, a private cache home, hermetic git.
+pub fn hermetic_command(program: impl AsRef<std::ffi::OsStr>, cwd: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(cwd)
         .env("NO_COLOR", "1")
         .env("CLICOLOR", "0")
         .env("TERM", "dumb")
@@ -69,17 +76,27 @@ pub fn run_provero_in(cwd: &Path, args: &[String]) -> Output {
     for (k, v) in GIT_ENV {
         cmd.env(k, v);
     }
+    cmd
+}
+
+/// Spawn `cmd` (stdout and stderr piped unless set otherwise) and wait for it with the
+/// timeout, collecting what it printed.
+pub fn wait_output(mut cmd: Command, args: &[String]) -> Output {
     let mut child = cmd.spawn().expect("spawn provero");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
+    let out = child.stdout.take();
+    let err = child.stderr.take();
     let t_out = std::thread::spawn(move || {
         let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
+        if let Some(mut out) = out {
+            let _ = out.read_to_end(&mut s);
+        }
         s
     });
     let t_err = std::thread::spawn(move || {
         let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
+        if let Some(mut err) = err {
+            let _ = err.read_to_end(&mut s);
+        }
         s
     });
     let start = Instant::now();
