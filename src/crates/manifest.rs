@@ -176,9 +176,6 @@ fn read_dep(name: &str, v: &Value, side: Side<'_>) -> Dep {
         }
     }
     let text = |k: &str| t.get(k).and_then(Value::as_str).map(str::to_string);
-    let local = ["path", "git", "base"]
-        .iter()
-        .find_map(|k| text(k).map(|v| format!("`{k} = {v:?}`")));
     dep.source = Some(match side {
         // cargo's `map_dependency`: path and git go, a registry name becomes its index URL.
         Side::Original(_) => match (text("registry"), text("registry-index")) {
@@ -186,11 +183,20 @@ fn read_dep(name: &str, v: &Value, side: Side<'_>) -> Dep {
             (None, Some(i)) => Source::Index(i),
             (None, None) => Source::Default,
         },
-        Side::Published => match (local, text("registry"), text("registry-index")) {
-            (Some(l), _, _) => Source::Local(l),
-            (None, Some(r), _) => Source::Local(format!("`registry = {r:?}`")),
-            (None, None, Some(i)) => Source::Index(i),
-            (None, None, None) => Source::Default,
+        // cargo's `to_dependency_source_id`: in a registry package a `path` dependency is
+        // resolved in the package's registry (so old manifests that kept `path` are harmless);
+        // `git` is fetched from wherever it points.
+        Side::Published => match (
+            text("git"),
+            text("path"),
+            text("registry"),
+            text("registry-index"),
+        ) {
+            (Some(g), _, _, _) => Source::Local(format!("`git = {g:?}`")),
+            (None, Some(_), _, _) => Source::Default,
+            (None, None, Some(r), _) => Source::Local(format!("`registry = {r:?}`")),
+            (None, None, None, Some(i)) => Source::Index(i),
+            (None, None, None, None) => Source::Default,
         },
     });
     dep
@@ -358,10 +364,26 @@ pub fn same_req(a: &str, b: &str) -> bool {
     if a.trim() == b.trim() {
         return true;
     }
-    match (semver::VersionReq::parse(a), semver::VersionReq::parse(b)) {
+    let (a, b) = (old_wildcard(a), old_wildcard(b));
+    match (semver::VersionReq::parse(&a), semver::VersionReq::parse(&b)) {
         (Ok(x), Ok(y)) => x == y,
-        _ => strip_ws(a) == strip_ws(b),
+        _ => strip_ws(&a) == strip_ws(&b),
     }
+}
+
+/// crates.io's index of 2015-2017 has `^0.*` where the manifest says `0.*` (the semver crate
+/// cargo used then printed a caret before wildcards); a caret on a wildcard adds nothing.
+fn old_wildcard(req: &str) -> String {
+    req.split(',')
+        .map(|c| {
+            let c = c.trim();
+            match c.strip_prefix('^') {
+                Some(rest) if rest.contains(['*', 'x', 'X']) => rest.trim().to_string(),
+                _ => c.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn strip_ws(s: &str) -> String {
@@ -586,3 +608,7 @@ pub fn compare(orig: &Model, published: &Model) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "manifest_tests.rs"]
+mod tests;
