@@ -402,3 +402,66 @@ fn tampered_own_readme_of_a_package_with_an_outside_readme_is_content_differs() 
         ("content-differs", Some("README.md"))
     );
 }
+
+/// cargo before 1.80 left targets and the build script to discovery at build time instead of
+/// writing them out; the same package then builds the same targets, so it is verified.
+#[test]
+fn manifest_as_older_cargo_normalised_it_is_verified() {
+    let w = World::new();
+    let (app, core) = workspace(&w, "");
+    let mut ar = CrateArchive::read(&app);
+    let toml = ar.get_str("Cargo.toml");
+    let mut old = String::new();
+    let mut skipping = false;
+    for line in toml.lines() {
+        if line.starts_with('[') {
+            skipping = matches!(line, "[lib]" | "[[bin]]" | "[[example]]" | "[[test]]");
+        }
+        let dropped = line.starts_with("auto") || line == "build = \"build.rs\"";
+        if !skipping && !dropped {
+            old.push_str(line);
+            old.push('\n');
+        }
+    }
+    assert!(
+        !old.contains("[[bin]]") && !old.contains("autobins"),
+        "{old}"
+    );
+    ar.set("Cargo.toml", old);
+    w.registry.publish("mwcore", "0.4.0", &core);
+    w.registry.publish("mwapp", "0.4.0", &ar.to_bytes());
+    let (out, rep) = w.run_json(&[], &["crates:mwapp@0.4.0"]);
+    assert_exit(&out, 0);
+    rep.result("mwapp")
+        .assert_verdict("verified")
+        .assert_clean();
+}
+
+/// A file added to the package becomes a target by discovery: the original, discovered in the
+/// source, has no such target.
+#[test]
+fn injected_file_that_cargo_would_discover_as_a_binary_is_manifest_mismatch() {
+    let w = World::new();
+    let fx = w.honest_crate("discov", "1.0.0");
+    let mut ar = fx.archive();
+    let toml = ar.get_str("Cargo.toml");
+    // As older cargo wrote it: no target tables, discovery at build time.
+    ar.set("Cargo.toml", replace(&toml, "autobins = false\n", ""));
+    ar.set(
+        "src/bin/evil.rs",
+        "fn main() { /* runs when installed */ }\n",
+    );
+    w.publish(&fx, &ar.to_bytes());
+    let (out, rep) = w.run_json(&[], &[&fx.spec()]);
+    assert_exit(&out, 1);
+    let r = rep.result("discov");
+    r.assert_verdict("mismatch");
+    r.assert_finding("file-not-in-source", "red-flag", Some("src/bin/evil.rs"));
+    let m = r.with_code("manifest-mismatch");
+    assert_eq!(m.len(), 1, "{:#}", r.json);
+    assert!(
+        m[0].message.contains("declares target bin `evil`"),
+        "{}",
+        m[0].message
+    );
+}

@@ -6,6 +6,7 @@ use crate::compare::{FileCx, Outcome, Rule, Status};
 use crate::ecosystem::{Package, Resolved};
 use crate::finding::{Code, Finding};
 use crate::git::GitError;
+use crate::source::Lookup;
 
 use super::artifact::CrateMeta;
 use super::index_deps::{self, IndexEntry};
@@ -140,7 +141,23 @@ impl Rule for NormalisedManifest {
             .and_then(|p| p.get("edition"))
             .and_then(|e| e.as_str())
             .unwrap_or("2015");
-        let orig_model = manifest::model(orig, Side::Original(ws.as_ref()), &files, pub_edition);
+        // cargo discovered the original's targets in the source directory and kept those in
+        // the package; the published manifest's are found among the package's files.
+        let mut in_source = BTreeSet::new();
+        for f in &files {
+            let at = cx.source.in_pkg(f);
+            let found = cx.source.tree.get(&at).is_some()
+                || (f.ends_with(".rs")
+                    && matches!(
+                        cx.source.lookup(&at)?,
+                        Lookup::Found { .. } | Lookup::InSubmodule { .. }
+                    ));
+            if found {
+                in_source.insert(f.clone());
+            }
+        }
+        let orig_model =
+            manifest::model(orig, Side::Original(ws.as_ref()), &in_source, pub_edition);
         let pub_model = manifest::model(published, Side::Published, &files, pub_edition);
         problems.extend(manifest::compare(&orig_model, &pub_model));
         if problems.is_empty() {
