@@ -308,4 +308,20 @@ mod tests {
         );
         assert!(got.contains("`features.default`"), "{got}");
     }
+
+    #[test]
+    fn a_2015_index_line_agrees_with_its_manifest() {
+        // No `kind`, `^0.*` for `0.*`, and a `path` kept in the published manifest, as
+        // crates.io and cargo wrote them then.
+        let m = "[package]\nname = \"a\"\nversion = \"0.1.0\"\n\
+                 [dependencies]\nclippy = { version = \"0.*\", optional = true }\n\
+                 syntax = { path = \"syntax\", version = \"0.2\" }\n";
+        let d = json!([
+            {"name": "clippy", "req": "^0.*", "features": [], "optional": true,
+             "default_features": true, "target": null},
+            {"name": "syntax", "req": "^0.2", "features": [], "optional": false,
+             "default_features": true, "target": null}
+        ]);
+        assert_eq!(check(d, json!({}), m), Vec::<String>::new());
+    }
 }
