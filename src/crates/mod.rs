@@ -5,6 +5,7 @@ pub mod index_deps;
 pub mod lockfile;
 pub mod manifest;
 pub mod registry;
+pub mod req;
 pub mod rules;
 pub mod source;
 pub mod targets;
