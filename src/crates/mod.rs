@@ -1,10 +1,14 @@
 //! crates.io: the sparse index, `.crate` archives, and what cargo generates when packaging.
 
 pub mod artifact;
+pub mod index_deps;
 pub mod lockfile;
+pub mod manifest;
 pub mod registry;
+pub mod req;
 pub mod rules;
 pub mod source;
+pub mod targets;
 
 use async_trait::async_trait;
 
@@ -55,7 +59,10 @@ impl Handler for Crates {
     }
 
     fn read(&self, resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {
-        artifact::read(resolved, bytes)
+        let mut pkg = artifact::read(resolved, bytes)?;
+        pkg.findings
+            .extend(rules::index_line_agrees(resolved, &pkg));
+        Ok(pkg)
     }
 
     fn same_version(&self, a: &str, b: &str) -> bool {

@@ -22,6 +22,16 @@ pub struct IndexLine {
     /// When the version was published (newer index lines carry it; RFC 3339).
     #[serde(default)]
     pub pubtime: Option<String>,
+    /// What cargo resolves against (checked against the published manifest by
+    /// `crates::index_deps`); kept as JSON so an odd entry never makes the line unreadable.
+    #[serde(default)]
+    pub deps: Option<serde_json::Value>,
+    #[serde(default)]
+    pub features: Option<serde_json::Value>,
+    #[serde(default)]
+    pub features2: Option<serde_json::Value>,
+    #[serde(default)]
+    pub links: Option<serde_json::Value>,
 }
 
 /// The index path of a crate: `1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd...`, lower-cased.
@@ -184,7 +194,16 @@ pub async fn resolve(
         url,
         sha256: Some(chosen.cksum.to_ascii_lowercase()),
         repository_hints: Vec::new(),
-        extra: serde_json::json!({ "yanked": chosen.yanked }),
+        extra: serde_json::json!({
+            "yanked": chosen.yanked,
+            "index": {
+                "deps": chosen.deps,
+                "features": chosen.features,
+                "features2": chosen.features2,
+                "links": chosen.links,
+                "registry": cx.profile.url,
+            },
+        }),
     })
 }
 

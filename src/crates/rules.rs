@@ -1,10 +1,17 @@
 //! What `cargo package` generates, each a named rule with its reason.
 
+use std::collections::BTreeSet;
+
 use crate::compare::{FileCx, Outcome, Rule, Status};
+use crate::ecosystem::{Package, Resolved};
 use crate::finding::{Code, Finding};
 use crate::git::GitError;
+use crate::source::Lookup;
 
 use super::artifact::CrateMeta;
+use super::index_deps::{self, IndexEntry};
+use super::manifest::{self, Side};
+use super::source;
 
 pub fn rules() -> Vec<Box<dyn Rule>> {
     vec![
@@ -62,36 +69,10 @@ impl Rule for CargoLock {
 }
 
 /// The published `Cargo.toml` is cargo's normalised rewrite of `Cargo.toml.orig`. It is excused
-/// when it declares nothing the original does not: same name and version, no dependency the
-/// original lacks, no build script the original did not have.
+/// when it declares what cargo would have written from the original: the same name and
+/// version, and everything cargo acts on (`manifest::compare`: dependencies, targets, build
+/// scripts, `links`, features) the same.
 pub struct NormalisedManifest;
-
-const DEP_TABLES: [&str; 3] = ["dependencies", "dev-dependencies", "build-dependencies"];
-
-fn dep_names(t: &toml::Table) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut collect = |tbl: &toml::Table| {
-        for k in DEP_TABLES {
-            let alt = k.replace('-', "_");
-            for key in [k, alt.as_str()] {
-                if let Some(d) = tbl.get(key).and_then(|d| d.as_table()) {
-                    names.extend(d.keys().cloned());
-                }
-            }
-        }
-    };
-    collect(t);
-    if let Some(targets) = t.get("target").and_then(|t| t.as_table()) {
-        for (_, v) in targets {
-            if let Some(v) = v.as_table() {
-                collect(v);
-            }
-        }
-    }
-    names.sort();
-    names.dedup();
-    names
-}
 
 impl Rule for NormalisedManifest {
     fn name(&self) -> &'static str {
@@ -113,7 +94,7 @@ impl Rule for NormalisedManifest {
             return Ok(same_toml(cx, None)?.then_some(Outcome::Excused));
         };
         let mut problems = Vec::new();
-        let pkg = published.get("package");
+        let pkg = manifest::package_table(published);
         let pname = pkg.and_then(|p| p.get("name")).and_then(|n| n.as_str());
         let pvers = pkg.and_then(|p| p.get("version")).and_then(|n| n.as_str());
         if pname != Some(cx.pkg.name.as_str()) {
@@ -146,42 +127,39 @@ impl Rule for NormalisedManifest {
                 ));
             }
         }
-        let orig_deps = dep_names(orig);
-        let extra: Vec<String> = dep_names(published)
-            .into_iter()
-            .filter(|d| !orig_deps.contains(d))
-            .collect();
-        if !extra.is_empty() {
-            problems.push(format!(
-                "declares dependencies Cargo.toml.orig does not: {}",
-                extra.join(", ")
-            ));
-        }
-        let build = pkg.and_then(|p| p.get("build"));
-        let orig_build = orig.get("package").and_then(|p| p.get("build"));
-        if let Some(b) = build.and_then(|b| b.as_str()) {
-            let declared = orig_build.and_then(|b| b.as_str()) == Some(b)
-                || (orig_build.is_none()
-                    && b == "build.rs"
-                    && cx.source.tree.get(&cx.source.in_pkg("build.rs")).is_some());
-            if !declared {
-                problems.push(format!(
-                    "declares build script `{b}`, which the original manifest does not"
-                ));
+        let files: BTreeSet<String> = cx.files().map.keys().cloned().collect();
+        let ws_manifest = source::workspace_manifest(cx.source);
+        let ws_table = ws_manifest
+            .as_ref()
+            .and_then(|m| m.get("workspace"))
+            .and_then(|w| w.as_table());
+        let ws = ws_table.map(|w| manifest::Workspace {
+            dependencies: w.get("dependencies").and_then(|d| d.as_table()),
+            package: w.get("package").and_then(|d| d.as_table()),
+        });
+        let pub_edition = pkg
+            .and_then(|p| p.get("edition"))
+            .and_then(|e| e.as_str())
+            .unwrap_or("2015");
+        // cargo discovered the original's targets in the source directory and kept those in
+        // the package; the published manifest's are found among the package's files.
+        let mut in_source = BTreeSet::new();
+        for f in &files {
+            let at = cx.source.in_pkg(f);
+            let found = cx.source.tree.get(&at).is_some()
+                || (f.ends_with(".rs")
+                    && matches!(
+                        cx.source.lookup(&at)?,
+                        Lookup::Found { .. } | Lookup::InSubmodule { .. }
+                    ));
+            if found {
+                in_source.insert(f.clone());
             }
         }
-        if let Some(l) = pkg.and_then(|p| p.get("links")).and_then(|l| l.as_str()) {
-            if orig
-                .get("package")
-                .and_then(|p| p.get("links"))
-                .and_then(|l| l.as_str())
-                != Some(l)
-            {
-                problems.push(format!(
-                    "declares `links = \"{l}\"`, which the original manifest does not"
-                ));
-            }
-        }
+        let orig_model =
+            manifest::model(orig, Side::Original(ws.as_ref()), &in_source, pub_edition);
+        let pub_model = manifest::model(published, Side::Published, &files, pub_edition);
+        problems.extend(manifest::compare(&orig_model, &pub_model));
         if problems.is_empty() {
             return Ok(Some(Outcome::Excused));
         }
@@ -191,6 +169,35 @@ impl Rule for NormalisedManifest {
             format!("the published manifest {}", problems.join("; ")),
         ))))
     }
+}
+
+/// The index line's `deps`, `features` and `links` against the published `Cargo.toml`
+/// (`index_deps::compare`); a disagreement is a `manifest-mismatch` on the index.
+pub fn index_line_agrees(resolved: &Resolved, pkg: &Package) -> Option<Finding> {
+    let ix = resolved.extra.get("index")?;
+    // A registry that lists no `deps` (not cargo's protocol) gives nothing to compare.
+    let deps = ix.get("deps").filter(|d| !d.is_null())?;
+    let published = pkg.meta::<CrateMeta>()?.manifest.as_ref()?;
+    let entry = IndexEntry {
+        deps,
+        features: ix.get("features").filter(|f| !f.is_null()),
+        features2: ix.get("features2").filter(|f| !f.is_null()),
+        links: ix.get("links").filter(|f| !f.is_null()),
+        registry: ix.get("registry").and_then(|r| r.as_str()),
+    };
+    let problems = index_deps::compare(&entry, published);
+    (!problems.is_empty()).then(|| {
+        Finding::at(
+            Code::ManifestMismatch,
+            "Cargo.toml",
+            format!(
+                "the index line for {}@{} {}",
+                pkg.name,
+                pkg.version,
+                problems.join("; ")
+            ),
+        )
+    })
 }
 
 /// Parse the artifact file and its source as TOML and compare them, after `strip` (if any)
@@ -269,23 +276,10 @@ mod tests {
         .parse()
         .unwrap();
         remove_dev_deps(&mut t);
-        assert_eq!(dep_names(&t), vec!["a"]);
-    }
-
-    #[test]
-    fn dependency_names_from_every_table() {
-        let t: toml::Table = r#"
-            [dependencies]
-            a = "1"
-            [dev-dependencies]
-            b = "1"
-            [build-dependencies]
-            c = "1"
-            [target.'cfg(unix)'.dependencies]
-            d = "1"
-        "#
-        .parse()
-        .unwrap();
-        assert_eq!(dep_names(&t), vec!["a", "b", "c", "d"]);
+        let names: Vec<String> = manifest::dependencies(&t, Side::Published)
+            .into_keys()
+            .map(|k| k.name)
+            .collect();
+        assert_eq!(names, vec!["a"]);
     }
 }

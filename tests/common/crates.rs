@@ -84,11 +84,27 @@ pub fn cargo_package(
     target_dir: &Path,
     allow_dirty: bool,
 ) -> Vec<u8> {
+    cargo_package_with(root, name, version, target_dir, allow_dirty, &[])
+}
+
+/// [`cargo_package`] with more workspace members packaged in the same run (`-p` each), so a
+/// member's path dependencies on them resolve offline.
+pub fn cargo_package_with(
+    root: &Path,
+    name: &str,
+    version: &str,
+    target_dir: &Path,
+    allow_dirty: bool,
+    also: &[&str],
+) -> Vec<u8> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["package", "--no-verify", "--offline", "--quiet", "-p", name])
-        .env("CARGO_TARGET_DIR", target_dir)
+        .args(["package", "--no-verify", "--offline", "--quiet", "-p", name]);
+    for other in also {
+        cmd.args(["-p", other]);
+    }
+    cmd.env("CARGO_TARGET_DIR", target_dir)
         .env("CARGO_TERM_COLOR", "never");
     if allow_dirty {
         cmd.arg("--allow-dirty");
@@ -202,26 +218,125 @@ impl Registry {
         let file = self.served_root.join(url_path.trim_start_matches('/'));
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(&file, crate_bytes).unwrap();
-        self.add_index_line(name, version, cksum, yanked);
+        let mut line = index_line(name, version, cksum, yanked);
+        if let Some((deps, features, links)) = index_fields(crate_bytes) {
+            line["deps"] = deps;
+            line["features"] = features;
+            if let Some(l) = links {
+                line["links"] = l.into();
+            }
+        }
+        self.append_index_line(name, &line);
         url_path
+    }
+
+    /// Append a raw JSON index line (for index lines that disagree with the crate).
+    pub fn append_index_line(&self, name: &str, line: &serde_json::Value) {
+        let file = self.served_root.join("index").join(index_path(name));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let mut text = std::fs::read_to_string(&file).unwrap_or_default();
+        text.push_str(&serde_json::to_string(line).unwrap());
+        text.push('\n');
+        std::fs::write(&file, text).unwrap();
     }
 
     /// Append a line to the crate's index file without storing a download
     /// (for "the index lists it but the download is gone").
     pub fn add_index_line(&self, name: &str, version: &str, cksum: &str, yanked: bool) {
-        let line = serde_json::json!({
-            "name": name,
-            "vers": version,
-            "deps": [],
-            "cksum": cksum,
-            "features": {},
-            "yanked": yanked,
-        });
-        let file = self.served_root.join("index").join(index_path(name));
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        let mut text = std::fs::read_to_string(&file).unwrap_or_default();
-        text.push_str(&serde_json::to_string(&line).unwrap());
-        text.push('\n');
-        std::fs::write(&file, text).unwrap();
+        self.append_index_line(name, &index_line(name, version, cksum, yanked));
     }
+}
+
+fn index_line(name: &str, version: &str, cksum: &str, yanked: bool) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "vers": version,
+        "deps": [],
+        "cksum": cksum,
+        "features": {},
+        "yanked": yanked,
+    })
+}
+
+/// `<root>/Cargo.toml` of a `.crate`, read without unpacking the rest (fixtures include
+/// decompression bombs).
+fn packaged_manifest(crate_bytes: &[u8]) -> Option<String> {
+    use std::io::Read;
+    let gz = flate2::read::GzDecoder::new(crate_bytes).take(64 << 20);
+    let mut ar = tar::Archive::new(gz);
+    for e in ar.entries().ok()? {
+        let mut e = e.ok()?;
+        let path = String::from_utf8(e.path_bytes().into_owned()).ok()?;
+        if path.split('/').count() == 2 && path.ends_with("/Cargo.toml") {
+            let mut text = String::new();
+            e.read_to_string(&mut text).ok()?;
+            return Some(text);
+        }
+    }
+    None
+}
+
+/// What crates.io writes into the index line for a crate (cargo's publish request, built from
+/// the normalised `Cargo.toml`): `deps`, `features`, `links`. `None` when the archive has no
+/// readable `Cargo.toml` (hostile fixtures).
+pub fn index_fields(
+    crate_bytes: &[u8],
+) -> Option<(serde_json::Value, serde_json::Value, Option<String>)> {
+    use serde_json::json;
+    let m: toml::Table = packaged_manifest(crate_bytes)?.parse().ok()?;
+    let mut deps = Vec::new();
+    let mut tables = vec![(None, &m)];
+    if let Some(t) = m.get("target").and_then(|t| t.as_table()) {
+        for (cfg, v) in t {
+            if let Some(v) = v.as_table() {
+                tables.push((Some(cfg.clone()), v));
+            }
+        }
+    }
+    for (target, t) in tables {
+        for (kind, key) in [
+            ("normal", "dependencies"),
+            ("dev", "dev-dependencies"),
+            ("build", "build-dependencies"),
+        ] {
+            let Some(d) = t.get(key).and_then(|d| d.as_table()) else {
+                continue;
+            };
+            for (name, v) in d {
+                let get = |k: &str| v.as_table().and_then(|t| t.get(k));
+                let req = v
+                    .as_str()
+                    .or_else(|| get("version").and_then(|r| r.as_str()))
+                    .unwrap_or("*");
+                let features: Vec<&str> = get("features")
+                    .and_then(|f| f.as_array())
+                    .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+                    .unwrap_or_default();
+                let mut dep = json!({
+                    "name": name,
+                    "req": semver::VersionReq::parse(req).map(|r| r.to_string()).unwrap_or(req.to_string()),
+                    "features": features,
+                    "optional": get("optional").and_then(|o| o.as_bool()).unwrap_or(false),
+                    "default_features": get("default-features").and_then(|o| o.as_bool()).unwrap_or(true),
+                    "target": target,
+                    "kind": kind,
+                    "registry": get("registry-index").and_then(|r| r.as_str()),
+                });
+                if let Some(p) = get("package").and_then(|p| p.as_str()) {
+                    dep["package"] = p.into();
+                }
+                deps.push(dep);
+            }
+        }
+    }
+    let features = m
+        .get("features")
+        .map(|f| serde_json::to_value(f).unwrap())
+        .unwrap_or(json!({}));
+    let links = m
+        .get("package")
+        .and_then(|p| p.get("links"))
+        .and_then(|l| l.as_str())
+        .map(str::to_string);
+    Some((deps.into(), features, links))
 }
