@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::engine;
 use crate::profile::Profiles;
@@ -75,12 +75,7 @@ pub struct MergeArgs {
     pub db: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-    Markdown,
-}
+pub use crate::report::Format;
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
@@ -302,20 +297,11 @@ fn write_report(
     output: Option<&std::path::Path>,
     style: crate::report::Style,
 ) -> anyhow::Result<()> {
-    let text = match format {
-        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
-        Format::Markdown => crate::report::markdown(report),
-        Format::Human => {
-            if output.is_some() {
-                let mut s = String::new();
-                for r in &report.results {
-                    s.push_str(&crate::report::human_result(r, style));
-                }
-                s
-            } else {
-                String::new()
-            }
-        }
+    // Human lines on stdout were streamed (or printed) already.
+    let text = if format == Format::Human && output.is_none() {
+        String::new()
+    } else {
+        format.render(report, style)?
     };
     match output {
         Some(path) => std::fs::write(path, text.as_bytes())
