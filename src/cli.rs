@@ -55,13 +55,20 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
-    /// Write the report to FILE instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the report to FILE (repeatable: several formats in one run). The format comes
+    /// from `FORMAT=FILE` or the extension (.sarif, .xml/.junit.xml, .html, .json, .md, .txt),
+    /// else from --format. Standard output keeps --format unless a file already takes it.
+    #[arg(long, short, value_name = "[FORMAT=]FILE")]
+    pub output: Vec<String>,
 
     /// How many of the slowest packages to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub slowest: usize,
+
+    /// Show one repository's releases on every registry and the commit each traces to,
+    /// instead of the per-package report (human, json or markdown).
+    #[arg(long)]
+    pub by_repository: bool,
 }
 
 #[derive(Args, Debug)]
@@ -139,9 +146,11 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
-    /// Write the report to FILE instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the report to FILE (repeatable: several formats in one run). The format comes
+    /// from `FORMAT=FILE` or the extension (.sarif, .xml/.junit.xml, .html, .json, .md, .txt),
+    /// else from --format. Standard output keeps --format unless a file already takes it.
+    #[arg(long, short, value_name = "[FORMAT=]FILE")]
+    pub output: Vec<String>,
 
     /// Show a short unified diff under each file whose content differs (human format).
     #[arg(long)]
@@ -265,9 +274,10 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     if inputs.is_empty() {
         anyhow::bail!("nothing to verify: give package specs (e.g. crates:serde@1.0.210), --list FILE, --lockfile Cargo.lock, or - for stdin");
     }
-    let color = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none()
-        && args.output.is_none();
+    let targets = crate::report::output::parse_targets(&args.output, args.format)
+        .map_err(anyhow::Error::msg)?;
+    let on_stdout = crate::report::output::stdout_format(&targets, args.format);
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let style = crate::report::Style {
         color,
         diff: args.diff,
@@ -278,41 +288,61 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         rewrites,
         jobs: args.jobs,
         progress: !args.quiet && std::io::stderr().is_terminal(),
-        stream_human: args.format == Format::Human && args.output.is_none(),
+        stream_human: on_stdout == Some(Format::Human),
         style,
         db,
         recheck: args.recheck,
         shard,
     };
-    let report = engine::run(run, inputs).await?;
-    write_report(&report, args.format, args.output.as_deref(), style)?;
+    let started = std::time::SystemTime::now();
+    let settings = crate::report::RunSettings {
+        // The only mode there is: compare with the source tree.
+        mode: "diff".to_string(),
+        registries: run
+            .profiles
+            .by_ecosystem
+            .iter()
+            .map(|(eco, p)| (eco.as_str().to_string(), p.url.clone()))
+            .collect(),
+        rewrites: args.git_rewrite.clone(),
+        pypi_artifact: args.pypi_artifact.clone(),
+    };
+    let mut report = engine::run(run, inputs).await?;
+    report.run = Some(crate::report::RunInfo {
+        provero_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: crate::report::RunInfo::timestamp(started),
+        finished_at: crate::report::RunInfo::timestamp(std::time::SystemTime::now()),
+        settings,
+    });
+    write_report(&report, &targets, on_stdout, style)?;
     Ok(report.exit_code())
 }
 
-/// Render a report to stdout or a file; for human output (and whenever the JSON does not go
-/// to stdout) the closing summary goes to stderr.
+/// Render a report into every `--output` file and standard output; unless standard output
+/// carries a machine-readable format, the closing summary goes to stderr.
 fn write_report(
     report: &crate::report::Report,
-    format: Format,
-    output: Option<&std::path::Path>,
+    targets: &[crate::report::output::Target],
+    on_stdout: Option<Format>,
     style: crate::report::Style,
 ) -> anyhow::Result<()> {
-    // Human lines on stdout were streamed (or printed) already.
-    let text = if format == Format::Human && output.is_none() {
-        String::new()
-    } else {
-        format.render(report, style)?
-    };
-    match output {
-        Some(path) => std::fs::write(path, text.as_bytes())
-            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
+    for t in targets {
+        let plain = crate::report::Style {
+            color: false,
+            ..style
+        };
+        let text = t.format.render(report, plain)?;
+        std::fs::write(&t.path, text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", t.path.display()))?;
     }
-    if format != Format::Json || output.is_some() {
+    // Human lines on stdout were streamed (or printed) already.
+    if let Some(format) = on_stdout.filter(|f| *f != Format::Human) {
+        let text = format.render(report, style)?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+    }
+    if !on_stdout.is_some_and(Format::is_machine_readable) {
         for s in &report.skipped_inputs {
             eprintln!("skipped: {}: {}", s.input, s.reason);
         }
@@ -337,21 +367,56 @@ fn report(args: ReportArgs) -> anyhow::Result<i32> {
     }
     let store = crate::store::Store::open(&db)?;
     let report = crate::report::Report::new(store.all()?, Vec::new()).with_slowest(args.slowest);
+    let targets = crate::report::output::parse_targets(&args.output, args.format)
+        .map_err(anyhow::Error::msg)?;
+    if args.by_repository {
+        by_repository(&report, args.format, &targets)?;
+        return Ok(report.exit_code());
+    }
+    let on_stdout = crate::report::output::stdout_format(&targets, args.format);
     let style = crate::report::Style {
-        color: std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none()
-            && args.output.is_none(),
+        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         diff: false,
     };
-    if args.format == Format::Human && args.output.is_none() {
+    if on_stdout == Some(Format::Human) {
         let mut out = std::io::stdout().lock();
         for r in &report.results {
             out.write_all(crate::report::human_result(r, style).as_bytes())?;
         }
         out.flush()?;
     }
-    write_report(&report, args.format, args.output.as_deref(), style)?;
+    write_report(&report, &targets, on_stdout, style)?;
     Ok(report.exit_code())
+}
+
+/// `provero report --by-repository`: the view by repository, to stdout and every `--output`.
+fn by_repository(
+    report: &crate::report::Report,
+    format: Format,
+    targets: &[crate::report::output::Target],
+) -> anyhow::Result<()> {
+    use crate::report::repository;
+    let views = repository::by_repository(&report.results);
+    let render = |f: Format| -> anyhow::Result<String> {
+        Ok(match f {
+            Format::Human => repository::human(&views),
+            Format::Json => repository::json(&views)?,
+            Format::Markdown => repository::markdown(&views),
+            other => anyhow::bail!(
+                "--by-repository is shown as human, json or markdown, not {other:?} (the HTML report has it as a section)"
+            ),
+        })
+    };
+    for t in targets {
+        std::fs::write(&t.path, render(t.format)?.as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", t.path.display()))?;
+    }
+    if let Some(f) = crate::report::output::stdout_format(targets, format) {
+        let mut out = std::io::stdout().lock();
+        out.write_all(render(f)?.as_bytes())?;
+        out.flush()?;
+    }
+    Ok(())
 }
 
 /// `provero merge`: fold every input store into `--db`.
