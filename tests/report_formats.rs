@@ -4,6 +4,9 @@
 //! One run writes SARIF, JUnit, HTML, JSON and Markdown (`--output` repeated); each is read
 //! back with an independent reader: the official SARIF 2.1.0 schema, an XML parser, the
 //! project's JSON schema, and headless Chromium for the HTML.
+//!
+//! `sarif-schema-2.1.0.json` is OASIS's file as published in oasis-tcs/sarif-spec
+//! (`sarif-2.1/schema/sarif-schema-2.1.0.json`, the errata01 OS schema), unchanged.
 
 mod common;
 mod report_support;
