@@ -177,6 +177,10 @@ fn every_format_from_one_run() {
         u["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "crates/unreachable/1.0.0"
     );
+    assert_eq!(
+        u["locations"][0]["physicalLocation"]["region"]["startLine"],
+        1
+    );
     let notes = run["invocations"][0]["toolExecutionNotifications"]
         .as_array()
         .unwrap();
