@@ -66,13 +66,20 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
-    /// Write the report to FILE instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the report to FILE (repeatable: several formats in one run). The format comes
+    /// from `FORMAT=FILE` or the extension (.sarif, .xml/.junit.xml, .html, .json, .md, .txt),
+    /// else from --format. Standard output keeps --format unless a file already takes it.
+    #[arg(long, short, value_name = "[FORMAT=]FILE")]
+    pub output: Vec<String>,
 
     /// How many of the slowest packages to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub slowest: usize,
+
+    /// Show one repository's releases on every registry and the commit each traces to,
+    /// instead of the per-package report (human, json or markdown).
+    #[arg(long)]
+    pub by_repository: bool,
 }
 
 #[derive(Args, Debug)]
@@ -111,12 +118,7 @@ fn color_for(choice: ColorChoice, is_terminal: bool) -> bool {
     color_enabled(choice, is_terminal, std::env::var_os("NO_COLOR").as_deref())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-    Markdown,
-}
+pub use crate::report::Format;
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
@@ -195,10 +197,11 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
-    /// Write the report to FILE instead of standard output (checked for writing before any
-    /// work, like the cache directory and the results store).
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the report to FILE (repeatable: several formats in one run). The format comes
+    /// from `FORMAT=FILE` or the extension (.sarif, .xml/.junit.xml, .html, .json, .md, .txt),
+    /// else from --format. Standard output keeps --format unless a file already takes it.
+    #[arg(long, short, value_name = "[FORMAT=]FILE")]
+    pub output: Vec<String>,
 
     /// Show a short unified diff under each file whose content differs (human format).
     #[arg(long)]
@@ -350,15 +353,19 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
         (Some(p), false) => Some(p.clone()),
         (None, false) => Some(cache_dir.join("results.db")),
     };
-    // Before any work: a path that cannot be written fails now, not after the run.
-    let outputs: Vec<PathBuf> = args.output.iter().cloned().collect();
+    // Before any work: a bad --output and a path that cannot be written fail now, not after
+    // the run.
+    let targets = crate::report::output::parse_targets(&args.output, args.format)
+        .map_err(anyhow::Error::msg)?;
+    let outputs: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
     crate::preflight::check_paths(&cache_dir, db.as_deref(), &outputs)?;
 
     let inputs = crate::input::collect_inputs(&args.specs, &args.list, &args.lockfile)?;
     if inputs.is_empty() {
         anyhow::bail!("nothing to verify: give package specs (e.g. crates:serde@1.0.210), --list FILE, --lockfile Cargo.lock, or - for stdin");
     }
-    let color = color_for(globals.color, std::io::stdout().is_terminal()) && args.output.is_none();
+    let on_stdout = crate::report::output::stdout_format(&targets, args.format);
+    let color = color_for(globals.color, std::io::stdout().is_terminal());
     let style = crate::report::Style {
         color,
         diff: args.diff,
@@ -369,7 +376,7 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
         rewrites,
         jobs: args.jobs,
         progress: !globals.quiet && std::io::stderr().is_terminal(),
-        stream_human: args.format == Format::Human && args.output.is_none(),
+        stream_human: on_stdout == Some(Format::Human),
         style,
         db,
         recheck: args.recheck,
@@ -378,40 +385,52 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
         since: args.since.clone(),
         quiet: globals.quiet,
     };
-    let report = engine::run(run, inputs).await?;
-    write_report(&report, args.format, args.output.as_deref(), style)?;
+    let started = std::time::SystemTime::now();
+    let settings = crate::report::RunSettings {
+        // The only mode there is: compare with the source tree.
+        mode: "diff".to_string(),
+        registries: run
+            .profiles
+            .by_ecosystem
+            .iter()
+            .map(|(eco, p)| (eco.as_str().to_string(), p.url.clone()))
+            .collect(),
+        rewrites: args.git_rewrite.clone(),
+        pypi_artifact: args.pypi_artifact.clone(),
+    };
+    let mut report = engine::run(run, inputs).await?;
+    report.run = Some(crate::report::RunInfo {
+        provero_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: crate::report::RunInfo::timestamp(started),
+        finished_at: crate::report::RunInfo::timestamp(std::time::SystemTime::now()),
+        settings,
+    });
+    write_report(&report, &targets, on_stdout, style)?;
     Ok(report.exit_code())
 }
 
-/// Render a report to stdout or a file; for human output (and whenever the JSON does not go
-/// to stdout) the closing summary goes to stderr.
+/// Render a report into every `--output` file and standard output; unless standard output
+/// carries a machine-readable format, the closing summary goes to stderr.
 fn write_report(
     report: &crate::report::Report,
-    format: Format,
-    output: Option<&std::path::Path>,
+    targets: &[crate::report::output::Target],
+    on_stdout: Option<Format>,
     style: crate::report::Style,
 ) -> anyhow::Result<()> {
-    let text = match format {
-        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
-        Format::Markdown => crate::report::markdown(report),
-        Format::Human => {
-            if output.is_some() {
-                let mut s = String::new();
-                for r in &report.results {
-                    s.push_str(&crate::report::human_result(r, style));
-                }
-                s
-            } else {
-                String::new()
-            }
-        }
-    };
-    match output {
-        Some(path) => std::fs::write(path, text.as_bytes())
-            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", path.display()))?,
-        None => crate::stdout::write(&text),
+    for t in targets {
+        let plain = crate::report::Style {
+            color: false,
+            ..style
+        };
+        let text = t.format.render(report, plain)?;
+        std::fs::write(&t.path, text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", t.path.display()))?;
     }
-    if format != Format::Json || output.is_some() {
+    // Human lines on stdout were streamed (or printed) already.
+    if let Some(format) = on_stdout.filter(|f| *f != Format::Human) {
+        crate::stdout::write(&format.render(report, style)?);
+    }
+    if !on_stdout.is_some_and(Format::is_machine_readable) {
         let mut notes = String::new();
         for s in &report.skipped_inputs {
             notes.push_str(&format!("skipped: {}: {}\n", s.input, s.reason));
@@ -436,24 +455,60 @@ fn report(args: ReportArgs, globals: Globals) -> anyhow::Result<i32> {
     if !db.is_file() {
         anyhow::bail!("no results store at {}", db.display());
     }
-    let outputs: Vec<PathBuf> = args.output.iter().cloned().collect();
+    let targets = crate::report::output::parse_targets(&args.output, args.format)
+        .map_err(anyhow::Error::msg)?;
+    let outputs: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
     crate::preflight::check_outputs(&outputs)?;
     let store = crate::store::Store::open(&db)?;
     let mut results = store.all()?;
     // Regressions are judged against the whole store, and read first.
     crate::regression::annotate_all_regressions_first(&mut results);
     let report = crate::report::Report::new(results, Vec::new()).with_slowest(args.slowest);
+    if args.by_repository {
+        by_repository(&report, args.format, &targets)?;
+        return Ok(report.exit_code());
+    }
+    let on_stdout = crate::report::output::stdout_format(&targets, args.format);
     let style = crate::report::Style {
-        color: color_for(globals.color, std::io::stdout().is_terminal()) && args.output.is_none(),
+        color: color_for(globals.color, std::io::stdout().is_terminal()),
         diff: false,
     };
-    if args.format == Format::Human && args.output.is_none() {
+    if on_stdout == Some(Format::Human) {
         for r in &report.results {
             crate::stdout::write(&crate::report::human_result(r, style));
         }
     }
-    write_report(&report, args.format, args.output.as_deref(), style)?;
+    write_report(&report, &targets, on_stdout, style)?;
     Ok(report.exit_code())
+}
+
+/// `provero report --by-repository`: the view by repository, to stdout and every `--output`.
+fn by_repository(
+    report: &crate::report::Report,
+    format: Format,
+    targets: &[crate::report::output::Target],
+) -> anyhow::Result<()> {
+    use crate::report::repository;
+    let views = repository::by_repository(&report.results);
+    let render = |f: Format| -> anyhow::Result<String> {
+        Ok(match f {
+            Format::Human => repository::human(&views),
+            Format::Json => repository::json(&views)?,
+            Format::Markdown => repository::markdown(&views),
+            other => anyhow::bail!(
+                "--by-repository is shown as human, json or markdown, not {} (the HTML report has it as a section)",
+                other.name()
+            ),
+        })
+    };
+    for t in targets {
+        std::fs::write(&t.path, render(t.format)?.as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", t.path.display()))?;
+    }
+    if let Some(f) = crate::report::output::stdout_format(targets, format) {
+        crate::stdout::write(&render(f)?);
+    }
+    Ok(())
 }
 
 /// `provero merge`: fold every input store into `--db`.

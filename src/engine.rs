@@ -59,6 +59,8 @@ pub struct Work {
     /// Digests pinned for this version, one set per lockfile that names it: the registry's
     /// digest must be in every set (empty: nothing pinned).
     pub pins: Vec<Vec<String>>,
+    /// The lockfile line it was read from (a run setting: not taken from a stored result).
+    pub origin: Option<crate::report::LockfileLine>,
 }
 
 impl Work {
@@ -173,6 +175,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                             .into_iter()
                             .filter(|h| !h.is_empty())
                             .collect(),
+                        origin: s.origin.clone(),
                     }]
                 };
                 match &s.version {
@@ -187,6 +190,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                                 name: s.name.clone(),
                                 version: Some(ver),
                                 pins: Vec::new(),
+                                origin: None,
                             })
                             .collect()),
                         Err(e) => Err(InputError {
@@ -248,7 +252,11 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             .map(|(i, w)| async move {
                 let _in_flight = progress.start(i, w.key());
                 let fp = fingerprints[&w.ecosystem].as_str();
-                (i, check(verifier, store, run.recheck, fp, &w).await)
+                let mut done = check(verifier, store, run.recheck, fp, &w).await;
+                match &mut done.0 {
+                    Done::Decided(r) | Done::Stored(r) => r.lockfile = w.origin.clone(),
+                }
+                (i, done)
             })
             .buffer_unordered(jobs);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -539,6 +547,7 @@ mod tests {
             ecosystem: eco,
             name: name.into(),
             version: version.map(str::to_string),
+            origin: None,
             pins: pins
                 .iter()
                 .map(|s| s.iter().map(|h| h.to_string()).collect())

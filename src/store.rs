@@ -486,6 +486,7 @@ mod tests {
             stats: Stats::default(),
             error: None,
             duration_ms: 5,
+            lockfile: None,
         }
     }
 

@@ -1,8 +1,8 @@
-//! The report: one result per package, a summary, and the renderers (human, JSON, Markdown).
+//! The model every renderer reads: one result per package, the inputs that failed or were
+//! skipped, and the summary. Renderers only present it; nothing here is decided twice.
 //! Field names here are the public JSON contract (see `schema/report.schema.json`).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +72,17 @@ pub struct PackageResult {
     pub error: Option<String>,
     #[serde(default)]
     pub duration_ms: u64,
+    /// Where the package was asked for, when that was a lockfile: SARIF points its alerts at
+    /// this line.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lockfile: Option<LockfileLine>,
+}
+
+/// A line of a lockfile (the path as the user gave it, lines from 1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LockfileLine {
+    pub path: String,
+    pub line: usize,
 }
 
 impl PackageResult {
@@ -91,6 +102,7 @@ impl PackageResult {
             stats: Stats::default(),
             error: None,
             duration_ms: 0,
+            lockfile: None,
         }
     }
 
@@ -156,6 +168,44 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_inputs: Vec<SkippedInput>,
     pub summary: Summary,
+    /// How and when the run was made (a `verify` run; `provero report` of a store has none).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub run: Option<RunInfo>,
+}
+
+/// The run's metadata: which provero, when, and the settings that shaped its verdicts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub provero_version: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: String,
+    pub settings: RunSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSettings {
+    /// How packages were checked: `diff` (compare with the source tree).
+    pub mode: String,
+    /// The registry each ecosystem was read from (ecosystem -> URL).
+    pub registries: BTreeMap<String, String>,
+    /// `--git-rewrite` rules as given (`FROM=TO`), in order.
+    #[serde(default)]
+    pub rewrites: Vec<String>,
+    /// `--pypi-artifact`, when given.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pypi_artifact: Option<String>,
+}
+
+impl RunInfo {
+    /// A timestamp as the report writes it: RFC 3339 in UTC, to the second.
+    pub fn timestamp(t: std::time::SystemTime) -> String {
+        let t = time::OffsetDateTime::from(t)
+            .replace_nanosecond(0)
+            .unwrap_or_else(|_| t.into());
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    }
 }
 
 impl Summary {
@@ -195,6 +245,7 @@ impl Report {
             errors,
             skipped_inputs: Vec::new(),
             summary,
+            run: None,
         }
     }
 
@@ -239,225 +290,4 @@ pub fn exit_code(s: &Summary) -> i32 {
     } else {
         0
     }
-}
-
-/// How to draw the human output.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Style {
-    pub color: bool,
-    /// Show unified diffs under `content-differs`.
-    pub diff: bool,
-}
-
-fn paint(on: bool, code: &str, text: &str) -> String {
-    if on {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_string()
-    }
-}
-
-/// One package, as a person reads it: a verdict line, findings beneath.
-pub fn human_result(r: &PackageResult, style: Style) -> String {
-    let mut out = String::new();
-    let (label, color) = match r.verdict {
-        Verdict::Verified => ("verified", "32"),
-        Verdict::Mismatch => ("MISMATCH", "1;31"),
-        Verdict::Unverifiable => ("unverifiable", "33"),
-    };
-    let mut line = format!(
-        "{} {}",
-        paint(style.color, color, &format!("{label:<12}")),
-        r.package
-    );
-    if let Some(repo) = &r.source.repository {
-        let _ = write!(line, "  {repo}");
-        if let Some(c) = &r.source.commit {
-            let _ = write!(line, " @ {}", &c[..c.len().min(12)]);
-        }
-        if let Some(p) = r.source.path_in_repo.as_deref().filter(|p| !p.is_empty()) {
-            let _ = write!(line, " ({p}/)");
-        }
-    }
-    if r.stats.files > 0 {
-        let _ = write!(
-            line,
-            "  [{} files: {} identical, {} excused by rules]",
-            r.stats.files, r.stats.identical, r.stats.excused
-        );
-    }
-    out.push_str(&line);
-    out.push('\n');
-    if let Some(e) = r
-        .error
-        .as_ref()
-        .filter(|e| !r.findings.iter().any(|f| f.message.contains(e.as_str())))
-    {
-        let _ = writeln!(out, "    {} {e}", paint(style.color, "31", "error:"));
-    }
-    let mut findings: Vec<&Finding> = r.findings.iter().collect();
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.path.cmp(&b.path)));
-    for f in findings {
-        let sev_color = match f.severity {
-            Severity::RedFlag => "31",
-            Severity::Warning => "33",
-            Severity::Unverifiable => "35",
-            Severity::Info => "36",
-        };
-        let sev = paint(
-            style.color,
-            sev_color,
-            &format!("{:<12}", f.severity.as_str()),
-        );
-        let path = f
-            .path
-            .as_deref()
-            .map(|p| format!("{p}: "))
-            .unwrap_or_default();
-        let _ = writeln!(out, "    {sev} {:<22} {path}{}", f.code.as_str(), f.message);
-        if style.diff {
-            if let Some(d) = &f.diff {
-                for l in d.lines() {
-                    let l2 = if l.starts_with('+') && !l.starts_with("+++") {
-                        paint(style.color, "32", l)
-                    } else if l.starts_with('-') && !l.starts_with("---") {
-                        paint(style.color, "31", l)
-                    } else {
-                        l.to_string()
-                    };
-                    let _ = writeln!(out, "        {l2}");
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The closing summary line(s).
-pub fn human_summary(s: &Summary) -> String {
-    let mut out = format!(
-        "{} package(s): {} verified, {} mismatch, {} unverifiable",
-        s.packages, s.verified, s.mismatch, s.unverifiable
-    );
-    if s.skipped > 0 {
-        let _ = write!(out, " ({} already decided, skipped)", s.skipped);
-    }
-    if s.skipped_inputs > 0 {
-        let _ = write!(
-            out,
-            "; {} input(s) not from a registry, skipped",
-            s.skipped_inputs
-        );
-    }
-    if s.errors > 0 {
-        let _ = write!(out, "; {} error(s)", s.errors);
-    }
-    if !s.by_code.is_empty() {
-        let codes: Vec<String> = s.by_code.iter().map(|(c, n)| format!("{c} {n}")).collect();
-        let _ = write!(out, "\nfindings: {}", codes.join(", "));
-    }
-    if s.by_ecosystem.len() > 1 || !s.slowest.is_empty() {
-        for (eco, counts) in &s.by_ecosystem {
-            let c: Vec<String> = counts.iter().map(|(v, n)| format!("{v} {n}")).collect();
-            let _ = write!(out, "\n{eco}: {}", c.join(", "));
-        }
-    }
-    if !s.slowest.is_empty() {
-        let t: Vec<String> = s
-            .slowest
-            .iter()
-            .map(|t| format!("{} {:.1}s", t.package, t.duration_ms as f64 / 1000.0))
-            .collect();
-        let _ = write!(out, "\nslowest: {}", t.join(", "));
-    }
-    out.push('\n');
-    out
-}
-
-/// A Markdown report (for issues, dashboards and CI summaries).
-pub fn markdown(report: &Report) -> String {
-    let s = &report.summary;
-    let mut out = String::from("# provero report\n\n");
-    let _ = writeln!(
-        out,
-        "| packages | verified | mismatch | unverifiable | errors |"
-    );
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|");
-    let _ = writeln!(
-        out,
-        "| {} | {} | {} | {} | {} |\n",
-        s.packages, s.verified, s.mismatch, s.unverifiable, s.errors
-    );
-    if !s.by_code.is_empty() {
-        let _ = writeln!(out, "## Findings by code\n\n| code | count |\n|---|---:|");
-        for (c, n) in &s.by_code {
-            let _ = writeln!(out, "| `{c}` | {n} |");
-        }
-        out.push('\n');
-    }
-    if s.by_ecosystem.len() > 1 || !s.slowest.is_empty() {
-        let _ = writeln!(
-            out,
-            "## By ecosystem\n\n| ecosystem | verdict | count |\n|---|---|---:|"
-        );
-        for (eco, counts) in &s.by_ecosystem {
-            for (v, n) in counts {
-                let _ = writeln!(out, "| {eco} | {v} | {n} |");
-            }
-        }
-        out.push('\n');
-    }
-    if !s.slowest.is_empty() {
-        let _ = writeln!(
-            out,
-            "## Slowest packages\n\n| package | seconds |\n|---|---:|"
-        );
-        for t in &s.slowest {
-            let _ = writeln!(
-                out,
-                "| `{}` | {:.1} |",
-                t.package,
-                t.duration_ms as f64 / 1000.0
-            );
-        }
-        out.push('\n');
-    }
-    if !report.skipped_inputs.is_empty() {
-        let _ = writeln!(out, "## Not checked\n");
-        for i in &report.skipped_inputs {
-            let _ = writeln!(out, "- `{}`: {}", i.input, i.reason);
-        }
-        out.push('\n');
-    }
-    let not_verified: Vec<&PackageResult> = report
-        .results
-        .iter()
-        .filter(|r| r.verdict != Verdict::Verified)
-        .collect();
-    if !not_verified.is_empty() {
-        let _ = writeln!(out, "## Not verified\n");
-        for r in not_verified {
-            let _ = writeln!(out, "### `{}` — {}\n", r.package, r.verdict.as_str());
-            for f in r
-                .findings
-                .iter()
-                .filter(|f| f.severity >= Severity::Warning)
-            {
-                let path = f
-                    .path
-                    .as_deref()
-                    .map(|p| format!(" `{p}`"))
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "- **{}** `{}`{path}: {}",
-                    f.severity.as_str(),
-                    f.code.as_str(),
-                    f.message
-                );
-            }
-            out.push('\n');
-        }
-    }
-    out
 }

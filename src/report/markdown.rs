@@ -1,0 +1,170 @@
+//! The Markdown renderer: for issues, dashboards and CI job summaries. The run's metadata,
+//! the summary, input errors, and every package that is not verified with its findings and
+//! the start of each diff.
+
+use std::fmt::Write as _;
+
+use super::model::{PackageResult, Report, RunInfo};
+use crate::finding::{Severity, Verdict};
+
+/// A Markdown report (for issues, dashboards and CI summaries).
+pub fn markdown(report: &Report) -> String {
+    let s = &report.summary;
+    let mut out = String::from("# provero report\n\n");
+    if let Some(run) = &report.run {
+        run_info(&mut out, run);
+    }
+    let _ = writeln!(
+        out,
+        "| packages | verified | mismatch | unverifiable | errors |"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} |\n",
+        s.packages, s.verified, s.mismatch, s.unverifiable, s.errors
+    );
+    if !s.by_code.is_empty() {
+        let _ = writeln!(out, "## Findings by code\n\n| code | count |\n|---|---:|");
+        for (c, n) in &s.by_code {
+            let _ = writeln!(out, "| `{c}` | {n} |");
+        }
+        out.push('\n');
+    }
+    if s.by_ecosystem.len() > 1 || !s.slowest.is_empty() {
+        let _ = writeln!(
+            out,
+            "## By ecosystem\n\n| ecosystem | verdict | count |\n|---|---|---:|"
+        );
+        for (eco, counts) in &s.by_ecosystem {
+            for (v, n) in counts {
+                let _ = writeln!(out, "| {eco} | {v} | {n} |");
+            }
+        }
+        out.push('\n');
+    }
+    if !s.slowest.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Slowest packages\n\n| package | seconds |\n|---|---:|"
+        );
+        for t in &s.slowest {
+            let _ = writeln!(
+                out,
+                "| `{}` | {:.1} |",
+                t.package,
+                t.duration_ms as f64 / 1000.0
+            );
+        }
+        out.push('\n');
+    }
+    if !report.errors.is_empty() {
+        let _ = writeln!(out, "## Input errors\n");
+        for e in &report.errors {
+            let _ = writeln!(out, "- `{}`: {}", e.input, e.message);
+        }
+        out.push('\n');
+    }
+    if !report.skipped_inputs.is_empty() {
+        let _ = writeln!(out, "## Not checked\n");
+        for i in &report.skipped_inputs {
+            let _ = writeln!(out, "- `{}`: {}", i.input, i.reason);
+        }
+        out.push('\n');
+    }
+    let not_verified: Vec<&PackageResult> = report
+        .results
+        .iter()
+        .filter(|r| r.verdict != Verdict::Verified)
+        .collect();
+    if !not_verified.is_empty() {
+        let _ = writeln!(out, "## Not verified\n");
+        for r in not_verified {
+            let _ = writeln!(out, "### `{}` — {}\n", r.package, r.verdict.as_str());
+            if let Some(repo) = &r.source.repository {
+                match r.source.commit.as_deref() {
+                    Some(c) => writeln!(out, "source: {repo} @ `{c}`\n"),
+                    None => writeln!(out, "source: {repo} (no commit)\n"),
+                }
+                .ok();
+            }
+            if let Some(e) = r
+                .error
+                .as_ref()
+                .filter(|e| !r.findings.iter().any(|f| f.message.contains(e.as_str())))
+            {
+                let _ = writeln!(out, "- **error**: {e}");
+            }
+            for f in r
+                .findings
+                .iter()
+                .filter(|f| f.severity >= Severity::Warning)
+            {
+                let path = f
+                    .path
+                    .as_deref()
+                    .map(|p| format!(" `{p}`"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "- **{}** `{}`{path}: {}",
+                    f.severity.as_str(),
+                    f.code.as_str(),
+                    f.message
+                );
+                if let Some(d) = &f.diff {
+                    diff_block(&mut out, d);
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// When, which provero, and the settings that shaped the verdicts.
+fn run_info(out: &mut String, run: &RunInfo) {
+    let st = &run.settings;
+    let _ = writeln!(
+        out,
+        "provero {}, {} to {}, mode `{}`",
+        run.provero_version, run.started_at, run.finished_at, st.mode
+    );
+    for (eco, url) in &st.registries {
+        let _ = writeln!(out, "- registry {eco}: {url}");
+    }
+    for r in &st.rewrites {
+        let _ = writeln!(out, "- rewrite `{r}`");
+    }
+    if let Some(a) = &st.pypi_artifact {
+        let _ = writeln!(out, "- PyPI artifact: {a}");
+    }
+    out.push('\n');
+}
+
+/// A Markdown issue or job summary shows the start of a diff; the JSON and HTML reports carry
+/// all of it.
+const MAX_DIFF_LINES: usize = 60;
+
+fn diff_block(out: &mut String, diff: &str) {
+    // A fence longer than any run of backticks inside, so the diff cannot close it.
+    let longest = diff
+        .lines()
+        .map(|l| l.chars().take_while(|c| *c == '`').count())
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let lines: Vec<&str> = diff.lines().collect();
+    let _ = writeln!(out, "\n  {fence}diff");
+    for l in lines.iter().take(MAX_DIFF_LINES) {
+        let _ = writeln!(out, "  {l}");
+    }
+    if lines.len() > MAX_DIFF_LINES {
+        let _ = writeln!(
+            out,
+            "  ... ({} more diff lines)",
+            lines.len() - MAX_DIFF_LINES
+        );
+    }
+    let _ = writeln!(out, "  {fence}\n");
+}
