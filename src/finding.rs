@@ -47,6 +47,12 @@ pub enum Code {
     CommitFromTag,
     /// No recorded commit and no tag; the commit was found by the manifest's blob id.
     CommitFromManifest,
+    /// The commit guessed from a tag or the manifest does not match; another commit holding
+    /// the published manifest matches every file, and the package is verified against it.
+    ExactCommitElsewhere,
+    /// No tag names the version; a commit between the neighbouring releases' tags matches
+    /// every file.
+    CommitBetweenTags,
     /// A file the artifact has that no source can show (a compiled module in a platform wheel
     /// or gem): the package cannot be fully verified.
     NotComparable,
@@ -65,7 +71,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 22] = [
+    pub const ALL: [Code; 24] = [
         Code::ChecksumMismatch,
         Code::ContentDiffers,
         Code::FileNotInSource,
@@ -79,6 +85,8 @@ impl Code {
         Code::VersionDisagrees,
         Code::CommitFromTag,
         Code::CommitFromManifest,
+        Code::ExactCommitElsewhere,
+        Code::CommitBetweenTags,
         Code::NotComparable,
         Code::NotChecked,
         Code::NoRepository,
@@ -97,8 +105,8 @@ impl Code {
             ChecksumMismatch | ContentDiffers | FileNotInSource | ManifestMismatch
             | UnsafeArchiveEntry => Severity::RedFlag,
             JunkNotInSource | Dirty | LineEndingsDiffer | TagDisagrees | CommitNotOnBranch
-            | VersionDisagrees => Severity::Warning,
-            CommitFromTag | CommitFromManifest | NotChecked => Severity::Info,
+            | VersionDisagrees | ExactCommitElsewhere => Severity::Warning,
+            CommitFromTag | CommitFromManifest | CommitBetweenTags | NotChecked => Severity::Info,
             NoRepository
             | RepositoryUnreachable
             | NoCommit
@@ -126,6 +134,8 @@ impl Code {
             VersionDisagrees => "version-disagrees",
             CommitFromTag => "commit-from-tag",
             CommitFromManifest => "commit-from-manifest",
+            ExactCommitElsewhere => "exact-commit-elsewhere",
+            CommitBetweenTags => "commit-between-tags",
             NotComparable => "not-comparable",
             NotChecked => "not-checked",
             NoRepository => "no-repository",
@@ -157,6 +167,32 @@ pub struct Finding {
     /// A short unified diff for `content-differs` on text files.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub diff: Option<String>,
+    /// For a file that differs from, or is absent at, the commit: where its exact content (blob
+    /// id) is in the repository's history. Absent when not searched or not knowable.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub found_in: Option<FoundIn>,
+}
+
+/// Where a red-flagged file's exact content is in the repository's history. `commit` and
+/// `path` are both `null` when it is in no commit any branch or tag reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundIn {
+    pub commit: Option<String>,
+    pub path: Option<String>,
+}
+
+impl FoundIn {
+    /// In no commit of the repository.
+    pub fn nowhere() -> FoundIn {
+        FoundIn {
+            commit: None,
+            path: None,
+        }
+    }
+
+    pub fn is_nowhere(&self) -> bool {
+        self.commit.is_none()
+    }
 }
 
 impl Finding {
@@ -168,6 +204,7 @@ impl Finding {
             message: message.into(),
             rule: None,
             diff: None,
+            found_in: None,
         }
     }
 

@@ -2,12 +2,14 @@
 //! from? See ARCHITECTURE.md for the pipeline and where each stage lives.
 
 pub mod archive;
+pub mod best_commit;
 pub mod cli;
 pub mod compare;
 pub mod ecosystem;
 pub mod engine;
 pub mod finding;
 pub mod git;
+pub mod history;
 pub mod http;
 pub mod input;
 pub mod locate;

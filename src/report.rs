@@ -137,10 +137,29 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped_inputs: usize,
     pub by_code: BTreeMap<String, usize>,
+    /// Red-flagged files split by where their content is in the repository's history.
+    #[serde(default, skip_serializing_if = "RedFlagSplit::is_empty")]
+    pub red_flags: RedFlagSplit,
     pub by_ecosystem: BTreeMap<String, BTreeMap<String, usize>>,
     /// The slowest packages, longest first (filled by `provero report`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slowest: Vec<Timing>,
+}
+
+/// Red-flagged files by the evidence `found_in` gives: the second kind is what a registry
+/// team looks at first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedFlagSplit {
+    /// The exact content is in another commit (or at another path) of the repository.
+    pub from_another_commit: usize,
+    /// The exact content is in no commit of the repository.
+    pub in_no_commit: usize,
+}
+
+impl RedFlagSplit {
+    pub fn is_empty(&self) -> bool {
+        self.from_another_commit == 0 && self.in_no_commit == 0
+    }
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -176,6 +195,15 @@ impl Summary {
             }
             for f in &r.findings {
                 *s.by_code.entry(f.code.as_str().to_string()).or_default() += 1;
+                match &f.found_in {
+                    Some(w) if f.severity == Severity::RedFlag && w.is_nowhere() => {
+                        s.red_flags.in_no_commit += 1
+                    }
+                    Some(_) if f.severity == Severity::RedFlag => {
+                        s.red_flags.from_another_commit += 1
+                    }
+                    _ => {}
+                }
             }
             *s.by_ecosystem
                 .entry(r.package.ecosystem.as_str().to_string())
@@ -356,6 +384,13 @@ pub fn human_summary(s: &Summary) -> String {
         let codes: Vec<String> = s.by_code.iter().map(|(c, n)| format!("{c} {n}")).collect();
         let _ = write!(out, "\nfindings: {}", codes.join(", "));
     }
+    if !s.red_flags.is_empty() {
+        let _ = write!(
+            out,
+            "\nred flags: {} with content in no commit of the repository, {} with content from another commit",
+            s.red_flags.in_no_commit, s.red_flags.from_another_commit
+        );
+    }
     if s.by_ecosystem.len() > 1 || !s.slowest.is_empty() {
         for (eco, counts) in &s.by_ecosystem {
             let c: Vec<String> = counts.iter().map(|(v, n)| format!("{v} {n}")).collect();
@@ -394,6 +429,22 @@ pub fn markdown(report: &Report) -> String {
             let _ = writeln!(out, "| `{c}` | {n} |");
         }
         out.push('\n');
+    }
+    if !s.red_flags.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Red flags by evidence\n\n| content of the red-flagged file | files |\n|---|---:|"
+        );
+        let _ = writeln!(
+            out,
+            "| in no commit of the repository | {} |",
+            s.red_flags.in_no_commit
+        );
+        let _ = writeln!(
+            out,
+            "| from another commit | {} |\n",
+            s.red_flags.from_another_commit
+        );
     }
     if s.by_ecosystem.len() > 1 || !s.slowest.is_empty() {
         let _ = writeln!(
