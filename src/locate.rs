@@ -304,7 +304,26 @@ fn search(
 ) -> Result<Option<(String, AtCommit)>, GitError> {
     // With nothing byte-comparable to ask for (only rule-judged red flags), the nearest
     // commits are compared in full, still at most `MAX_FULL` of them.
-    for c in best_commit::candidates(shared, seeds, &at.wanted, within, skip)? {
+    // A file whose content is in no commit (a manifest the packager rewrote, or a real red
+    // flag) cannot be matched by bytes: only the full comparison (rules) decides it.
+    let wanted: Vec<Wanted> = match shared.blob_index() {
+        Ok(index) => at
+            .wanted
+            .iter()
+            .filter(|w| index.find(&w.blob) != Whereabouts::Nowhere)
+            .cloned()
+            .collect(),
+        Err(_) => at.wanted.clone(),
+    };
+    let found = best_commit::candidates(shared, seeds, &wanted, within, skip)?;
+    tracing::debug!(
+        "{} {}: {} candidate commit(s) hold the {} red-flagged file(s)",
+        pkg.name,
+        pkg.version,
+        found.len(),
+        wanted.len()
+    );
+    for c in found {
         let found = compare_at(handler, pkg, shared, &c, hint_dir, opener, tag)?;
         if !has_red_flag(&found.findings) {
             return Ok(Some((c, found)));
@@ -396,6 +415,13 @@ fn between_tags(
     opener: &crate::source::Opener,
 ) -> Result<Option<(String, AtCommit, String)>, GitError> {
     let (prev, next) = neighbours(&shared.tags()?, &pkg.name, &pkg.version);
+    tracing::debug!(
+        "{} {}: no tag; neighbouring release tags {:?} and {:?}",
+        pkg.name,
+        pkg.version,
+        prev.as_ref().map(|t| &t.tag),
+        next.as_ref().map(|t| &t.tag)
+    );
     let seeds: Vec<String> = prev.iter().chain(&next).map(|t| t.commit.clone()).collect();
     let Some(first) = seeds.first() else {
         return Ok(None);
