@@ -51,7 +51,7 @@ pub struct BlobIndex {
 
 impl BlobIndex {
     /// One walk over every commit's tree changes (`log --all --raw`, merges against their first
-    /// parent), newest first, so the last sighting kept is the oldest.
+    /// parent), children before parents.
     pub fn build(repo: &Repo) -> Result<BlobIndex, GitError> {
         let mut c = repo.cmd();
         c.env("GIT_NO_LAZY_FETCH", "1")
@@ -62,6 +62,8 @@ impl BlobIndex {
                 "--raw",
                 "--no-abbrev",
                 "--diff-merges=first-parent",
+                // Children before parents, so the last sighting kept is the oldest.
+                "--topo-order",
                 "--format=%x01%H",
             ])
             .stdout(Stdio::piped())
@@ -265,5 +267,85 @@ impl Dag {
         let down = reach(after.and_then(|a| self.id(a)), false);
         let up = reach(before.and_then(|b| self.id(b)), true);
         down.iter().zip(up).map(|(a, b)| *a && b).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let o = Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    fn commit(dir: &Path, file: &str, text: &str) -> String {
+        std::fs::write(dir.join(file), text).unwrap();
+        git(dir, &["add", "-A"]);
+        git(dir, &["commit", "-q", "-m", file]);
+        git(dir, &["rev-parse", "HEAD"])
+    }
+
+    /// A real repository: A (f = one), B (f = two), C (g = one), D on a side branch from A.
+    fn repo() -> (tempfile::TempDir, Repo, [String; 4]) {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        let a = commit(d, "f", "one\n");
+        let b = commit(d, "f", "two\n");
+        let c = commit(d, "g", "one\n");
+        git(d, &["checkout", "-q", "-b", "side", &a]);
+        let s = commit(d, "h", "side\n");
+        let repo = Repo {
+            dir: d.join(".git"),
+            url: "test".into(),
+        };
+        (tmp, repo, [a, b, c, s])
+    }
+
+    fn blob(text: &str) -> String {
+        crate::archive::git_blob_id(text.as_bytes())
+    }
+
+    #[test]
+    fn blobs_are_found_at_the_oldest_commit_that_introduced_them() {
+        let (_tmp, repo, [a, b, _, s]) = repo();
+        let idx = BlobIndex::build(&repo).unwrap();
+        let at = |c: &str, p: &str| {
+            Whereabouts::Found(Sighting {
+                commit: c.to_string(),
+                path: p.to_string(),
+            })
+        };
+        assert_eq!(idx.find(&blob("one\n")), at(&a, "f"));
+        assert_eq!(idx.find(&blob("two\n")), at(&b, "f"));
+        assert_eq!(idx.find(&blob("side\n")), at(&s, "h"));
+        assert_eq!(idx.find(&blob("never committed\n")), Whereabouts::Nowhere);
+    }
+
+    #[test]
+    fn the_graph_walks_nearest_first_and_ranges_stay_between_releases() {
+        let (_tmp, repo, [a, b, c, s]) = repo();
+        let dag = Dag::build(&repo).unwrap();
+        let near = dag.nearest(&[b.clone()], 10, None);
+        assert_eq!(near[0], b);
+        assert_eq!(near.len(), 4);
+        assert_eq!(near.last(), Some(&s), "the side commit is two steps away");
+        assert_eq!(dag.nearest(&[b.clone()], 2, None).len(), 2, "bounded");
+        let within = dag.between(Some(&a), Some(&c));
+        let inside = dag.nearest(&[a.clone()], 10, Some(&within));
+        assert_eq!(inside, vec![a.clone(), b.clone(), c.clone()]);
+        let after_b = dag.between(Some(&b), None);
+        assert_eq!(dag.nearest(&[c.clone()], 10, Some(&after_b)), vec![c, b]);
     }
 }
