@@ -202,12 +202,7 @@ impl Dag {
 
     /// Commits in order of their distance (parent or child steps) from the nearest seed,
     /// seeds first, at most `limit` of them. `within` keeps the walk inside a set of commits.
-    pub fn nearest(
-        &self,
-        seeds: &[String],
-        limit: usize,
-        within: Option<&[bool]>,
-    ) -> Vec<String> {
+    pub fn nearest(&self, seeds: &[String], limit: usize, within: Option<&[bool]>) -> Vec<String> {
         let inside = |i: u32| within.map_or(true, |w| w[i as usize]);
         let mut seen = vec![false; self.ids.len()];
         let mut queue = VecDeque::new();
@@ -337,15 +332,22 @@ mod tests {
     fn the_graph_walks_nearest_first_and_ranges_stay_between_releases() {
         let (_tmp, repo, [a, b, c, s]) = repo();
         let dag = Dag::build(&repo).unwrap();
-        let near = dag.nearest(&[b.clone()], 10, None);
+        let near = dag.nearest(std::slice::from_ref(&b), 10, None);
         assert_eq!(near[0], b);
         assert_eq!(near.len(), 4);
         assert_eq!(near.last(), Some(&s), "the side commit is two steps away");
-        assert_eq!(dag.nearest(&[b.clone()], 2, None).len(), 2, "bounded");
+        assert_eq!(
+            dag.nearest(std::slice::from_ref(&b), 2, None).len(),
+            2,
+            "bounded"
+        );
         let within = dag.between(Some(&a), Some(&c));
-        let inside = dag.nearest(&[a.clone()], 10, Some(&within));
+        let inside = dag.nearest(std::slice::from_ref(&a), 10, Some(&within));
         assert_eq!(inside, vec![a.clone(), b.clone(), c.clone()]);
         let after_b = dag.between(Some(&b), None);
-        assert_eq!(dag.nearest(&[c.clone()], 10, Some(&after_b)), vec![c, b]);
+        assert_eq!(
+            dag.nearest(std::slice::from_ref(&c), 10, Some(&after_b)),
+            vec![c, b]
+        );
     }
 }

@@ -3,12 +3,12 @@
 //! commit holding the published manifest; then the package directory; then the comparison.
 //! Runs on a blocking thread.
 
+use crate::best_commit::{self, Wanted};
 use crate::compare::{compare, short};
 use crate::ecosystem::{Handler, Package};
-use crate::best_commit::{self, Wanted};
 use crate::finding::{Code, Finding, FoundIn, Severity};
-use crate::history::Whereabouts;
 use crate::git::{GitError, Repo, Tree};
+use crate::history::Whereabouts;
 use crate::report::Stats;
 use crate::shared_repo::SharedRepo;
 use crate::source::SourceView;
@@ -144,8 +144,11 @@ pub(crate) fn locate_and_compare(
                     c
                 }
                 None => {
-                    if let Some((c, at, why)) = between_tags(handler, pkg, shared, hint_dir.as_deref(), opener)? {
-                        out.findings.push(Finding::new(Code::CommitBetweenTags, why));
+                    if let Some((c, at, why)) =
+                        between_tags(handler, pkg, shared, hint_dir.as_deref(), opener)?
+                    {
+                        out.findings
+                            .push(Finding::new(Code::CommitBetweenTags, why));
                         return finish(out, at, c, pkg, shared);
                     }
                     out.findings.push(Finding::new(
@@ -167,16 +170,38 @@ pub(crate) fn locate_and_compare(
             "the packager recorded uncommitted changes in the working tree",
         ));
     }
-    let mut at = compare_at(handler, pkg, shared, &commit, hint_dir.as_deref(), opener, out.tag.as_deref())?;
+    let mut at = compare_at(
+        handler,
+        pkg,
+        shared,
+        &commit,
+        hint_dir.as_deref(),
+        opener,
+        out.tag.as_deref(),
+    )?;
     let mut commit = commit;
     // A guessed commit that leaves red flags: is the package exactly another commit?
     if pkg.commit.is_none() && has_red_flag(&at.findings) {
         let mut seeds = vec![commit.clone()];
         seeds.extend(manifest_introductions(handler, pkg, shared));
-        if let Some((better, found)) = search(handler, pkg, shared, &seeds, &at, None, &[&commit], hint_dir.as_deref(), opener, out.tag.as_deref())? {
+        if let Some((better, found)) = search(
+            handler,
+            pkg,
+            shared,
+            &seeds,
+            &at,
+            None,
+            &[&commit],
+            hint_dir.as_deref(),
+            opener,
+            out.tag.as_deref(),
+        )? {
             let guessed = match &out.tag {
                 Some(t) => format!("tag `{t}` points to {}", short(&commit)),
-                None => format!("the commit that introduced the published manifest is {}", short(&commit)),
+                None => format!(
+                    "the commit that introduced the published manifest is {}",
+                    short(&commit)
+                ),
             };
             out.findings.push(Finding::new(
                 Code::ExactCommitElsewhere,
@@ -449,13 +474,22 @@ fn between_tags(
     if !has_red_flag(&at.findings) {
         return Ok(Some((first.clone(), at, why(first))));
     }
-    Ok(
-        search(handler, pkg, shared, &seeds, &at, Some(&within), &[first], hint_dir, opener, None)?
-            .map(|(c, found)| {
-                let w = why(&c);
-                (c, found, w)
-            }),
-    )
+    Ok(search(
+        handler,
+        pkg,
+        shared,
+        &seeds,
+        &at,
+        Some(&within),
+        &[first],
+        hint_dir,
+        opener,
+        None,
+    )?
+    .map(|(c, found)| {
+        let w = why(&c);
+        (c, found, w)
+    }))
 }
 
 fn repo_display(repo: &Repo) -> String {

@@ -106,7 +106,11 @@ impl ObjectReader {
 
     /// The mode and object id at one path of a commit's tree, reading only the trees on the
     /// way (each parsed once): cheap enough to ask of a thousand commits.
-    pub fn entry_at(&mut self, commit: &str, path: &str) -> Result<Option<(u32, String)>, GitError> {
+    pub fn entry_at(
+        &mut self,
+        commit: &str,
+        path: &str,
+    ) -> Result<Option<(u32, String)>, GitError> {
         let mut oid = self.root_of(commit)?;
         let mut parts = path.split('/').filter(|p| !p.is_empty()).peekable();
         while let Some(name) = parts.next() {

@@ -79,7 +79,11 @@ impl SharedRepo {
     /// The commit graph of every branch and tag, built once.
     pub(crate) fn dag(&self) -> Result<Arc<Dag>, String> {
         self.dag
-            .get_or_init(|| Dag::build(&self.repo).map(Arc::new).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                Dag::build(&self.repo)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
             .clone()
     }
 

@@ -105,7 +105,10 @@ fn content_in_no_commit_stays_a_red_flag_and_says_so() {
     r.assert_verdict("mismatch");
     r.assert_no_finding("exact-commit-elsewhere");
     let f = r.assert_finding("content-differs", "red-flag", Some("src/lib.rs"));
-    assert!(f.message.contains("in no commit of the repository"), "{f:?}");
+    assert!(
+        f.message.contains("in no commit of the repository"),
+        "{f:?}"
+    );
     let flag = &r.red_flags()[0];
     let found = r.json["findings"]
         .as_array()
@@ -149,7 +152,11 @@ fn a_recorded_commit_is_never_second_guessed_and_the_content_is_found_elsewhere(
         .iter()
         .find(|x| x["code"] == "content-differs")
         .unwrap();
-    assert_eq!(found["found_in"]["commit"], commits[1].as_str(), "{found:#}");
+    assert_eq!(
+        found["found_in"]["commit"],
+        commits[1].as_str(),
+        "{found:#}"
+    );
     assert_eq!(found["found_in"]["path"], "src/lib.rs");
     let s = &rep.json["summary"]["red_flags"];
     assert_eq!(s["from_another_commit"], 1, "{s:#}");
@@ -164,7 +171,10 @@ fn a_recorded_commit_is_never_second_guessed_and_the_content_is_found_elsewhere(
         "{}",
         human.dump()
     );
-    let md = w.run(&["--no-db", "--format", "markdown"], &["crates:recorded@1.0.0"]);
+    let md = w.run(
+        &["--no-db", "--format", "markdown"],
+        &["crates:recorded@1.0.0"],
+    );
     assert!(
         md.stdout.contains("## Red flags by evidence")
             && md.stdout.contains("| from another commit | 1 |"),
