@@ -199,7 +199,7 @@ pub(crate) fn locate_and_compare(
             let guessed = match &out.tag {
                 Some(t) => format!("tag `{t}` points to {}", short(&commit)),
                 None => format!(
-                    "the commit that introduced the published manifest is {}",
+                    "the commit found by the published manifest is {}",
                     short(&commit)
                 ),
             };
