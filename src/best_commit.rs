@@ -22,10 +22,11 @@ pub const MAX_VISITS: usize = 1_000;
 /// Candidates compared in full, per package.
 pub const MAX_FULL: usize = 4;
 
-/// A file a candidate must hold byte for byte: its repository path and blob id.
+/// A file a candidate must hold byte for byte: its path relative to the package directory and
+/// its blob id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {
-    pub path: String,
+    pub rel: String,
     pub blob: String,
 }
 
@@ -53,33 +54,51 @@ fn dag_error(shared: &SharedRepo, e: String) -> GitError {
     }
 }
 
-/// Up to [`MAX_FULL`] commits other than `skip` that hold every wanted file, nearest to the
-/// seeds first; `within` (one flag per commit of the graph) keeps the walk inside a range.
+/// Up to [`MAX_FULL`] commits other than `skip` that hold every wanted file in one of `dirs`
+/// (package directories: the guessed one, and where the published manifest was committed, for a
+/// package that moved), nearest to the seeds first; `within` (one flag per commit of the graph)
+/// keeps the walk inside a range.
 pub fn candidates(
     shared: &SharedRepo,
     seeds: &[String],
     wanted: &[Wanted],
+    dirs: &[String],
     within: Option<&[bool]>,
     skip: &[&str],
 ) -> Result<Vec<String>, GitError> {
     let dag = shared.dag().map_err(|e| dag_error(shared, e))?;
     let mut out = Vec::new();
-    'commits: for c in dag.nearest(seeds, MAX_VISITS, within) {
+    for c in dag.nearest(seeds, MAX_VISITS, within) {
         if skip.contains(&c.as_str()) {
             continue;
         }
-        for w in wanted {
-            match shared.entry_at(&c, &w.path)? {
-                Some((_, oid)) if oid == w.blob => {}
-                _ => continue 'commits,
+        if holds_all(shared, &c, wanted, dirs)? {
+            out.push(c);
+            if out.len() >= MAX_FULL {
+                break;
             }
-        }
-        out.push(c);
-        if out.len() >= MAX_FULL {
-            break;
         }
     }
     Ok(out)
+}
+
+/// Does `commit` hold every wanted file under one of the directories?
+fn holds_all(
+    shared: &SharedRepo,
+    commit: &str,
+    wanted: &[Wanted],
+    dirs: &[String],
+) -> Result<bool, GitError> {
+    'dirs: for d in dirs {
+        for w in wanted {
+            match shared.entry_at(commit, &crate::source::join(d, &w.rel))? {
+                Some((_, oid)) if oid == w.blob => {}
+                _ => continue 'dirs,
+            }
+        }
+        return Ok(true);
+    }
+    Ok(false)
 }
 
 /// The commit range between the neighbouring releases' tag commits (either may be absent).

@@ -293,8 +293,12 @@ fn compare_at(
             let path = handler
                 .source_path(pkg, &view, p)
                 .unwrap_or_else(|| view.in_pkg(p));
+            let rel = match pkg_dir.as_str() {
+                "" => path,
+                d => path.strip_prefix(&format!("{d}/"))?.to_string(),
+            };
             Some(Wanted {
-                path,
+                rel,
                 blob: crate::archive::git_blob_id(data),
             })
         })
@@ -331,16 +335,28 @@ fn search(
     // commits are compared in full, still at most `MAX_FULL` of them.
     // A file whose content is in no commit (a manifest the packager rewrote, or a real red
     // flag) cannot be matched by bytes: only the full comparison (rules) decides it.
-    let wanted: Vec<Wanted> = match shared.blob_index() {
-        Ok(index) => at
-            .wanted
-            .iter()
-            .filter(|w| index.find(&w.blob) != Whereabouts::Nowhere)
-            .cloned()
-            .collect(),
-        Err(_) => at.wanted.clone(),
-    };
-    let found = best_commit::candidates(shared, seeds, &wanted, within, skip)?;
+    let mut wanted = at.wanted.clone();
+    let mut dirs = vec![at.path_in_repo.clone()];
+    if let Ok(index) = shared.blob_index() {
+        wanted.retain(|w| index.find(&w.blob) != Whereabouts::Nowhere);
+        // Where the published manifests were committed: the package directory of a package
+        // that moved, or that the guess placed in the wrong directory.
+        for (anchor, file_name) in handler.anchor_files(pkg) {
+            let Some(data) = pkg.files.data(&anchor) else {
+                continue;
+            };
+            if let Whereabouts::Found(s) = index.find(&crate::archive::git_blob_id(data)) {
+                let dir = match s.path.strip_suffix(&file_name) {
+                    Some(d) => d.trim_end_matches('/').to_string(),
+                    None => continue,
+                };
+                if !dirs.contains(&dir) {
+                    dirs.push(dir);
+                }
+            }
+        }
+    }
+    let found = best_commit::candidates(shared, seeds, &wanted, &dirs, within, skip)?;
     tracing::debug!(
         "{} {}: {} candidate commit(s) hold the {} red-flagged file(s)",
         pkg.name,
@@ -530,19 +546,29 @@ fn pick_tag(
     tags: &[crate::tags::TagMatch],
 ) -> Result<Option<(String, String, bool)>, GitError> {
     let repo = &shared.repo;
+    let mut others = Vec::new();
     for t in tags.iter().take(8) {
         let tree = shared.tree(&t.commit)?;
         let dir = package_dir(handler, pkg, repo, &tree, &t.commit, None);
         let view = SourceView::new(repo, &tree, &t.commit, &dir);
         seed_anchors(handler, pkg, &view);
         match handler.source_identity(pkg, &view) {
+            // In a monorepo a bare `v0.1.0` may be another package's release.
+            Some((n, _)) if !same_name(&n, &pkg.name) => others.push(t.tag.as_str()),
             Some((_, Some(v))) if !handler.same_version(&v, &pkg.version) => continue,
             _ => return Ok(Some((t.tag.clone(), t.commit.clone(), true))),
         }
     }
     Ok(tags
-        .first()
+        .iter()
+        .find(|t| !others.contains(&t.tag.as_str()))
         .map(|t| (t.tag.clone(), t.commit.clone(), false)))
+}
+
+/// Package names as the registries compare them: case, `-`, `_` and `.` aside.
+fn same_name(a: &str, b: &str) -> bool {
+    let norm = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
+    norm(a) == norm(b)
 }
 
 /// Manifests the artifact carries are usually the source's, byte for byte: seed them so that

@@ -182,3 +182,37 @@ fn a_recorded_commit_is_never_second_guessed_and_the_content_is_found_elsewhere(
         md.dump()
     );
 }
+
+#[test]
+fn another_packages_bare_tag_in_a_monorepo_is_not_taken() {
+    // `v0.1.0` marks the root crate's release, made before the second crate existed; the
+    // second crate, also 0.1.0, has no tag of its own and no vcs info.
+    let w = World::new();
+    let repo = w.work_repo("mono");
+    let url = World::repo_url("mono");
+    common::crates::write_crate(&repo, "", "mono-root", "0.1.0", Some(&url));
+    let root_release = repo.commit_all("mono-root 0.1.0");
+    repo.tag("v0.1.0", &root_release);
+    common::crates::write_crate(&repo, "second", "mono-second", "0.1.0", Some(&url));
+    repo.write(
+        "Cargo.toml",
+        format!(
+            "{}\n[workspace]\nmembers = [\"second\"]\n",
+            common::crates::manifest("mono-root", "0.1.0", Some(&url), "")
+        ),
+    );
+    let second = repo.commit_all("mono-second 0.1.0");
+    w.make_upstream(&repo, "mono");
+    let bytes = w.package(&repo, "mono-second", "0.1.0", false);
+    let mut ar = CrateArchive::read(&bytes);
+    ar.remove(".cargo_vcs_info.json");
+    w.registry.publish("mono-second", "0.1.0", &ar.to_bytes());
+
+    let (out, rep) = w.run_json(&[], &["crates:mono-second@0.1.0"]);
+    assert_exit(&out, 0);
+    let r = rep.result("mono-second");
+    r.assert_verdict("verified").assert_no_red_flags();
+    r.assert_no_finding("commit-from-tag");
+    assert_eq!(r.commit(), Some(second.as_str()), "{:#}", r.json);
+    assert_eq!(r.json["source"]["path_in_repo"], "second");
+}
