@@ -50,6 +50,12 @@ pub enum Code {
     CommitFromTag,
     /// No recorded commit and no tag; the commit was found by the manifest's blob id.
     CommitFromManifest,
+    /// The commit guessed from a tag or the manifest does not match; another commit holding
+    /// the published manifest matches every file, and the package is verified against it.
+    ExactCommitElsewhere,
+    /// No tag names the version; a commit between the neighbouring releases' tags matches
+    /// every file.
+    CommitBetweenTags,
     /// A file the artifact has that no source can show (a compiled module in a platform wheel
     /// or gem): the package cannot be fully verified.
     NotComparable,
@@ -68,7 +74,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 25] = [
         Code::ChecksumMismatch,
         Code::ContentDiffers,
         Code::FileNotInSource,
@@ -83,6 +89,8 @@ impl Code {
         Code::Regression,
         Code::CommitFromTag,
         Code::CommitFromManifest,
+        Code::ExactCommitElsewhere,
+        Code::CommitBetweenTags,
         Code::NotComparable,
         Code::NotChecked,
         Code::NoRepository,
@@ -101,8 +109,8 @@ impl Code {
             ChecksumMismatch | ContentDiffers | FileNotInSource | ManifestMismatch
             | UnsafeArchiveEntry => Severity::RedFlag,
             JunkNotInSource | Dirty | LineEndingsDiffer | TagDisagrees | CommitNotOnBranch
-            | VersionDisagrees | Regression => Severity::Warning,
-            CommitFromTag | CommitFromManifest | NotChecked => Severity::Info,
+            | VersionDisagrees | Regression | ExactCommitElsewhere => Severity::Warning,
+            CommitFromTag | CommitFromManifest | CommitBetweenTags | NotChecked => Severity::Info,
             NoRepository
             | RepositoryUnreachable
             | NoCommit
@@ -131,6 +139,8 @@ impl Code {
             Regression => "regression",
             CommitFromTag => "commit-from-tag",
             CommitFromManifest => "commit-from-manifest",
+            ExactCommitElsewhere => "exact-commit-elsewhere",
+            CommitBetweenTags => "commit-between-tags",
             NotComparable => "not-comparable",
             NotChecked => "not-checked",
             NoRepository => "no-repository",
@@ -159,6 +169,8 @@ impl Code {
             CommitNotOnBranch => "the commit exists but no branch or tag reaches it",
             VersionDisagrees => "the tagged source declares another version",
             Regression => "earlier versions of this package verified (or recorded their commit) and this one does not",
+            ExactCommitElsewhere => "the guessed commit differs, but another commit holding the published manifest matches every file",
+            CommitBetweenTags => "no tag names the version; the commit was found between the neighbouring releases' tags",
             CommitFromTag => "no recorded commit; the commit was inferred from a tag",
             CommitFromManifest => "no recorded commit and no tag; the newest commit holding the published manifest byte for byte",
             NotComparable => "a file no source can show (a compiled module in a platform wheel or gem)",
@@ -192,6 +204,32 @@ pub struct Finding {
     /// A short unified diff for `content-differs` on text files.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub diff: Option<String>,
+    /// For a file that differs from, or is absent at, the commit: where its exact content (blob
+    /// id) is in the repository's history. Absent when not searched or not knowable.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub found_in: Option<FoundIn>,
+}
+
+/// Where a red-flagged file's exact content is in the repository's history. `commit` and
+/// `path` are both `null` when it is in no commit any branch or tag reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundIn {
+    pub commit: Option<String>,
+    pub path: Option<String>,
+}
+
+impl FoundIn {
+    /// In no commit of the repository.
+    pub fn nowhere() -> FoundIn {
+        FoundIn {
+            commit: None,
+            path: None,
+        }
+    }
+
+    pub fn is_nowhere(&self) -> bool {
+        self.commit.is_none()
+    }
 }
 
 impl Finding {
@@ -203,6 +241,7 @@ impl Finding {
             message: message.into(),
             rule: None,
             diff: None,
+            found_in: None,
         }
     }
 

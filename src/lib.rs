@@ -2,6 +2,7 @@
 //! from? See ARCHITECTURE.md for the pipeline and where each stage lives.
 
 pub mod archive;
+pub mod best_commit;
 pub mod cli;
 pub mod compare;
 pub mod ecosystem;
@@ -9,6 +10,7 @@ pub mod engine;
 pub mod expand;
 pub mod finding;
 pub mod git;
+pub mod history;
 pub mod http;
 pub mod input;
 pub mod locate;

@@ -90,19 +90,49 @@ impl ObjectReader {
         Ok(entries)
     }
 
-    /// Every path of a commit's tree, as `git ls-tree -r -t` would list them.
-    pub fn tree(&mut self, commit: &str) -> Result<Tree, GitError> {
+    /// The root tree of a commit (or the tree itself).
+    fn root_of(&mut self, commit: &str) -> Result<String, GitError> {
         let (kind, data) = self.read(commit)?;
-        let root = match kind.as_str() {
+        match kind.as_str() {
             "commit" => String::from_utf8_lossy(&data)
                 .lines()
                 .next()
                 .and_then(|l| l.strip_prefix("tree "))
                 .map(str::to_string)
-                .ok_or_else(|| self.fail(format!("commit {commit} has no tree")))?,
-            "tree" => commit.to_string(),
-            other => return Err(self.fail(format!("{commit} is a {other}, not a commit"))),
-        };
+                .ok_or_else(|| self.fail(format!("commit {commit} has no tree"))),
+            "tree" => Ok(commit.to_string()),
+            other => Err(self.fail(format!("{commit} is a {other}, not a commit"))),
+        }
+    }
+
+    /// The mode and object id at one path of a commit's tree, reading only the trees on the
+    /// way (each parsed once): cheap enough to ask of a thousand commits.
+    pub fn entry_at(
+        &mut self,
+        commit: &str,
+        path: &str,
+    ) -> Result<Option<(u32, String)>, GitError> {
+        let mut oid = self.root_of(commit)?;
+        let mut parts = path.split('/').filter(|p| !p.is_empty()).peekable();
+        while let Some(name) = parts.next() {
+            let entries = self.tree_entries(&oid)?;
+            let Some((_, mode, child)) = entries.iter().find(|(n, _, _)| n == name) else {
+                return Ok(None);
+            };
+            if parts.peek().is_none() {
+                return Ok(Some((*mode, child.clone())));
+            }
+            if *mode != 0o040000 {
+                return Ok(None);
+            }
+            oid = child.clone();
+        }
+        Ok(None)
+    }
+
+    /// Every path of a commit's tree, as `git ls-tree -r -t` would list them.
+    pub fn tree(&mut self, commit: &str) -> Result<Tree, GitError> {
+        let root = self.root_of(commit)?;
         let mut tree = Tree::default();
         let mut stack = vec![(String::new(), root)];
         while let Some((prefix, oid)) = stack.pop() {

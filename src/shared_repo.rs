@@ -3,9 +3,10 @@
 //! reach, recently listed trees) computed once.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::git::{GitError, Repo, Tree};
+use crate::history::{BlobIndex, Dag};
 
 /// A cached clone shared by every package of the run.
 pub struct SharedRepo {
@@ -23,6 +24,10 @@ pub struct SharedRepo {
     objects: Mutex<Option<crate::objects::ObjectReader>>,
     /// Recently listed trees by commit: a monorepo's crates share one commit's tree.
     trees: Mutex<Vec<(String, Arc<Tree>)>>,
+    /// Where every blob of the history first appears: built on the first red flag.
+    blob_index: OnceLock<Result<Arc<BlobIndex>, String>>,
+    /// The commit graph: built on the first guessed commit that does not match.
+    dag: OnceLock<Result<Arc<Dag>, String>>,
 }
 
 /// Tag names with the commits they point to.
@@ -54,7 +59,49 @@ impl SharedRepo {
             reachable: Mutex::new(None),
             objects: Mutex::new(None),
             trees: Mutex::new(Vec::new()),
+            blob_index: OnceLock::new(),
+            dag: OnceLock::new(),
         }
+    }
+
+    /// The blob index of the history, built once (every other package of the repository waits
+    /// for the first one's walk rather than walking again).
+    pub(crate) fn blob_index(&self) -> Result<Arc<BlobIndex>, String> {
+        self.blob_index
+            .get_or_init(|| {
+                BlobIndex::build(&self.repo)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+
+    /// The commit graph of every branch and tag, built once.
+    pub(crate) fn dag(&self) -> Result<Arc<Dag>, String> {
+        self.dag
+            .get_or_init(|| {
+                Dag::build(&self.repo)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+
+    /// The mode and object id at `path` in `commit`'s tree, through the shared object reader.
+    pub(crate) fn entry_at(
+        &self,
+        commit: &str,
+        path: &str,
+    ) -> Result<Option<(u32, String)>, GitError> {
+        let mut reader = self.objects.lock().expect("object reader");
+        if reader.is_none() {
+            *reader = Some(crate::objects::ObjectReader::spawn(&self.repo)?);
+        }
+        let r = reader.as_mut().expect("just set").entry_at(commit, path);
+        if r.is_err() {
+            *reader = None;
+        }
+        r
     }
 
     pub(crate) fn tags(&self) -> Result<Arc<TagList>, GitError> {

@@ -158,6 +158,58 @@ pub fn matching_tags(
     found
 }
 
+/// A release tag's version as numbers, when the tag is a plain release of `name` (`v1.2.3`,
+/// `name-1.2.3`, ...; no pre-release letters), with whether it is name-prefixed.
+fn release_numbers(tag: &str, names: &[String]) -> Option<(Vec<u64>, bool)> {
+    version_part(tag, names)
+        .into_iter()
+        .filter(|(v, r)| {
+            *r <= 2
+                && v.chars().next().is_some_and(|c| c.is_ascii_digit())
+                && v.chars().all(|c| c.is_ascii_digit() || c == '.')
+        })
+        .map(|(v, r)| (digit_groups(v), r == 1))
+        .min_by_key(|(_, prefixed)| !prefixed)
+}
+
+/// The tags of the releases just before and just after `version` (by their numbers), for a
+/// version no tag names: its commit lies between them. In a monorepo, when the package has
+/// name-prefixed tags only those count.
+pub fn neighbours(
+    tags: &[(String, String)],
+    name: &str,
+    version: &str,
+) -> (Option<TagMatch>, Option<TagMatch>) {
+    let names = name_variants(name);
+    let ours = digit_groups(version);
+    let releases: Vec<(Vec<u64>, bool, &(String, String))> = tags
+        .iter()
+        .filter_map(|t| release_numbers(&t.0, &names).map(|(n, p)| (n, p, t)))
+        .collect();
+    let prefixed = releases.iter().any(|(_, p, _)| *p);
+    let mut prev: Option<(&Vec<u64>, &(String, String))> = None;
+    let mut next: Option<(&Vec<u64>, &(String, String))> = None;
+    for (nums, p, t) in &releases {
+        if prefixed && !p {
+            continue;
+        }
+        if *nums < ours && prev.map_or(true, |(b, _)| nums > b) {
+            prev = Some((nums, t));
+        }
+        if *nums > ours && next.map_or(true, |(b, _)| nums < b) {
+            next = Some((nums, t));
+        }
+    }
+    let to_match = |x: Option<(&Vec<u64>, &(String, String))>| {
+        x.map(|(_, (tag, commit))| TagMatch {
+            tag: tag.clone(),
+            commit: commit.clone(),
+            rank: 2,
+        })
+    };
+    (to_match(prev), to_match(next))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,5 +324,21 @@ mod tests {
         let m = matching_tags(&tags(&["v1.0", "v1.1"]), "foo", "1.1", Some("v1.0"), &exact);
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].tag, "v1.1");
+    }
+
+    #[test]
+    fn neighbouring_releases() {
+        let t = tags(&["v1.0.0", "v1.1.0", "v1.3.0", "v1.3.0-rc1", "v0.9.0", "foo"]);
+        let (p, n) = neighbours(&t, "foo", "1.2.0");
+        assert_eq!(p.unwrap().tag, "v1.1.0");
+        assert_eq!(n.unwrap().tag, "v1.3.0");
+        let (p, n) = neighbours(&t, "foo", "2.0.0");
+        assert_eq!(p.unwrap().tag, "v1.3.0");
+        assert!(n.is_none());
+        // In a monorepo only the package's own tags count.
+        let t = tags(&["v5.0.0", "foo-v1.0.0", "foo-v2.0.0", "bar-v1.5.0"]);
+        let (p, n) = neighbours(&t, "foo", "1.5.0");
+        assert_eq!(p.unwrap().tag, "foo-v1.0.0");
+        assert_eq!(n.unwrap().tag, "foo-v2.0.0");
     }
 }

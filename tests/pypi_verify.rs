@@ -485,6 +485,10 @@ fn no_matching_tag_is_unverifiable_not_a_failure() {
     r.commit("0.9");
     r.tag("v0.9");
     r.tag("v1.0.1");
+    // Built from a later commit, outside the neighbouring tags: no commit between them matches
+    // (a matching one would be found: see tests/pypi_best_commit.rs).
+    r.write("untagged.py", "# 1.0\n");
+    r.commit("1.0");
     let sdist = fx.sdist(&r, "");
     fx.publish("main", "untagged", &[(&sdist, None)], false);
     let (code, v) = fx.verify("main", "pypi:untagged@1.0");

@@ -108,6 +108,15 @@ impl Handler for Gems {
     fn package_findings(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> {
         dependency_findings(pkg, source)
     }
+
+    /// The gem's own gemspec, when it names the version literally (most read a constant).
+    fn anchor_files(&self, pkg: &Package) -> Vec<(String, String)> {
+        let f = format!("{}.gemspec", pkg.name);
+        match pkg.files.data(&f) {
+            Some(d) if crate::best_commit::names_version(d, &pkg.version) => vec![(f.clone(), f)],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The name of the dependency check in reports.

@@ -127,6 +127,23 @@ impl Handler for Pypi {
     fn package_findings(&self, pkg: &Package, source: &SourceView<'_>) -> Vec<Finding> {
         deps::package_findings(pkg, source)
     }
+
+    /// An sdist's own manifests, when they name the version literally (a dynamic version
+    /// would be held by every commit of years of history).
+    fn anchor_files(&self, pkg: &Package) -> Vec<(String, String)> {
+        if wheel::wheel_of(pkg).is_some() {
+            return Vec::new();
+        }
+        ["pyproject.toml", "setup.py", "setup.cfg"]
+            .into_iter()
+            .filter(|f| {
+                pkg.files
+                    .data(f)
+                    .is_some_and(|d| crate::best_commit::names_version(d, &pkg.version))
+            })
+            .map(|f| (f.to_string(), f.to_string()))
+            .collect()
+    }
 }
 
 /// PEP 503: lower-case, runs of `-`, `_`, `.` become one `-`.

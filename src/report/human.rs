@@ -133,6 +133,13 @@ pub fn human_summary(s: &Summary) -> String {
         let codes: Vec<String> = s.by_code.iter().map(|(c, n)| format!("{c} {n}")).collect();
         let _ = write!(out, "\nfindings: {}", codes.join(", "));
     }
+    if !s.red_flags.is_empty() {
+        let _ = write!(
+            out,
+            "\nred flags: {} with content in no commit of the repository, {} with content from another commit",
+            s.red_flags.in_no_commit, s.red_flags.from_another_commit
+        );
+    }
     if s.by_ecosystem.len() > 1 || !s.slowest.is_empty() {
         for (eco, counts) in &s.by_ecosystem {
             let c: Vec<String> = counts.iter().map(|(v, n)| format!("{v} {n}")).collect();

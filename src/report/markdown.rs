@@ -31,6 +31,22 @@ pub fn markdown(report: &Report) -> String {
         }
         out.push('\n');
     }
+    if !s.red_flags.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Red flags by evidence\n\n| content of the red-flagged file | files |\n|---|---:|"
+        );
+        let _ = writeln!(
+            out,
+            "| in no commit of the repository | {} |",
+            s.red_flags.in_no_commit
+        );
+        let _ = writeln!(
+            out,
+            "| from another commit | {} |\n",
+            s.red_flags.from_another_commit
+        );
+    }
     if s.by_ecosystem.len() > 1 || !s.slowest.is_empty() {
         let _ = writeln!(
             out,

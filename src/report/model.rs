@@ -149,10 +149,29 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped_inputs: usize,
     pub by_code: BTreeMap<String, usize>,
+    /// Red-flagged files split by where their content is in the repository's history.
+    #[serde(default, skip_serializing_if = "RedFlagSplit::is_empty")]
+    pub red_flags: RedFlagSplit,
     pub by_ecosystem: BTreeMap<String, BTreeMap<String, usize>>,
     /// The slowest packages, longest first (filled by `provero report`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slowest: Vec<Timing>,
+}
+
+/// Red-flagged files by the evidence `found_in` gives: the second kind is what a registry
+/// team looks at first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedFlagSplit {
+    /// The exact content is in another commit (or at another path) of the repository.
+    pub from_another_commit: usize,
+    /// The exact content is in no commit of the repository.
+    pub in_no_commit: usize,
+}
+
+impl RedFlagSplit {
+    pub fn is_empty(&self) -> bool {
+        self.from_another_commit == 0 && self.in_no_commit == 0
+    }
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -226,6 +245,15 @@ impl Summary {
             }
             for f in &r.findings {
                 *s.by_code.entry(f.code.as_str().to_string()).or_default() += 1;
+                match &f.found_in {
+                    Some(w) if f.severity == Severity::RedFlag && w.is_nowhere() => {
+                        s.red_flags.in_no_commit += 1
+                    }
+                    Some(_) if f.severity == Severity::RedFlag => {
+                        s.red_flags.from_another_commit += 1
+                    }
+                    _ => {}
+                }
             }
             *s.by_ecosystem
                 .entry(r.package.ecosystem.as_str().to_string())

@@ -1,0 +1,353 @@
+//! A repository's history as evidence: the commit graph (parents and children, from one
+//! `rev-list --all --parents`) and where each blob id first appears (from one
+//! `log --all --raw` walk over the trees). Both are built once per repository per run, only
+//! when a package of that repository needs them (a red flag, or a guessed commit that does not
+//! match), and shared by every package of the repository. Neither reads a blob: a partial clone
+//! (`--filter=blob:none`) has every commit and tree locally.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use crate::git::{GitError, Repo};
+
+/// Distinct blob ids kept before the index stops growing (about 50 bytes each): a repository
+/// with more is answered "unknown", never "in no commit", for what it did not index.
+const MAX_BLOBS: usize = 2_000_000;
+
+/// A 20-byte object id.
+type Oid = [u8; 20];
+
+fn oid(hex_id: &str) -> Option<Oid> {
+    let mut out = [0; 20];
+    hex::decode_to_slice(hex_id, &mut out).ok()?;
+    Some(out)
+}
+
+/// Where one blob id was found: the oldest commit that put it in the tree, and the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    pub commit: String,
+    pub path: String,
+}
+
+/// The answer to "is this content anywhere in the history?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Whereabouts {
+    Found(Sighting),
+    /// In no commit any branch or tag reaches.
+    Nowhere,
+    /// The index was cut short (over [`MAX_BLOBS`]): provero cannot tell.
+    Unknown,
+}
+
+/// Every blob id of the history, with the commit that introduced it and its path there.
+pub struct BlobIndex {
+    commits: Vec<Oid>,
+    paths: Vec<String>,
+    blobs: HashMap<Oid, (u32, u32)>,
+    complete: bool,
+}
+
+impl BlobIndex {
+    /// One walk over every commit's tree changes (`log --all --raw`, merges against their first
+    /// parent), children before parents.
+    pub fn build(repo: &Repo) -> Result<BlobIndex, GitError> {
+        let mut c = repo.cmd();
+        c.env("GIT_NO_LAZY_FETCH", "1")
+            .args([
+                "log",
+                "--all",
+                "--no-renames",
+                "--raw",
+                "--no-abbrev",
+                "--diff-merges=first-parent",
+                // Children before parents, so the last sighting kept is the oldest.
+                "--topo-order",
+                "--format=%x01%H",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = c.spawn()?;
+        let out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut idx = BlobIndex {
+            commits: Vec::new(),
+            paths: Vec::new(),
+            blobs: HashMap::new(),
+            complete: true,
+        };
+        let mut path_ids: HashMap<String, u32> = HashMap::new();
+        let mut current: Option<u32> = None;
+        for line in out.split(b'\n') {
+            let line = line?;
+            if let Some(h) = line.strip_prefix(b"\x01") {
+                current = std::str::from_utf8(h).ok().and_then(oid).map(|o| {
+                    idx.commits.push(o);
+                    (idx.commits.len() - 1) as u32
+                });
+                continue;
+            }
+            // `:old_mode new_mode old_oid new_oid status\tpath`
+            let (Some(raw), Some(commit)) = (line.strip_prefix(b":"), current) else {
+                continue;
+            };
+            let Some(tab) = raw.iter().position(|b| *b == b'\t') else {
+                continue;
+            };
+            let meta = String::from_utf8_lossy(&raw[..tab]);
+            let mut f = meta.split(' ');
+            let (Some(_), Some(new_mode), Some(_), Some(new_oid)) =
+                (f.next(), f.next(), f.next(), f.next())
+            else {
+                continue;
+            };
+            if new_mode.starts_with("16") || new_mode == "000000" {
+                continue; // a submodule, or a deletion
+            }
+            let Some(b) = oid(new_oid) else { continue };
+            if !idx.blobs.contains_key(&b) && idx.blobs.len() >= MAX_BLOBS {
+                idx.complete = false;
+                continue;
+            }
+            let path = String::from_utf8_lossy(&raw[tab + 1..]).into_owned();
+            let next = path_ids.len() as u32;
+            let p = *path_ids.entry(path.clone()).or_insert_with(|| {
+                idx.paths.push(path);
+                next
+            });
+            idx.blobs.insert(b, (commit, p));
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            return Err(GitError::Failed {
+                action: "log --raw".into(),
+                url: repo.url.clone(),
+                stderr: format!("exited with {status}"),
+            });
+        }
+        Ok(idx)
+    }
+
+    /// Where the blob `blob_id` (hex) is in the history.
+    pub fn find(&self, blob_id: &str) -> Whereabouts {
+        match oid(blob_id).and_then(|o| self.blobs.get(&o)) {
+            Some((c, p)) => Whereabouts::Found(Sighting {
+                commit: hex::encode(self.commits[*c as usize]),
+                path: self.paths[*p as usize].clone(),
+            }),
+            None if self.complete => Whereabouts::Nowhere,
+            None => Whereabouts::Unknown,
+        }
+    }
+}
+
+/// The commit graph of every branch and tag.
+pub struct Dag {
+    ids: Vec<Oid>,
+    index: HashMap<Oid, u32>,
+    parents: Vec<Vec<u32>>,
+    children: Vec<Vec<u32>>,
+}
+
+impl Dag {
+    pub fn build(repo: &Repo) -> Result<Dag, GitError> {
+        let mut c = repo.cmd();
+        c.env("GIT_NO_LAZY_FETCH", "1")
+            .args(["rev-list", "--all", "--parents"]);
+        let out = c.output()?;
+        if !out.status.success() {
+            return Err(GitError::Failed {
+                action: "rev-list --parents".into(),
+                url: repo.url.clone(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut dag = Dag {
+            ids: Vec::new(),
+            index: HashMap::new(),
+            parents: Vec::new(),
+            children: Vec::new(),
+        };
+        let mut edges: Vec<(u32, Oid)> = Vec::new();
+        for line in text.lines() {
+            let mut it = line.split(' ').filter_map(oid);
+            let Some(c) = it.next() else { continue };
+            let i = dag.intern(c);
+            edges.extend(it.map(|p| (i, p)));
+        }
+        for (child, p) in edges {
+            let pi = dag.intern(p);
+            dag.parents[child as usize].push(pi);
+            dag.children[pi as usize].push(child);
+        }
+        Ok(dag)
+    }
+
+    fn intern(&mut self, o: Oid) -> u32 {
+        if let Some(i) = self.index.get(&o) {
+            return *i;
+        }
+        let i = self.ids.len() as u32;
+        self.ids.push(o);
+        self.index.insert(o, i);
+        self.parents.push(Vec::new());
+        self.children.push(Vec::new());
+        i
+    }
+
+    fn id(&self, hex_id: &str) -> Option<u32> {
+        oid(hex_id).and_then(|o| self.index.get(&o).copied())
+    }
+
+    /// Commits in order of their distance (parent or child steps) from the nearest seed,
+    /// seeds first, at most `limit` of them. `within` keeps the walk inside a set of commits.
+    pub fn nearest(&self, seeds: &[String], limit: usize, within: Option<&[bool]>) -> Vec<String> {
+        let inside = |i: u32| within.map_or(true, |w| w[i as usize]);
+        let mut seen = vec![false; self.ids.len()];
+        let mut queue = VecDeque::new();
+        for s in seeds {
+            if let Some(i) = self.id(s) {
+                if !seen[i as usize] && inside(i) {
+                    seen[i as usize] = true;
+                    queue.push_back(i);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        while let Some(i) = queue.pop_front() {
+            out.push(hex::encode(self.ids[i as usize]));
+            if out.len() >= limit {
+                break;
+            }
+            for &n in self.children[i as usize]
+                .iter()
+                .chain(&self.parents[i as usize])
+            {
+                if !seen[n as usize] && inside(n) {
+                    seen[n as usize] = true;
+                    queue.push_back(n);
+                }
+            }
+        }
+        out
+    }
+
+    /// The commits between two releases: descendants of `after` (inclusive) that are also
+    /// ancestors of `before` (inclusive); an absent end leaves that side open.
+    pub fn between(&self, after: Option<&str>, before: Option<&str>) -> Vec<bool> {
+        let n = self.ids.len();
+        let reach = |start: Option<u32>, up: bool| -> Vec<bool> {
+            let Some(s) = start else {
+                return vec![true; n];
+            };
+            let mut seen = vec![false; n];
+            seen[s as usize] = true;
+            let mut stack = vec![s];
+            while let Some(i) = stack.pop() {
+                let next = if up {
+                    &self.parents[i as usize]
+                } else {
+                    &self.children[i as usize]
+                };
+                for &p in next {
+                    if !seen[p as usize] {
+                        seen[p as usize] = true;
+                        stack.push(p);
+                    }
+                }
+            }
+            seen
+        };
+        let down = reach(after.and_then(|a| self.id(a)), false);
+        let up = reach(before.and_then(|b| self.id(b)), true);
+        down.iter().zip(up).map(|(a, b)| *a && b).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let o = Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    fn commit(dir: &Path, file: &str, text: &str) -> String {
+        std::fs::write(dir.join(file), text).unwrap();
+        git(dir, &["add", "-A"]);
+        git(dir, &["commit", "-q", "-m", file]);
+        git(dir, &["rev-parse", "HEAD"])
+    }
+
+    /// A real repository: A (f = one), B (f = two), C (g = one), D on a side branch from A.
+    fn repo() -> (tempfile::TempDir, Repo, [String; 4]) {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        let a = commit(d, "f", "one\n");
+        let b = commit(d, "f", "two\n");
+        let c = commit(d, "g", "one\n");
+        git(d, &["checkout", "-q", "-b", "side", &a]);
+        let s = commit(d, "h", "side\n");
+        let repo = Repo {
+            dir: d.join(".git"),
+            url: "test".into(),
+        };
+        (tmp, repo, [a, b, c, s])
+    }
+
+    fn blob(text: &str) -> String {
+        crate::archive::git_blob_id(text.as_bytes())
+    }
+
+    #[test]
+    fn blobs_are_found_at_the_oldest_commit_that_introduced_them() {
+        let (_tmp, repo, [a, b, _, s]) = repo();
+        let idx = BlobIndex::build(&repo).unwrap();
+        let at = |c: &str, p: &str| {
+            Whereabouts::Found(Sighting {
+                commit: c.to_string(),
+                path: p.to_string(),
+            })
+        };
+        assert_eq!(idx.find(&blob("one\n")), at(&a, "f"));
+        assert_eq!(idx.find(&blob("two\n")), at(&b, "f"));
+        assert_eq!(idx.find(&blob("side\n")), at(&s, "h"));
+        assert_eq!(idx.find(&blob("never committed\n")), Whereabouts::Nowhere);
+    }
+
+    #[test]
+    fn the_graph_walks_nearest_first_and_ranges_stay_between_releases() {
+        let (_tmp, repo, [a, b, c, s]) = repo();
+        let dag = Dag::build(&repo).unwrap();
+        let near = dag.nearest(std::slice::from_ref(&b), 10, None);
+        assert_eq!(near[0], b);
+        assert_eq!(near.len(), 4);
+        assert_eq!(near.last(), Some(&s), "the side commit is two steps away");
+        assert_eq!(
+            dag.nearest(std::slice::from_ref(&b), 2, None).len(),
+            2,
+            "bounded"
+        );
+        let within = dag.between(Some(&a), Some(&c));
+        let inside = dag.nearest(std::slice::from_ref(&a), 10, Some(&within));
+        assert_eq!(inside, vec![a.clone(), b.clone(), c.clone()]);
+        let after_b = dag.between(Some(&b), None);
+        assert_eq!(
+            dag.nearest(std::slice::from_ref(&c), 10, Some(&after_b)),
+            vec![c, b]
+        );
+    }
+}
