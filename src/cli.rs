@@ -160,6 +160,17 @@ pub struct VerifyArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// What the published artifact is compared with: `diff` (the tree at the claimed commit,
+    /// no package code runs), `rebuild` (what the ecosystem's packager builds from that tree,
+    /// in a bubblewrap sandbox without network) or `both` [default: the registry profile's
+    /// `mode`, else diff].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<crate::rebuild::Mode>,
+
+    /// How many rebuilds run at once (each runs a packager), beneath --jobs.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub build_jobs: usize,
 }
 
 fn default_jobs() -> usize {
@@ -288,6 +299,8 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         db,
         recheck: args.recheck,
         shard,
+        mode: args.mode,
+        build_jobs: args.build_jobs,
     };
     let report = engine::run(run, inputs).await?;
     write_report(&report, args.format, args.output.as_deref(), style)?;

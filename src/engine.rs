@@ -40,6 +40,10 @@ pub struct Run {
     pub recheck: bool,
     /// Only this part of the work list.
     pub shard: Option<Shard>,
+    /// `--mode` (`None`: each registry profile's default, else diff).
+    pub mode: Option<crate::rebuild::Mode>,
+    /// Concurrent rebuilds, beneath `jobs`.
+    pub build_jobs: usize,
 }
 
 /// One package version to check (`version: None` = the newest).
@@ -83,6 +87,8 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             cpu_jobs: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            mode: run.mode,
+            build_jobs: run.build_jobs.max(1),
         },
     ));
     let mut errors = Vec::new();
@@ -264,11 +270,12 @@ async fn check(verifier: &Verifier, store: Option<&Mutex<Store>>, recheck: bool,
     }
     if let (Some(store), Some(digest), false, true) = (store, &resolved.sha256, recheck, pinned_ok)
     {
+        let key = crate::store::mode_key(digest, verifier.mode(w.ecosystem));
         let found = store.lock().expect("store").lookup(
             w.ecosystem,
             &resolved.name,
             &resolved.version,
-            digest,
+            &key,
         );
         match found {
             Ok(Some(r)) => return Done::Stored(r),

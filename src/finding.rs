@@ -62,10 +62,13 @@ pub enum Code {
     ArtifactTooLarge,
     /// The archive could not be read at all.
     ArtifactUnreadable,
+    /// Rebuild mode: the packager could not rebuild the package from its source (a missing
+    /// sandbox or tool, a failing build); the message quotes the end of the build log.
+    RebuildFailed,
 }
 
 impl Code {
-    pub const ALL: [Code; 22] = [
+    pub const ALL: [Code; 23] = [
         Code::ChecksumMismatch,
         Code::ContentDiffers,
         Code::FileNotInSource,
@@ -88,6 +91,7 @@ impl Code {
         Code::ArtifactUnavailable,
         Code::ArtifactTooLarge,
         Code::ArtifactUnreadable,
+        Code::RebuildFailed,
     ];
 
     /// The severity a code always carries.
@@ -106,6 +110,7 @@ impl Code {
             | ArtifactUnavailable
             | ArtifactTooLarge
             | ArtifactUnreadable
+            | RebuildFailed
             | NotComparable => Severity::Unverifiable,
         }
     }
@@ -135,6 +140,7 @@ impl Code {
             ArtifactUnavailable => "artifact-unavailable",
             ArtifactTooLarge => "artifact-too-large",
             ArtifactUnreadable => "artifact-unreadable",
+            RebuildFailed => "rebuild-failed",
         }
     }
 
@@ -157,6 +163,10 @@ pub struct Finding {
     /// A short unified diff for `content-differs` on text files.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub diff: Option<String>,
+    /// Which comparison raised it (`diff` or `rebuild`) when the run rebuilds; absent for
+    /// findings about the package or its commit, which both modes share.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mode: Option<crate::rebuild::Mode>,
 }
 
 impl Finding {
@@ -168,6 +178,7 @@ impl Finding {
             message: message.into(),
             rule: None,
             diff: None,
+            mode: None,
         }
     }
 
@@ -176,6 +187,11 @@ impl Finding {
             path: Some(path.into()),
             ..Finding::new(code, message)
         }
+    }
+
+    pub fn in_mode(mut self, mode: crate::rebuild::Mode) -> Self {
+        self.mode = Some(mode);
+        self
     }
 
     pub fn by_rule(mut self, rule: &str) -> Self {

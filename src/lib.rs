@@ -13,6 +13,7 @@ pub mod input;
 pub mod locate;
 pub mod objects;
 pub mod profile;
+pub mod rebuild;
 pub mod repo_url;
 pub mod report;
 pub mod shard;

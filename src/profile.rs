@@ -27,6 +27,10 @@ pub struct Profile {
     /// wheels falls back to its pure-Python wheel) or `wheel`. Set by `--pypi-artifact`.
     #[serde(default)]
     pub artifact: Option<String>,
+    /// What packages of this registry are compared with by default (`diff`, `rebuild`,
+    /// `both`); `--mode` overrides it.
+    #[serde(default)]
+    pub mode: Option<crate::rebuild::Mode>,
 }
 
 const BUILTIN: [&str; 3] = [

@@ -72,6 +72,16 @@ pub struct PackageResult {
     pub error: Option<String>,
     #[serde(default)]
     pub duration_ms: u64,
+    /// What the artifact was compared with; absent in the JSON for diff mode.
+    #[serde(default, skip_serializing_if = "is_diff")]
+    pub mode: crate::rebuild::Mode,
+    /// Rebuild mode: packager, its version, stabilizers applied, `bit_for_bit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuild: Option<crate::rebuild::RebuildInfo>,
+}
+
+fn is_diff(m: &crate::rebuild::Mode) -> bool {
+    *m == crate::rebuild::Mode::Diff
 }
 
 impl PackageResult {
@@ -91,6 +101,8 @@ impl PackageResult {
             stats: Stats::default(),
             error: None,
             duration_ms: 0,
+            mode: crate::rebuild::Mode::Diff,
+            rebuild: None,
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod artifact;
 pub mod lockfile;
+pub mod rebuild;
 pub mod registry;
 pub mod rules;
 pub mod source;

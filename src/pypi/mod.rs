@@ -7,6 +7,7 @@ pub mod deps;
 pub mod lockfile;
 pub mod pkginfo;
 pub mod pyconfig;
+pub mod rebuild;
 pub mod registry;
 pub mod rules;
 pub mod source;
