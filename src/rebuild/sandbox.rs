@@ -148,6 +148,8 @@ fn command(job: &Job) -> Result<Command, SandboxError> {
         c.arg("--ro-bind-try").arg(p).arg(p);
     }
     c.arg("--bind").arg(&job.writable).arg(&job.writable);
+    // Nothing but the writable bind and the private /tmp can be written, not even the root.
+    c.args(["--remount-ro", "/"]);
     c.arg("--chdir").arg(&job.cwd);
     for (k, v) in &job.env {
         c.arg("--setenv").arg(k).arg(v);
