@@ -16,6 +16,7 @@ use crate::profile::join_url;
 use crate::rebuild::stabilizers::{CargoVcsInfo, StabilizeCx, Stabilizer};
 use crate::rebuild::{tool_version, Failure, Plan, PlanCx, Rebuilder};
 
+use super::rebuild_manifest::CargoManifestDefaults;
 use super::registry::index_path;
 
 /// At most this many index files are fetched for one rebuild.
@@ -448,7 +449,11 @@ impl Rebuilder for CargoPackage {
     }
 
     fn stabilizers(&self) -> Vec<Box<dyn Stabilizer>> {
-        vec![Box::new(CargoVcsInfo), Box::new(CargoLockDrift)]
+        vec![
+            Box::new(CargoVcsInfo),
+            Box::new(CargoManifestDefaults),
+            Box::new(CargoLockDrift),
+        ]
     }
 }
 

@@ -416,6 +416,41 @@ pub async fn rebuild(req: Request<'_>) -> Rebuilt {
     r
 }
 
+/// The human report's line about a rebuild: packager, time, bit-for-bit or what was stabilized.
+pub fn human_line(rb: &RebuildInfo) -> String {
+    if rb.packager.is_empty() {
+        return String::new();
+    }
+    let version = if rb.packager_version.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", rb.packager_version)
+    };
+    let outcome = if rb.bit_for_bit {
+        "bit-for-bit identical".to_string()
+    } else if rb.stabilizers.is_empty() {
+        "not identical".to_string()
+    } else {
+        let names: Vec<String> = rb
+            .stabilizers
+            .iter()
+            .map(|a| {
+                if a.paths.is_empty() {
+                    a.name.clone()
+                } else {
+                    format!("{} ({})", a.name, a.paths.join(", "))
+                }
+            })
+            .collect();
+        format!("stabilized: {}", names.join(", "))
+    };
+    format!(
+        "    rebuilt with {}{version} in {:.1}s: {outcome}\n",
+        rb.packager,
+        rb.build_ms as f64 / 1000.0
+    )
+}
+
 fn with_info(mut r: Rebuilt, info: RebuildInfo) -> Rebuilt {
     r.info = info;
     r
@@ -652,6 +687,37 @@ mod tests {
             );
         }
         f
+    }
+
+    #[test]
+    fn a_registry_profile_may_set_the_mode() {
+        let p: crate::profile::Profile = toml::from_str(
+            "name = \"x\"\necosystem = \"crates\"\nprotocol = \"sparse\"\nurl = \"http://x/\"\nmode = \"both\"\n",
+        )
+        .unwrap();
+        assert_eq!(p.mode, Some(Mode::Both));
+    }
+
+    #[test]
+    fn human_line_says_bit_for_bit_or_what_was_stabilized() {
+        let mut rb = RebuildInfo {
+            packager: "gem build".into(),
+            packager_version: "3.3.15".into(),
+            bit_for_bit: true,
+            build_ms: 1500,
+            ..Default::default()
+        };
+        assert_eq!(
+            human_line(&rb),
+            "    rebuilt with gem build (3.3.15) in 1.5s: bit-for-bit identical\n"
+        );
+        rb.bit_for_bit = false;
+        rb.stabilizers.push(Applied {
+            name: "gem-date".into(),
+            reason: String::new(),
+            paths: vec!["metadata.gz".into()],
+        });
+        assert!(human_line(&rb).ends_with("stabilized: gem-date (metadata.gz)\n"));
     }
 
     #[test]
