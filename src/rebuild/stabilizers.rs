@@ -323,6 +323,58 @@ impl Stabilizer for PkgInfoHeaderOrder {
     }
 }
 
+/// Core-metadata fields and the metadata version that introduced them: a rebuilt file of a
+/// newer version may carry them where the published older one could not.
+const NEWER_FIELDS: [(&str, [u64; 2]); 6] = [
+    ("description-content-type", [2, 1]),
+    ("provides-extra", [2, 1]),
+    ("license-file", [2, 1]),
+    ("dynamic", [2, 2]),
+    ("license-expression", [2, 4]),
+    ("import-name", [2, 5]),
+];
+
+/// The fields of a metadata file as one version-independent list: the description from the
+/// header (1.x, continuation lines indented) or the body (2.1+), old `UNKNOWN` placeholders
+/// dropped, `Metadata-Version` dropped, sorted.
+fn metadata_fields(b: &[u8], drop_newer_than: Option<&[u64]>) -> Vec<(String, String)> {
+    let (h, body) = headers(&String::from_utf8_lossy(b));
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut description = body.trim_end().to_string();
+    for (k, v) in h {
+        if k == "metadata-version" || v == "UNKNOWN" {
+            continue;
+        }
+        if let Some(old) = drop_newer_than {
+            if NEWER_FIELDS
+                .iter()
+                .any(|(f, since)| *f == k && old < since.as_slice())
+            {
+                continue;
+            }
+        }
+        if k == "description" {
+            // 1.x: continuation lines carry 8 spaces (or `       |`) of indentation.
+            description = v
+                .lines()
+                .map(|l| {
+                    l.strip_prefix("        ")
+                        .or_else(|| l.strip_prefix("       |"))
+                        .unwrap_or(l.trim_start())
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+                .trim_end()
+                .to_string();
+            continue;
+        }
+        out.push((k, v));
+    }
+    out.push(("description".into(), description));
+    out.sort();
+    out
+}
+
 /// `Metadata-Version` of a newer backend.
 pub struct PkgInfoMetadataVersion;
 impl Stabilizer for PkgInfoMetadataVersion {
@@ -330,7 +382,7 @@ impl Stabilizer for PkgInfoMetadataVersion {
         "pkg-info-metadata-version"
     }
     fn reason(&self) -> &'static str {
-        "a newer backend declares a newer core-metadata version for the same fields"
+        "a newer backend writes the same fields in a newer core-metadata version (description in the body, no UNKNOWN placeholders, fields the older version could not express)"
     }
     fn stabilize(
         &self,
@@ -350,19 +402,15 @@ impl Stabilizer for PkgInfoMetadataVersion {
                 .map(|(_, v)| v)
         };
         let parse = |v: &str| -> Vec<u64> { v.split('.').filter_map(|x| x.parse().ok()).collect() };
-        let (vp, vr) = (version(p)?, version(r)?);
-        if parse(&vr) <= parse(&vp) {
+        let (vp, vr) = (parse(&version(p)?), parse(&version(r)?));
+        if vr <= vp {
             return None;
         }
-        let drop = |b: &[u8]| {
-            let (h, body) = headers(&String::from_utf8_lossy(b));
-            let h: Vec<(String, String)> = h
-                .into_iter()
-                .filter(|(k, _)| k != "metadata-version")
-                .collect();
-            render(&h, &body)
-        };
-        Some((drop(p), drop(r)))
+        let render_fields = |f: Vec<(String, String)>| render(&f, "");
+        Some((
+            render_fields(metadata_fields(p, None)),
+            render_fields(metadata_fields(r, Some(&vp))),
+        ))
     }
 }
 
@@ -590,6 +638,19 @@ mod tests {
         ));
         assert!(!apply(&PkgInfoMetadataVersion, "PKG-INFO", p, older));
         assert!(!apply(&PkgInfoMetadataVersion, "PKG-INFO", p, changed));
+        // setuptools before 2.1: description as an indented header, UNKNOWN placeholders.
+        let v12 = "Metadata-Version: 1.2\nName: x\nVersion: 1.0\nDescription: Line one\n        \n        line two\nPlatform: UNKNOWN\n\n";
+        let v21 = "Metadata-Version: 2.1\nName: x\nVersion: 1.0\nLicense-File: LICENSE\n\nLine one\n\nline two\n";
+        assert!(apply(&PkgInfoMetadataVersion, "PKG-INFO", v12, v21));
+        let v21_evil = v21.replace("Version: 1.0\n", "Version: 1.0\nRequires-Dist: evil\n");
+        assert!(!apply(&PkgInfoMetadataVersion, "PKG-INFO", &v21_evil, v21));
+        let v12_evil = v12.replace("Platform: UNKNOWN", "Requires-Dist: evil");
+        assert!(!apply(
+            &PkgInfoMetadataVersion,
+            "PKG-INFO",
+            v12_evil.as_str(),
+            v21
+        ));
     }
 
     #[test]
