@@ -413,4 +413,3 @@ fn which(tool: &str) -> Option<std::path::PathBuf> {
         .map(|d| d.join(tool))
         .find(|p| p.is_file())
 }
-

@@ -51,6 +51,8 @@ pub struct IndexVersion {
     pub vers: String,
     pub cksum: String,
     #[serde(default)]
+    pub yanked: bool,
+    #[serde(default)]
     pub deps: Vec<IndexDep>,
 }
 
@@ -150,15 +152,36 @@ impl LockPkg {
 fn parse_lock(data: &[u8]) -> Option<Vec<LockPkg>> {
     let v: toml::Value = toml::from_str(std::str::from_utf8(data).ok()?).ok()?;
     let s = |p: &toml::Value, k: &str| p.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    // Lock format 1 keeps checksums apart: `"checksum NAME VERSION (SOURCE)" = "…"`.
+    let old_sums: HashMap<String, String> = v
+        .get("metadata")
+        .and_then(|m| m.as_table())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, x)| {
+                    let key = k.strip_prefix("checksum ")?;
+                    let mut it = key.split_whitespace();
+                    Some((
+                        format!("{} {}", it.next()?, it.next()?),
+                        x.as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     v.get("package")?
         .as_array()?
         .iter()
         .map(|p| {
+            let name = s(p, "name")?;
+            let version = s(p, "version")?;
+            let checksum =
+                s(p, "checksum").or_else(|| old_sums.get(&format!("{name} {version}")).cloned());
             Some(LockPkg {
-                name: s(p, "name")?,
-                version: s(p, "version")?,
+                name,
+                version,
                 source: s(p, "source"),
-                checksum: s(p, "checksum"),
+                checksum,
                 deps: p
                     .get("dependencies")
                     .and_then(|d| d.as_array())
@@ -297,18 +320,40 @@ impl Stabilizer for CargoLockDrift {
     }
 }
 
-/// Fetch the index files of `start` and of everything their versions depend on.
+/// Does a requirement accept this version? An unreadable requirement accepts everything (the
+/// index file is then merely larger than needed).
+fn accepts(req: &str, vers: &str) -> bool {
+    match (semver::VersionReq::parse(req), semver::Version::parse(vers)) {
+        (Ok(r), Ok(v)) => r.matches(&v),
+        _ => true,
+    }
+}
+
+/// Fetch the index files the resolution can reach from `start` (`(crate, requirement)`): for
+/// each requirement only the newest version it accepts is followed into its dependencies, as
+/// the resolver picks it (following every version of every crate fetches a large part of
+/// crates.io). A resolution that would need to backtrack further fails offline, as
+/// `rebuild-failed` with cargo's message.
 async fn fetch_index(
     cx: &PlanCx<'_>,
-    start: BTreeSet<String>,
+    start: Vec<(String, String)>,
     dir: &Path,
 ) -> Result<IndexSnapshot, Failure> {
     let mut snapshot = IndexSnapshot::default();
-    let mut seen: BTreeSet<String> = start.iter().map(|n| n.to_ascii_lowercase()).collect();
-    let mut frontier: Vec<String> = seen.iter().cloned().collect();
-    while !frontier.is_empty() {
-        let batch = std::mem::take(&mut frontier);
-        let got: Vec<(String, Result<Vec<u8>, String>)> = futures::stream::iter(batch)
+    let mut asked: BTreeSet<String> = BTreeSet::new();
+    let mut followed: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut rounds = 0;
+    let mut queue: Vec<(String, String)> = start
+        .into_iter()
+        .map(|(n, r)| (n.to_ascii_lowercase(), r))
+        .collect();
+    while !queue.is_empty() {
+        let fetch: Vec<String> = queue
+            .iter()
+            .map(|(n, _)| n.clone())
+            .filter(|n| asked.len() < MAX_INDEX_FILES && asked.insert(n.clone()))
+            .collect();
+        let got: Vec<(String, Result<Vec<u8>, String>)> = futures::stream::iter(fetch)
             .map(|name| async move {
                 let url = join_url(&cx.profile.url, &index_path(&name));
                 let r = match cx.http.get_meta(&url, None).await {
@@ -338,21 +383,38 @@ async fn fetch_index(
                 .lines()
                 .filter_map(|l| serde_json::from_str(l).ok())
                 .collect();
-            for v in &versions {
+            snapshot.crates.insert(name, versions);
+        }
+        let mut next = Vec::new();
+        for (name, req) in std::mem::take(&mut queue) {
+            let Some(versions) = snapshot.crates.get(&name) else {
+                continue;
+            };
+            // The resolver takes the newest version a requirement accepts (not yanked); an
+            // exact lock pin is that version. Older ones would only matter after backtracking.
+            let newest = versions
+                .iter()
+                .filter(|v| accepts(&req, &v.vers))
+                .max_by_key(|v| (!v.yanked, semver::Version::parse(&v.vers).ok()));
+            if let Some(v) = newest {
+                if !followed.insert((name.clone(), v.vers.clone())) {
+                    continue;
+                }
                 for d in &v.deps {
-                    let n = d.crate_name().to_ascii_lowercase();
-                    if d.registry.is_none()
-                        && d.kind.as_deref() != Some("dev")
-                        && seen.len() < MAX_INDEX_FILES
-                        && seen.insert(n.clone())
-                    {
-                        frontier.push(n);
+                    if d.registry.is_none() && d.kind.as_deref() != Some("dev") {
+                        next.push((d.crate_name().to_ascii_lowercase(), d.req.clone()));
                     }
                 }
             }
-            snapshot.crates.insert(name, versions);
         }
+        queue = next;
+        rounds += 1;
     }
+    tracing::info!(
+        "{} index files asked in {rounds} rounds ({} found) for the rebuild",
+        asked.len(),
+        snapshot.crates.len()
+    );
     Ok(snapshot)
 }
 
@@ -373,36 +435,35 @@ impl Rebuilder for CargoPackage {
         }
         // Everything the resolution may need: the published lock's crates and the
         // dependencies of every manifest of the workspace as committed.
-        let mut names: BTreeSet<String> = BTreeSet::new();
+        let mut names: Vec<(String, String)> = Vec::new();
         if let Some(lock) = cx.pkg.files.data("Cargo.lock").and_then(parse_lock) {
             names.extend(
                 lock.into_iter()
                     .filter(|p| p.from_registry())
-                    .map(|p| p.name),
+                    .map(|p| (p.name, format!("={}", p.version))),
             );
         }
-        let mut stack = vec![cx.src.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let p = e.path();
-                let Ok(t) = e.file_type() else { continue };
-                if t.is_dir() && e.file_name() != ".git" {
-                    stack.push(p);
-                } else if t.is_file() && e.file_name() == "Cargo.toml" {
-                    if let Some(v) = std::fs::read_to_string(&p)
-                        .ok()
-                        .and_then(|s| toml::from_str::<toml::Value>(&s).ok())
-                    {
-                        names.extend(manifest_deps(&v).into_iter().map(|(n, _)| n));
-                        if let Some(ws) = v.get("workspace") {
-                            names.extend(manifest_deps(ws).into_iter().map(|(n, _)| n));
-                        }
-                    }
+        // The package's own manifest, and the workspace root's (inherited dependencies).
+        let mut dir = Some(cx.pkg_path());
+        let mut first = true;
+        while let Some(d) = dir {
+            if let Some(v) = std::fs::read_to_string(d.join("Cargo.toml"))
+                .ok()
+                .and_then(|s| toml::from_str::<toml::Value>(&s).ok())
+            {
+                if first {
+                    names.extend(manifest_deps(&v));
+                }
+                if let Some(ws) = v.get("workspace") {
+                    names.extend(manifest_deps(ws));
+                    break;
                 }
             }
+            first = false;
+            dir = d
+                .parent()
+                .filter(|p| p.starts_with(cx.src))
+                .map(Path::to_path_buf);
         }
         let registry = cx.scratch.join("registry");
         let index_dir = registry.join("index");
@@ -483,11 +544,13 @@ mod tests {
                 IndexVersion {
                     vers: "1.0.0".into(),
                     cksum: "aa".into(),
+                    yanked: false,
                     deps: vec![],
                 },
                 IndexVersion {
                     vers: "1.0.1".into(),
                     cksum: "bb".into(),
+                    yanked: false,
                     deps: vec![],
                 },
             ],
@@ -530,6 +593,15 @@ mod tests {
             &index(),
             &manifest
         ));
+    }
+
+    #[test]
+    fn lock_format_1_checksums_are_read_from_metadata() {
+        let lock = format!(
+            "[[package]]\nname = \"dep\"\nversion = \"1.0.0\"\nsource = \"{CRATES_IO}\"\n\n[metadata]\n\"checksum dep 1.0.0 ({CRATES_IO})\" = \"aa\"\n"
+        );
+        let p = parse_lock(lock.as_bytes()).unwrap();
+        assert_eq!(p[0].checksum.as_deref(), Some("aa"));
     }
 
     #[test]

@@ -276,6 +276,7 @@ pub async fn rebuild(req: Request<'_>) -> Rebuilt {
     let s2 = src.clone();
     let home = scratch.0.join("home");
     let h2 = home.clone();
+    let t0 = Instant::now();
     let made =
         tokio::task::spawn_blocking(move || materialise(&repo, &tree, &commit, &s2, &h2)).await;
     match made {
@@ -297,6 +298,8 @@ pub async fn rebuild(req: Request<'_>) -> Rebuilt {
         pkg_dir: req.pkg_dir,
         scratch: &scratch.0,
     };
+    let materialise_ms = t0.elapsed().as_millis();
+    let t1 = Instant::now();
     let plan = match rebuilder.plan(&cx).await {
         Ok(p) => p,
         Err(Failure::Failed(m)) => return failed(m),
@@ -306,6 +309,7 @@ pub async fn rebuild(req: Request<'_>) -> Rebuilt {
             return r;
         }
     };
+    let prepare_ms = t1.elapsed().as_millis();
     let mut info = RebuildInfo {
         packager: plan.packager.clone(),
         packager_version: plan.packager_version.clone(),
@@ -406,7 +410,16 @@ pub async fn rebuild(req: Request<'_>) -> Rebuilt {
         rebuilt: &rebuilt_files,
         data: plan.data.as_ref(),
     };
+    let t3 = Instant::now();
     let mut r = compare_rebuilt(&stabs[archive_level..], &cx);
+    tracing::info!(
+        "rebuild of {}@{}: materialise {materialise_ms} ms ({} tree entries), prepare {prepare_ms} ms, build {} ms, compare {} ms",
+        req.pkg.name,
+        req.pkg.version,
+        req.tree.entries.len(),
+        info.build_ms,
+        t3.elapsed().as_millis()
+    );
     r.info.packager = info.packager;
     r.info.packager_version = info.packager_version;
     r.info.bit_for_bit = info.bit_for_bit;
