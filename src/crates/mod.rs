@@ -3,6 +3,7 @@
 pub mod artifact;
 pub mod lockfile;
 pub mod rebuild;
+pub mod rebuild_index;
 pub mod rebuild_manifest;
 pub mod registry;
 pub mod rules;

@@ -2,74 +2,21 @@
 //! (`--manifest-path` of the package, so a workspace member is packaged alone). Cargo resolves
 //! `Cargo.lock` from the registry index; provero fetches the index files the resolution can
 //! need from the configured registry through its own HTTP client beforehand and hands them to
-//! cargo inside the sandbox as a local registry replacing crates.io (no network in there).
+//! cargo inside the sandbox as a local registry replacing crates.io (no network in there; see
+//! `rebuild_index.rs`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use futures::StreamExt;
-use serde::Deserialize;
 
-use crate::http::HttpError;
-use crate::profile::join_url;
 use crate::rebuild::stabilizers::{CargoVcsInfo, StabilizeCx, Stabilizer};
 use crate::rebuild::{tool_version, Failure, Plan, PlanCx, Rebuilder};
 
+use super::rebuild_index::{fetch_index, root_requests, IndexSnapshot};
 use super::rebuild_manifest::CargoManifestDefaults;
-use super::registry::index_path;
-
-/// At most this many index files are fetched for one rebuild.
-const MAX_INDEX_FILES: usize = 2000;
 
 pub struct CargoPackage;
-
-/// One dependency of an index line.
-#[derive(Debug, Clone, Deserialize)]
-pub struct IndexDep {
-    pub name: String,
-    #[serde(default)]
-    pub req: String,
-    /// The real crate name when `name` is a rename.
-    #[serde(default)]
-    pub package: Option<String>,
-    #[serde(default)]
-    pub kind: Option<String>,
-    /// Another registry's index (not this one's crates).
-    #[serde(default)]
-    pub registry: Option<String>,
-}
-
-impl IndexDep {
-    fn crate_name(&self) -> &str {
-        self.package.as_deref().unwrap_or(&self.name)
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct IndexVersion {
-    pub vers: String,
-    pub cksum: String,
-    #[serde(default)]
-    pub yanked: bool,
-    #[serde(default)]
-    pub deps: Vec<IndexDep>,
-}
-
-/// The index lines fetched for a rebuild, by lower-cased crate name.
-#[derive(Debug, Default)]
-pub struct IndexSnapshot {
-    pub crates: HashMap<String, Vec<IndexVersion>>,
-}
-
-impl IndexSnapshot {
-    fn version(&self, name: &str, vers: &str) -> Option<&IndexVersion> {
-        self.crates
-            .get(&name.to_ascii_lowercase())?
-            .iter()
-            .find(|v| v.vers == vers)
-    }
-}
 
 /// The real cargo binary (not the rustup proxy) and its toolchain directory.
 fn cargo_binary() -> Option<(PathBuf, PathBuf)> {
@@ -320,104 +267,6 @@ impl Stabilizer for CargoLockDrift {
     }
 }
 
-/// Does a requirement accept this version? An unreadable requirement accepts everything (the
-/// index file is then merely larger than needed).
-fn accepts(req: &str, vers: &str) -> bool {
-    match (semver::VersionReq::parse(req), semver::Version::parse(vers)) {
-        (Ok(r), Ok(v)) => r.matches(&v),
-        _ => true,
-    }
-}
-
-/// Fetch the index files the resolution can reach from `start` (`(crate, requirement)`): for
-/// each requirement only the newest version it accepts is followed into its dependencies, as
-/// the resolver picks it (following every version of every crate fetches a large part of
-/// crates.io). A resolution that would need to backtrack further fails offline, as
-/// `rebuild-failed` with cargo's message.
-async fn fetch_index(
-    cx: &PlanCx<'_>,
-    start: Vec<(String, String)>,
-    dir: &Path,
-) -> Result<IndexSnapshot, Failure> {
-    let mut snapshot = IndexSnapshot::default();
-    let mut asked: BTreeSet<String> = BTreeSet::new();
-    let mut followed: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut rounds = 0;
-    let mut queue: Vec<(String, String)> = start
-        .into_iter()
-        .map(|(n, r)| (n.to_ascii_lowercase(), r))
-        .collect();
-    while !queue.is_empty() {
-        let fetch: Vec<String> = queue
-            .iter()
-            .map(|(n, _)| n.clone())
-            .filter(|n| asked.len() < MAX_INDEX_FILES && asked.insert(n.clone()))
-            .collect();
-        let got: Vec<(String, Result<Vec<u8>, String>)> = futures::stream::iter(fetch)
-            .map(|name| async move {
-                let url = join_url(&cx.profile.url, &index_path(&name));
-                let r = match cx.http.get_meta(&url, None).await {
-                    Ok(b) => Ok(b.bytes),
-                    Err(HttpError::NotFound { .. }) => Ok(Vec::new()),
-                    Err(e) => Err(format!("{url}: {e}")),
-                };
-                (name, r)
-            })
-            .buffer_unordered(8)
-            .collect()
-            .await;
-        for (name, r) in got {
-            let bytes =
-                r.map_err(|e| Failure::Failed(format!("fetching the index for the rebuild: {e}")))?;
-            if bytes.is_empty() {
-                continue;
-            }
-            let file = dir.join(index_path(&name));
-            if let Some(parent) = file.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| Failure::Failed(format!("{}: {e}", parent.display())))?;
-            }
-            std::fs::write(&file, &bytes)
-                .map_err(|e| Failure::Failed(format!("{}: {e}", file.display())))?;
-            let versions: Vec<IndexVersion> = String::from_utf8_lossy(&bytes)
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect();
-            snapshot.crates.insert(name, versions);
-        }
-        let mut next = Vec::new();
-        for (name, req) in std::mem::take(&mut queue) {
-            let Some(versions) = snapshot.crates.get(&name) else {
-                continue;
-            };
-            // The resolver takes the newest version a requirement accepts (not yanked); an
-            // exact lock pin is that version. Older ones would only matter after backtracking.
-            let newest = versions
-                .iter()
-                .filter(|v| accepts(&req, &v.vers))
-                .max_by_key(|v| (!v.yanked, semver::Version::parse(&v.vers).ok()));
-            if let Some(v) = newest {
-                if !followed.insert((name.clone(), v.vers.clone())) {
-                    continue;
-                }
-                for d in &v.deps {
-                    if d.registry.is_none() && d.kind.as_deref() != Some("dev") {
-                        next.push((d.crate_name().to_ascii_lowercase(), d.req.clone()));
-                    }
-                }
-            }
-        }
-        queue = next;
-        rounds += 1;
-    }
-    tracing::info!(
-        "{} index files asked in {rounds} rounds ({} found) for the rebuild",
-        asked.len(),
-        snapshot.crates.len()
-    );
-    Ok(snapshot)
-}
-
 #[async_trait]
 impl Rebuilder for CargoPackage {
     async fn plan(&self, cx: &PlanCx<'_>) -> Result<Plan, Failure> {
@@ -435,12 +284,12 @@ impl Rebuilder for CargoPackage {
         }
         // Everything the resolution may need: the published lock's crates and the
         // dependencies of every manifest of the workspace as committed.
-        let mut names: Vec<(String, String)> = Vec::new();
+        let mut names = Vec::new();
         if let Some(lock) = cx.pkg.files.data("Cargo.lock").and_then(parse_lock) {
             names.extend(
                 lock.into_iter()
                     .filter(|p| p.from_registry())
-                    .map(|p| (p.name, format!("={}", p.version))),
+                    .map(|p| super::rebuild_index::Request::exact(&p.name, &p.version)),
             );
         }
         // The package's own manifest, and the workspace root's (inherited dependencies).
@@ -452,10 +301,10 @@ impl Rebuilder for CargoPackage {
                 .and_then(|s| toml::from_str::<toml::Value>(&s).ok())
             {
                 if first {
-                    names.extend(manifest_deps(&v));
+                    names.extend(root_requests(&v));
                 }
                 if let Some(ws) = v.get("workspace") {
-                    names.extend(manifest_deps(ws));
+                    names.extend(root_requests(ws));
                     break;
                 }
             }
@@ -540,20 +389,13 @@ mod tests {
         let mut s = IndexSnapshot::default();
         s.crates.insert(
             "dep".into(),
-            vec![
-                IndexVersion {
-                    vers: "1.0.0".into(),
-                    cksum: "aa".into(),
-                    yanked: false,
-                    deps: vec![],
-                },
-                IndexVersion {
-                    vers: "1.0.1".into(),
-                    cksum: "bb".into(),
-                    yanked: false,
-                    deps: vec![],
-                },
-            ],
+            [
+                "{\"vers\":\"1.0.0\",\"cksum\":\"aa\"}",
+                "{\"vers\":\"1.0.1\",\"cksum\":\"bb\"}",
+            ]
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
         );
         s
     }
