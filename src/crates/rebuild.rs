@@ -89,7 +89,7 @@ struct LockPkg {
 }
 
 impl LockPkg {
-    fn from_registry(&self) -> bool {
+    fn is_registry(&self) -> bool {
         self.source
             .as_deref()
             .is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"))
@@ -164,7 +164,7 @@ fn drift_is_honest(
     let local = |l: &[LockPkg]| -> Vec<(String, String, Option<String>, BTreeSet<String>)> {
         let mut v: Vec<_> = l
             .iter()
-            .filter(|p| !p.from_registry())
+            .filter(|p| !p.is_registry())
             .map(|p| {
                 (
                     p.name.clone(),
@@ -182,11 +182,11 @@ fn drift_is_honest(
     }
     let sources: BTreeSet<&str> = rebuilt
         .iter()
-        .filter(|p| p.from_registry())
+        .filter(|p| p.is_registry())
         .filter_map(|p| p.source.as_deref())
         .collect();
     let root_reqs = manifest_deps(manifest);
-    for p in published.iter().filter(|p| p.from_registry()) {
+    for p in published.iter().filter(|p| p.is_registry()) {
         let Some(line) = index.version(&p.name, &p.version) else {
             return false;
         };
@@ -201,14 +201,14 @@ fn drift_is_honest(
             let (name, version) = dep_ref(d);
             let target = published
                 .iter()
-                .find(|q| q.name == name && version.is_none_or(|v| q.version == v));
+                .find(|q| q.name == name && version.map_or(true, |v| q.version == v));
             let Some(target) = target else {
                 return false;
             };
-            if !target.from_registry() {
+            if !target.is_registry() {
                 continue;
             }
-            let reqs: Vec<String> = if p.from_registry() {
+            let reqs: Vec<String> = if p.is_registry() {
                 match index.version(&p.name, &p.version) {
                     Some(l) => l
                         .deps
@@ -288,7 +288,7 @@ impl Rebuilder for CargoPackage {
         if let Some(lock) = cx.pkg.files.data("Cargo.lock").and_then(parse_lock) {
             names.extend(
                 lock.into_iter()
-                    .filter(|p| p.from_registry())
+                    .filter(|p| p.is_registry())
                     .map(|p| super::rebuild_index::Request::exact(&p.name, &p.version)),
             );
         }
