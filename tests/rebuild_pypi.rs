@@ -209,3 +209,16 @@ fn setup_py_cannot_write_outside_or_reach_the_network() {
         other => panic!("a connection arrived from the sandbox: {other:?}"),
     }
 }
+
+#[test]
+fn a_legacy_zip_sdist_is_compared_with_its_tar_gz_rebuild() {
+    let fx = Fixture::new();
+    let r = project(&fx, "rb-zip", "from setuptools import setup\n\nsetup()\n");
+    let sdist = fx.sdist_as(&r, "", "zip");
+    assert!(sdist.to_string_lossy().ends_with(".zip"));
+    fx.publish("a", "rb-zip", &[(&sdist, None)], false);
+    let (_, v) = fx.verify_with("a", "pypi:rb-zip@1.0.0", &["--mode", "rebuild", "--no-db"]);
+    let res = result(&v);
+    assert_eq!(res["verdict"], "verified", "{res:#}");
+    assert_eq!(res["rebuild"]["bit_for_bit"], false);
+}

@@ -382,7 +382,12 @@ pub async fn rebuild(req: Request<'_>) -> Rebuilt {
         Ok(f) => f,
         Err(e) => return with_info(failed(format!("the published artifact: {e}")), info),
     };
-    let rebuilt_files = match rebuilder.files(handler, req.resolved, &rebuilt_bytes) {
+    // The rebuilt archive is read by its own name (a legacy `.zip` sdist rebuilds as `.tar.gz`).
+    let mut rebuilt_as = req.resolved.clone();
+    if let Some(name) = out.file_name() {
+        rebuilt_as.filename = name.to_string_lossy().into_owned();
+    }
+    let rebuilt_files = match rebuilder.files(handler, &rebuilt_as, &rebuilt_bytes) {
         Ok(f) => f,
         Err(e) => return with_info(failed(format!("the rebuilt artifact: {e}")), info),
     };

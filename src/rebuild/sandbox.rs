@@ -94,8 +94,19 @@ fn tools() -> Result<(PathBuf, PathBuf, PathBuf), SandboxError> {
     ))
 }
 
-/// Check once that bubblewrap can create its namespaces here (it cannot in some containers).
+/// Check that bubblewrap can create its namespaces here (it cannot in some containers); a
+/// working sandbox is checked once per process.
 pub fn check() -> Result<(), SandboxError> {
+    static WORKS: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    if WORKS.get().is_some() {
+        return Ok(());
+    }
+    check_now()?;
+    let _ = WORKS.set(());
+    Ok(())
+}
+
+fn check_now() -> Result<(), SandboxError> {
     let (bwrap, _, _) = tools()?;
     let mut c = Command::new(&bwrap);
     c.args(["--unshare-all", "--die-with-parent", "--clearenv"]);
