@@ -64,10 +64,9 @@ fn package_with_registry(w: &World, repo: &Repo, manifest_dir: &str, name: &str)
 /// published on the loopback registry; returns the app's published bytes.
 fn app_world(w: &World, dep_versions: &[&str]) -> Vec<u8> {
     for v in dep_versions {
+        fresh_dep(w);
         let fx = w.honest_crate("rbdep", v);
         w.publish(&fx, &fx.crate_bytes);
-        std::fs::remove_dir_all(w.root().join("work/rbdep")).unwrap();
-        std::fs::remove_dir_all(w.upstream_path("rbdep")).unwrap();
     }
     let repo = w.work_repo("rbapp");
     repo.write(
@@ -89,6 +88,12 @@ fn app_world(w: &World, dep_versions: &[&str]) -> Vec<u8> {
     let bytes = package_with_registry(w, &repo, "", "rbapp");
     w.registry.publish("rbapp", "0.1.0", &bytes);
     bytes
+}
+
+/// Make room for another `rbdep` repository (each version is its own fixture repository).
+fn fresh_dep(w: &World) {
+    let _ = std::fs::remove_dir_all(w.root().join("work/rbdep"));
+    let _ = std::fs::remove_dir_all(w.upstream_path("rbdep"));
 }
 
 fn manifest(name: &str, version: &str, repository: Option<&str>, extra: &str) -> String {
@@ -146,6 +151,7 @@ fn lock_drift_to_a_newer_honest_version_is_stabilized() {
     let w = World::new();
     app_world(&w, &["1.0.0"]);
     // Published after the app: today's resolution picks 1.0.1.
+    fresh_dep(&w);
     let fx = w.honest_crate("rbdep", "1.0.1");
     w.publish(&fx, &fx.crate_bytes);
     let (_, report) = w.run_json(&["--mode", "rebuild"], &["crates:rbapp@0.1.0"]);
@@ -412,4 +418,40 @@ fn which(tool: &str) -> Option<std::path::PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(tool))
         .find(|p| p.is_file())
+}
+
+#[test]
+fn a_lockfile_in_both_modes_goes_through_the_bulk_engine() {
+    let w = World::new();
+    let app = app_world(&w, &["1.0.0"]);
+    let lib = w.honest_crate("rblib2", "1.0.0");
+    w.publish(&lib, &lib.crate_bytes);
+    // The app's own published lock, plus the library: two registry packages, one path one.
+    let mut lock = CrateArchive::read(&app).get_str("Cargo.lock");
+    lock.push_str(&format!(
+        "\n[[package]]\nname = \"rblib2\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{}\"\n",
+        sha256_hex(&lib.crate_bytes)
+    ));
+    let lockfile = w.root().join("Cargo.lock");
+    std::fs::write(&lockfile, lock).unwrap();
+    let lf = lockfile.display().to_string();
+    let (out, report) = w.run_json(
+        &[
+            "--no-db",
+            "--mode",
+            "both",
+            "--build-jobs",
+            "1",
+            "--lockfile",
+            &lf,
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.dump());
+    for name in ["rbdep", "rblib2"] {
+        let r = report.result(name);
+        r.assert_verdict("verified");
+        assert_eq!(r.json["mode"], "both");
+        assert_eq!(r.json["rebuild"]["bit_for_bit"], true, "{:#}", r.json);
+    }
 }
