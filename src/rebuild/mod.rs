@@ -4,17 +4,20 @@
 //! tree and compares the published files with what it produced, generated files included.
 //!
 //! Table of contents, in pipeline order:
-//! 1. [`materialise`]: the tree at the located commit (the same commit, package directory and
+//! 1. [`materialise()`]: the tree at the located commit (the same commit, package directory and
 //!    warnings as diff mode), only that tree's blobs fetched, written into a throwaway git work
 //!    tree inside the cache whose HEAD is that commit (packagers ask git for the file list).
 //! 2. The ecosystem's [`Rebuilder`] (`src/<eco>/rebuild.rs`, handed out by
 //!    `Ecosystem::rebuilder`) fetches what the build needs from the configured registry and
 //!    says how to run the packager; [`sandbox`] runs it (no network, one writable directory,
 //!    cleared environment, time and memory limits).
-//! 3. [`compare_rebuilt`]: every published file against the rebuilt one, after the named
+//! 3. [`compare_rebuilt()`]: every published file against the rebuilt one, after the named
 //!    [`stabilizers`]; the result says `bit_for_bit` when the archives were identical before
 //!    any stabilizer.
 
+pub mod compare;
+pub mod materialise;
+pub mod metadata_stabilizers;
 pub mod sandbox;
 pub mod stabilizers;
 
@@ -25,13 +28,15 @@ use std::time::Instant;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::archive::{Content, Files};
-use crate::compare::{short, unified_diff};
+use crate::archive::Files;
+use crate::compare::short;
 use crate::ecosystem::{Handler, Package, Resolved};
 use crate::finding::{Code, Finding};
-use crate::git::{Kind, Repo, Tree};
+use crate::git::{Repo, Tree};
 use crate::http::Http;
 use crate::profile::Profile;
+pub use compare::{compare_rebuilt, human_line};
+use materialise::materialise;
 use stabilizers::{ArchiveMeta, StabilizeCx, Stabilizer};
 
 /// What provero compares the published artifact with.
@@ -434,41 +439,6 @@ pub async fn rebuild(req: Request<'_>) -> Rebuilt {
     r
 }
 
-/// The human report's line about a rebuild: packager, time, bit-for-bit or what was stabilized.
-pub fn human_line(rb: &RebuildInfo) -> String {
-    if rb.packager.is_empty() {
-        return String::new();
-    }
-    let version = if rb.packager_version.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", rb.packager_version)
-    };
-    let outcome = if rb.bit_for_bit {
-        "bit-for-bit identical".to_string()
-    } else if rb.stabilizers.is_empty() {
-        "not identical".to_string()
-    } else {
-        let names: Vec<String> = rb
-            .stabilizers
-            .iter()
-            .map(|a| {
-                if a.paths.is_empty() {
-                    a.name.clone()
-                } else {
-                    format!("{} ({})", a.name, a.paths.join(", "))
-                }
-            })
-            .collect();
-        format!("stabilized: {}", names.join(", "))
-    };
-    format!(
-        "    rebuilt with {}{version} in {:.1}s: {outcome}\n",
-        rb.packager,
-        rb.build_ms as f64 / 1000.0
-    )
-}
-
 fn with_info(mut r: Rebuilt, info: RebuildInfo) -> Rebuilt {
     r.info = info;
     r
@@ -483,192 +453,6 @@ fn find_output(dir: &Path, suffix: &str) -> Option<PathBuf> {
         .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
         .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
         .map(|e| e.path())
-}
-
-/// Compare every published file with the rebuilt one, after the file-level stabilizers.
-pub fn compare_rebuilt(stabs: &[Box<dyn Stabilizer>], cx: &StabilizeCx<'_>) -> Rebuilt {
-    let mut out = Rebuilt {
-        findings: Vec::new(),
-        info: RebuildInfo::default(),
-        files: cx.published.len(),
-        identical: 0,
-        stabilized: 0,
-    };
-    for (path, content) in &cx.published.map {
-        let Some(rebuilt) = cx.rebuilt.get(path) else {
-            out.findings.push(
-                Finding::at(
-                    Code::FileNotInSource,
-                    path,
-                    "published, but the rebuild from the source does not produce it",
-                )
-                .in_mode(Mode::Rebuild),
-            );
-            continue;
-        };
-        let (p, r) = match (content, rebuilt) {
-            (Content::File { data: p, .. }, Content::File { data: r, .. }) => (p, r),
-            (Content::Symlink { target: a }, Content::Symlink { target: b }) if a == b => {
-                out.identical += 1;
-                continue;
-            }
-            _ => {
-                out.findings.push(
-                    Finding::at(
-                        Code::ContentDiffers,
-                        path,
-                        "a file in one archive and a symlink in the other (published vs rebuilt)",
-                    )
-                    .in_mode(Mode::Rebuild),
-                );
-                continue;
-            }
-        };
-        if p == r {
-            out.identical += 1;
-            continue;
-        }
-        match stabilizers::settle(stabs, path, p, r, cx) {
-            Some(names) => {
-                out.stabilized += 1;
-                for n in names {
-                    match out.info.stabilizers.iter_mut().find(|a| a.name == n) {
-                        Some(a) => a.paths.push(path.clone()),
-                        None => out.info.stabilizers.push(Applied {
-                            name: n.to_string(),
-                            reason: stabs
-                                .iter()
-                                .find(|s| s.name() == n)
-                                .map(|s| s.reason().to_string())
-                                .unwrap_or_default(),
-                            paths: vec![path.clone()],
-                        }),
-                    }
-                }
-            }
-            None => {
-                let mut f = Finding::at(
-                    Code::ContentDiffers,
-                    path,
-                    "differs from the file the rebuild produced",
-                )
-                .in_mode(Mode::Rebuild);
-                f.diff = unified_diff(r, p, &format!("rebuilt/{path}"), path);
-                out.findings.push(f);
-            }
-        }
-    }
-    out
-}
-
-/// Write the tree at `commit` into `dest` as a git work tree whose HEAD is that commit and
-/// whose index matches the files, so packagers that ask git (cargo, `git ls-files` in
-/// gemspecs, setuptools-scm) see a clean checkout. Only this tree's blobs are fetched; the
-/// objects stay in the shared clone (`objects/info/alternates`). Paths are checked (no `..`,
-/// no `.git`), and symlinks are written last so that no file is written through one.
-pub fn materialise(
-    repo: &Repo,
-    tree: &Tree,
-    commit: &str,
-    dest: &Path,
-    home: &Path,
-) -> Result<(), String> {
-    std::fs::create_dir_all(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
-    std::fs::create_dir_all(home).map_err(|e| format!("{}: {e}", home.display()))?;
-    let mut entries: Vec<(&String, &crate::git::Entry)> = tree.entries.iter().collect();
-    entries.sort_by(|a, b| a.0.cmp(b.0));
-    let safe = |p: &str| {
-        !p.starts_with('/')
-            && p.split('/')
-                .all(|c| !c.is_empty() && c != "." && c != ".." && !c.eq_ignore_ascii_case(".git"))
-    };
-    if let Some((p, _)) = entries.iter().find(|(p, _)| !safe(p)) {
-        return Err(format!("the tree has the unsafe path `{p}`"));
-    }
-    let blobs: Vec<String> = entries
-        .iter()
-        .filter(|(_, e)| e.kind == Kind::Blob)
-        .map(|(_, e)| e.oid.clone())
-        .collect();
-    let mut links = Vec::new();
-    for chunk in blobs.chunks(2000) {
-        let data = repo.read_blobs(chunk).map_err(|e| e.to_string())?;
-        for (path, e) in &entries {
-            if e.kind != Kind::Blob || !chunk.contains(&e.oid) {
-                continue;
-            }
-            let Some(bytes) = data.get(&e.oid) else {
-                return Err(format!("blob {} of `{path}` could not be read", e.oid));
-            };
-            if e.is_symlink() {
-                links.push((dest.join(path), String::from_utf8_lossy(bytes).into_owned()));
-                continue;
-            }
-            let file = dest.join(path);
-            if let Some(parent) = file.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("{}: {e}", parent.display()))?;
-            }
-            std::fs::write(&file, bytes).map_err(|e| format!("{}: {e}", file.display()))?;
-            if e.mode == 0o100755 {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755));
-            }
-        }
-    }
-    for (path, e) in &entries {
-        if matches!(e.kind, Kind::Tree | Kind::Commit) {
-            let _ = std::fs::create_dir_all(dest.join(path));
-        }
-    }
-    for (file, target) in links {
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        std::os::unix::fs::symlink(&target, &file)
-            .map_err(|e| format!("{}: {e}", file.display()))?;
-    }
-    let git = |args: &[&str]| -> Result<(), String> {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(dest)
-            .args([
-                "-c",
-                "core.hooksPath=/dev/null",
-                "-c",
-                "core.fsmonitor=false",
-            ])
-            .args(args)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", home)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_NO_LAZY_FETCH", "1")
-            .output()
-            .map_err(|e| format!("could not run git: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "git {} in {}: {}",
-                args.join(" "),
-                dest.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
-    };
-    git(&["init", "--quiet"])?;
-    let objects = repo.dir.join("objects");
-    let objects = std::fs::canonicalize(&objects).unwrap_or(objects);
-    std::fs::write(
-        dest.join(".git/objects/info/alternates"),
-        format!("{}\n", objects.display()),
-    )
-    .map_err(|e| format!("alternates: {e}"))?;
-    git(&["read-tree", commit])?;
-    std::fs::write(dest.join(".git/HEAD"), format!("{commit}\n")).map_err(|e| e.to_string())?;
-    // The index has no stat data yet: refresh it so the tree reads as clean.
-    let _ = git(&["update-index", "-q", "--refresh"]);
-    Ok(())
 }
 
 /// Run a host tool (never package code) and return its first output line.
@@ -693,20 +477,6 @@ pub fn tool_version(program: &Path, args: &[&str]) -> String {
 mod tests {
     use super::*;
 
-    fn files(entries: &[(&str, &str)]) -> Files {
-        let mut f = Files::default();
-        for (p, d) in entries {
-            f.map.insert(
-                p.to_string(),
-                Content::File {
-                    data: d.as_bytes().to_vec(),
-                    executable: false,
-                },
-            );
-        }
-        f
-    }
-
     #[test]
     fn a_registry_profile_may_set_the_mode() {
         let p: crate::profile::Profile = toml::from_str(
@@ -717,73 +487,11 @@ mod tests {
     }
 
     #[test]
-    fn human_line_says_bit_for_bit_or_what_was_stabilized() {
-        let mut rb = RebuildInfo {
-            packager: "gem build".into(),
-            packager_version: "3.3.15".into(),
-            bit_for_bit: true,
-            build_ms: 1500,
-            ..Default::default()
-        };
-        assert_eq!(
-            human_line(&rb),
-            "    rebuilt with gem build (3.3.15) in 1.5s: bit-for-bit identical\n"
-        );
-        rb.bit_for_bit = false;
-        rb.stabilizers.push(Applied {
-            name: "gem-date".into(),
-            reason: String::new(),
-            paths: vec!["metadata.gz".into()],
-        });
-        assert!(human_line(&rb).ends_with("stabilized: gem-date (metadata.gz)\n"));
-    }
-
-    #[test]
     fn mode_round_trips() {
         for m in [Mode::Diff, Mode::Rebuild, Mode::Both] {
             assert_eq!(Mode::parse(m.as_str()), Some(m));
         }
         assert!(Mode::Both.diffs() && Mode::Both.rebuilds());
         assert!(!Mode::Rebuild.diffs() && !Mode::Diff.rebuilds());
-    }
-
-    #[test]
-    fn published_files_against_the_rebuild() {
-        let published = files(&[
-            ("a.rs", "same"),
-            ("b.rs", "tampered"),
-            ("extra.rs", "x"),
-            ("PKG-INFO", "Name: x\nVersion: 1\n\n"),
-        ]);
-        let rebuilt = files(&[
-            ("a.rs", "same"),
-            ("b.rs", "honest"),
-            ("only-rebuilt.rs", "fine"),
-            ("PKG-INFO", "Version: 1\nName: x\n\n"),
-        ]);
-        let stabs: Vec<Box<dyn Stabilizer>> = vec![Box::new(stabilizers::PkgInfoHeaderOrder)];
-        let cx = StabilizeCx {
-            published: &published,
-            rebuilt: &rebuilt,
-            data: &(),
-        };
-        let r = compare_rebuilt(&stabs, &cx);
-        let codes: Vec<(Code, &str)> = r
-            .findings
-            .iter()
-            .map(|f| (f.code, f.path.as_deref().unwrap()))
-            .collect();
-        assert_eq!(
-            codes,
-            [
-                (Code::ContentDiffers, "b.rs"),
-                (Code::FileNotInSource, "extra.rs")
-            ]
-        );
-        assert!(r.findings.iter().all(|f| f.mode == Some(Mode::Rebuild)));
-        assert!(r.findings[0].diff.as_deref().unwrap().contains("+tampered"));
-        assert_eq!((r.identical, r.stabilized), (1, 1));
-        assert_eq!(r.info.stabilizers[0].name, "pkg-info-header-order");
-        assert_eq!(r.info.stabilizers[0].paths, ["PKG-INFO"]);
     }
 }
