@@ -211,6 +211,17 @@ pub struct VerifyArgs {
     /// separately beneath this).
     #[arg(long, short, value_name = "N", default_value_t = default_jobs())]
     pub jobs: usize,
+
+    /// What the published artifact is compared with: `diff` (the tree at the claimed commit,
+    /// no package code runs), `rebuild` (what the ecosystem's packager builds from that tree,
+    /// in a bubblewrap sandbox without network) or `both` [default: the registry profile's
+    /// `mode`, else diff].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<crate::rebuild::Mode>,
+
+    /// How many rebuilds run at once (each runs a packager), beneath --jobs.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub build_jobs: usize,
 }
 
 fn default_jobs() -> usize {
@@ -384,11 +395,19 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
         newest: args.newest,
         since: args.since.clone(),
         quiet: globals.quiet,
+        mode: args.mode,
+        build_jobs: args.build_jobs,
     };
     let started = std::time::SystemTime::now();
     let settings = crate::report::RunSettings {
-        // The only mode there is: compare with the source tree.
-        mode: "diff".to_string(),
+        // `--mode`, else the registry profiles' default (diff unless a profile says otherwise).
+        mode: match args.mode {
+            Some(m) => m.as_str().to_string(),
+            None if run.profiles.by_ecosystem.values().any(|p| p.mode.is_some()) => {
+                "per registry profile".to_string()
+            }
+            None => "diff".to_string(),
+        },
         registries: run
             .profiles
             .by_ecosystem

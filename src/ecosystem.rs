@@ -3,7 +3,7 @@
 //! Every ecosystem folder has the same files: `registry.rs` (API client: resolve a version,
 //! download URL, digest), `artifact.rs` (read the archive and its metadata), `source.rs` (find
 //! the package in the repository, tag and version rules), `rules.rs` (named rules that excuse
-//! what the packager generates).
+//! what the packager generates), `rebuild.rs` (how the ecosystem's packager rebuilds it).
 
 use std::any::Any;
 use std::fmt;
@@ -48,6 +48,15 @@ impl Ecosystem {
             Ecosystem::Crates => &crate::crates::Crates,
             Ecosystem::Pypi => &crate::pypi::Pypi,
             Ecosystem::Gems => &crate::gems::Gems,
+        }
+    }
+
+    /// How this ecosystem's packager rebuilds a package (`src/<eco>/rebuild.rs`).
+    pub fn rebuilder(self) -> &'static dyn crate::rebuild::Rebuilder {
+        match self {
+            Ecosystem::Crates => &crate::crates::rebuild::CargoPackage,
+            Ecosystem::Pypi => &crate::pypi::rebuild::Pep517Sdist,
+            Ecosystem::Gems => &crate::gems::rebuild::GemBuild,
         }
     }
 }

@@ -48,6 +48,10 @@ pub struct Run {
     pub since: Option<String>,
     /// No notes on stderr (how many versions `@*` expanded to).
     pub quiet: bool,
+    /// `--mode` (`None`: each registry profile's default, else diff).
+    pub mode: Option<crate::rebuild::Mode>,
+    /// Concurrent rebuilds, beneath `jobs`.
+    pub build_jobs: usize,
 }
 
 /// One package version to check (`version: None` = the newest).
@@ -152,6 +156,8 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             cpu_jobs: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            mode: run.mode,
+            build_jobs: run.build_jobs.max(1),
         },
     ));
 
@@ -220,7 +226,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
         .iter()
         .map(|&eco| {
             let s = Settings {
-                mode: "diff",
+                mode: verifier.mode(eco).as_str(),
                 profile: run.profiles.get(eco),
                 rewrites: &run.rewrites,
             };
@@ -403,11 +409,13 @@ async fn check(
     // is not what the project locked.
     let pin = pin_finding(&resolved.filename, resolved.sha256.as_deref(), &w.pins);
     if let (Some(store), Some(digest), false) = (store, &resolved.sha256, recheck) {
+        // A rebuild verdict is a row apart from the diff verdict of the same artifact.
+        let key = crate::store::mode_key(digest, verifier.mode(w.ecosystem));
         let found = store.lock().expect("store").lookup(
             w.ecosystem,
             &resolved.name,
             &resolved.version,
-            digest,
+            &key,
             fingerprint,
         );
         match found {

@@ -71,10 +71,13 @@ pub enum Code {
     ArtifactTooLarge,
     /// The archive could not be read at all.
     ArtifactUnreadable,
+    /// Rebuild mode: the packager could not rebuild the package from its source (a missing
+    /// sandbox or tool, a failing build); the message quotes the end of the build log.
+    RebuildFailed,
 }
 
 impl Code {
-    pub const ALL: [Code; 25] = [
+    pub const ALL: [Code; 26] = [
         Code::ChecksumMismatch,
         Code::ContentDiffers,
         Code::FileNotInSource,
@@ -100,6 +103,7 @@ impl Code {
         Code::ArtifactUnavailable,
         Code::ArtifactTooLarge,
         Code::ArtifactUnreadable,
+        Code::RebuildFailed,
     ];
 
     /// The severity a code always carries.
@@ -118,6 +122,7 @@ impl Code {
             | ArtifactUnavailable
             | ArtifactTooLarge
             | ArtifactUnreadable
+            | RebuildFailed
             | NotComparable => Severity::Unverifiable,
         }
     }
@@ -150,6 +155,7 @@ impl Code {
             ArtifactUnavailable => "artifact-unavailable",
             ArtifactTooLarge => "artifact-too-large",
             ArtifactUnreadable => "artifact-unreadable",
+            RebuildFailed => "rebuild-failed",
         }
     }
 
@@ -182,6 +188,7 @@ impl Code {
             ArtifactUnavailable => "the registry has no such version, or the download failed",
             ArtifactTooLarge => "the archive is over the size or entry-count caps (or a gzip bomb)",
             ArtifactUnreadable => "the archive could not be read",
+            RebuildFailed => "the package could not be rebuilt from its source (the build log's tail says why)",
         }
     }
 
@@ -208,6 +215,10 @@ pub struct Finding {
     /// id) is in the repository's history. Absent when not searched or not knowable.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub found_in: Option<FoundIn>,
+    /// Which comparison raised it (`diff` or `rebuild`) when the run rebuilds; absent for
+    /// findings about the package or its commit, which both modes share.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mode: Option<crate::rebuild::Mode>,
 }
 
 /// Where a red-flagged file's exact content is in the repository's history. `commit` and
@@ -242,6 +253,7 @@ impl Finding {
             rule: None,
             diff: None,
             found_in: None,
+            mode: None,
         }
     }
 
@@ -250,6 +262,11 @@ impl Finding {
             path: Some(path.into()),
             ..Finding::new(code, message)
         }
+    }
+
+    pub fn in_mode(mut self, mode: crate::rebuild::Mode) -> Self {
+        self.mode = Some(mode);
+        self
     }
 
     pub fn by_rule(mut self, rule: &str) -> Self {

@@ -19,6 +19,7 @@ pub mod objects;
 pub mod preflight;
 pub mod profile;
 pub mod regression;
+pub mod rebuild;
 pub mod repo_url;
 pub mod report;
 pub mod shard;

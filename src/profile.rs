@@ -30,6 +30,10 @@ pub struct Profile {
     /// (`crate::preflight`) so packages do not each ask for it again.
     #[serde(skip)]
     pub index_config: Option<serde_json::Value>,
+    /// What packages of this registry are compared with by default (`diff`, `rebuild`,
+    /// `both`); `--mode` overrides it.
+    #[serde(default)]
+    pub mode: Option<crate::rebuild::Mode>,
 }
 
 const BUILTIN: [&str; 3] = [

@@ -130,6 +130,16 @@ pub fn storable_digest(r: &PackageResult) -> Option<&str> {
         .or(r.artifact.sha256.as_deref())
 }
 
+/// The key column a result is stored under: the digest, with the mode appended for rebuild
+/// and both, so a rebuild verdict never replaces (or is reused as) a diff verdict.
+pub fn mode_key(digest: &str, mode: crate::rebuild::Mode) -> String {
+    let digest = digest.to_ascii_lowercase();
+    match mode {
+        crate::rebuild::Mode::Diff => digest,
+        m => format!("{digest}+{}", m.as_str()),
+    }
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -309,7 +319,7 @@ impl Store {
                     r.package.ecosystem.as_str(),
                     r.package.name,
                     r.package.version,
-                    digest.to_ascii_lowercase(),
+                    mode_key(digest, r.mode),
                     r.verdict.as_str(),
                     findings,
                     r.source.commit,
@@ -487,6 +497,8 @@ mod tests {
             error: None,
             duration_ms: 5,
             lockfile: None,
+            mode: Default::default(),
+            rebuild: None,
         }
     }
 

@@ -17,6 +17,7 @@ use crate::git::{self, GitError, Repo};
 use crate::http::Http;
 use crate::locate::locate_and_compare;
 use crate::profile::Profiles;
+use crate::rebuild::{self, Mode};
 use crate::repo_url::{self, Rewrites};
 use crate::report::PackageResult;
 use crate::shared_repo::SharedRepo;
@@ -31,6 +32,10 @@ pub struct Options {
     pub git_jobs: usize,
     /// Concurrent CPU-bound comparisons.
     pub cpu_jobs: usize,
+    /// `--mode`; `None`: each registry profile's default, else diff.
+    pub mode: Option<Mode>,
+    /// Concurrent rebuilds (a small limit: each runs a packager).
+    pub build_jobs: usize,
 }
 
 /// One clone per repository URL per run, made by whichever package asks first.
@@ -42,6 +47,7 @@ pub struct Verifier {
     repos: Mutex<HashMap<String, RepoCell>>,
     git_permits: Semaphore,
     cpu_permits: Semaphore,
+    build_permits: Semaphore,
 }
 
 /// What download produced.
@@ -54,12 +60,14 @@ impl Verifier {
     pub fn new(http: Http, opts: Options) -> Verifier {
         let git_permits = Semaphore::new(opts.git_jobs.max(1));
         let cpu_permits = Semaphore::new(opts.cpu_jobs.max(1));
+        let build_permits = Semaphore::new(opts.build_jobs.max(1));
         Verifier {
             http,
             opts,
             repos: Mutex::default(),
             git_permits,
             cpu_permits,
+            build_permits,
         }
     }
 
@@ -101,6 +109,14 @@ impl Verifier {
         eco.handler().versions(&cx, name).await
     }
 
+    /// What packages of this ecosystem are compared with: `--mode`, else the profile's.
+    pub fn mode(&self, eco: Ecosystem) -> Mode {
+        self.opts
+            .mode
+            .or(self.opts.profiles.get(eco).mode)
+            .unwrap_or_default()
+    }
+
     /// Verify one package version end to end.
     pub async fn verify(&self, eco: Ecosystem, name: &str, version: Option<&str>) -> PackageResult {
         let started = Instant::now();
@@ -131,6 +147,8 @@ impl Verifier {
     ) -> PackageResult {
         let eco = result.package.ecosystem;
         let handler = eco.handler();
+        let mode = self.mode(eco);
+        result.mode = mode;
         result.package.name = resolved.name.clone();
         result.package.version = resolved.version.clone();
         result.artifact.url = Some(resolved.url.clone());
@@ -160,10 +178,12 @@ impl Verifier {
             }
         }
 
+        let published = Arc::new(dl.bytes);
         let pkg = {
             let _cpu = self.cpu_permits.acquire().await.expect("open");
             let r2 = resolved.clone();
-            match tokio::task::spawn_blocking(move || handler.read(&r2, &dl.bytes)).await {
+            let b2 = published.clone();
+            match tokio::task::spawn_blocking(move || handler.read(&r2, &b2)).await {
                 Ok(Ok(p)) => p,
                 Ok(Err(e)) => {
                     result.findings.push(e.finding());
@@ -247,14 +267,22 @@ impl Verifier {
             locate_and_compare(handler, &p2, &s2, tag_hint, hint_dir, &opener)
         })
         .await;
+        drop((_git, _cpu));
         match outcome {
-            Ok(Ok(o)) => {
+            Ok(Ok(mut o)) => {
+                if mode.rebuilds() {
+                    rebuild::keep_diff_findings(&mut o.findings, mode);
+                }
                 result.findings.extend(o.findings);
                 result.source.commit = o.commit;
                 result.source.path_in_repo = o.path_in_repo;
                 result.source.tag = o.tag;
                 result.excused = o.excused;
                 result.stats = o.stats;
+                if mode.rebuilds() {
+                    self.rebuild(&resolved, &pkg, &published, &shared, &mut result)
+                        .await;
+                }
             }
             Ok(Err(e)) => {
                 result.findings.push(Finding::new(
@@ -267,6 +295,67 @@ impl Verifier {
             }
         }
         finish(result, started)
+    }
+
+    /// Rebuild from the located commit (when one was located) and add what the rebuild found.
+    async fn rebuild(
+        &self,
+        resolved: &Resolved,
+        pkg: &crate::ecosystem::Package,
+        published: &[u8],
+        shared: &Arc<SharedRepo>,
+        result: &mut PackageResult,
+    ) {
+        let eco = result.package.ecosystem;
+        let located = !result
+            .findings
+            .iter()
+            .any(|f| matches!(f.code, Code::CommitNotFound | Code::NoCommit));
+        let Some(commit) = result.source.commit.clone().filter(|_| located) else {
+            return;
+        };
+        let s2 = shared.clone();
+        let c2 = commit.clone();
+        let tree = match tokio::task::spawn_blocking(move || s2.tree(&c2)).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                result.findings.push(
+                    Finding::new(Code::RebuildFailed, format!("reading the tree: {e}"))
+                        .in_mode(Mode::Rebuild),
+                );
+                return;
+            }
+            Err(e) => {
+                result.error = Some(format!("reading the tree crashed: {e}"));
+                return;
+            }
+        };
+        let _build = self.build_permits.acquire().await.expect("open");
+        let pkg_dir = result.source.path_in_repo.clone().unwrap_or_default();
+        let rebuilt = rebuild::rebuild(rebuild::Request {
+            handler: eco.handler(),
+            http: &self.http,
+            profile: self.opts.profiles.get(eco),
+            resolved,
+            pkg,
+            published,
+            repo: &shared.repo,
+            tree: &tree,
+            commit: &commit,
+            pkg_dir: &pkg_dir,
+            cache_dir: &self.opts.cache_dir,
+        })
+        .await;
+        result.findings.extend(rebuilt.findings);
+        if result.mode == Mode::Rebuild {
+            result.excused.clear();
+            result.stats = crate::report::Stats {
+                files: rebuilt.files,
+                identical: rebuilt.identical,
+                excused: rebuilt.stabilized,
+            };
+        }
+        result.rebuild = Some(rebuilt.info);
     }
 
     async fn download(&self, eco: Ecosystem, r: &Resolved) -> anyhow::Result<Downloaded> {

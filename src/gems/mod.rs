@@ -4,6 +4,7 @@
 pub mod artifact;
 pub mod gemspec_deps;
 pub mod lockfile;
+pub mod rebuild;
 pub mod registry;
 pub mod rules;
 pub mod source;

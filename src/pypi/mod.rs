@@ -10,6 +10,7 @@ pub mod lockfile;
 pub mod marshal;
 pub mod pkginfo;
 pub mod pyconfig;
+pub mod rebuild;
 pub mod registry;
 pub mod rules;
 pub mod source;

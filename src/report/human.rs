@@ -47,7 +47,13 @@ pub fn human_result(r: &PackageResult, style: Style) -> String {
             let _ = write!(line, " ({p}/)");
         }
     }
-    if r.stats.files > 0 {
+    if r.stats.files > 0 && r.mode == crate::rebuild::Mode::Rebuild {
+        let _ = write!(
+            line,
+            "  [{} files: {} identical to the rebuild, {} stabilized]",
+            r.stats.files, r.stats.identical, r.stats.excused
+        );
+    } else if r.stats.files > 0 {
         let _ = write!(
             line,
             "  [{} files: {} identical, {} excused by rules]",
@@ -56,6 +62,9 @@ pub fn human_result(r: &PackageResult, style: Style) -> String {
     }
     out.push_str(&line);
     out.push('\n');
+    if let Some(rb) = &r.rebuild {
+        out.push_str(&crate::rebuild::human_line(rb));
+    }
     if let Some(e) = r
         .error
         .as_ref()
@@ -82,7 +91,16 @@ pub fn human_result(r: &PackageResult, style: Style) -> String {
             .as_deref()
             .map(|p| format!("{p}: "))
             .unwrap_or_default();
-        let _ = writeln!(out, "    {sev} {:<22} {path}{}", f.code.as_str(), f.message);
+        let mode = f
+            .mode
+            .map(|m| format!("[{}] ", m.as_str()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "    {sev} {:<22} {mode}{path}{}",
+            f.code.as_str(),
+            f.message
+        );
         if style.diff {
             if let Some(d) = &f.diff {
                 let lines: Vec<&str> = d.lines().collect();

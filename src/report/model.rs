@@ -76,6 +76,12 @@ pub struct PackageResult {
     /// this line.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub lockfile: Option<LockfileLine>,
+    /// What the artifact was compared with; absent in the JSON for diff mode.
+    #[serde(default, skip_serializing_if = "is_diff")]
+    pub mode: crate::rebuild::Mode,
+    /// Rebuild mode: packager, its version, stabilizers applied, `bit_for_bit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuild: Option<crate::rebuild::RebuildInfo>,
 }
 
 /// A line of a lockfile (the path as the user gave it, lines from 1).
@@ -83,6 +89,10 @@ pub struct PackageResult {
 pub struct LockfileLine {
     pub path: String,
     pub line: usize,
+}
+
+fn is_diff(m: &crate::rebuild::Mode) -> bool {
+    *m == crate::rebuild::Mode::Diff
 }
 
 impl PackageResult {
@@ -103,6 +113,8 @@ impl PackageResult {
             error: None,
             duration_ms: 0,
             lockfile: None,
+            mode: crate::rebuild::Mode::Diff,
+            rebuild: None,
         }
     }
 

@@ -127,6 +127,8 @@ pub struct Finding {
     pub severity: String,
     pub path: Option<String>,
     pub message: String,
+    /// The finding as the report has it (`mode`, `diff`, `rule`).
+    pub json: Value,
 }
 
 /// The parsed JSON report.
@@ -200,6 +202,7 @@ impl PackageResult {
                     .to_string(),
                 path: f["path"].as_str().map(str::to_string),
                 message: f["message"].as_str().unwrap_or_default().to_string(),
+                json: f.clone(),
             })
             .collect()
     }

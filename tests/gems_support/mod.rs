@@ -344,8 +344,14 @@ impl Run {
 
 /// `provero verify` against the loopback registry, with GitHub rewritten to `repos`.
 pub fn provero(registry: &str, repos: &Path, cache: &Path, spec: &str) -> Run {
+    provero_with(registry, repos, cache, spec, &[])
+}
+
+/// [`provero`] with more arguments (`--mode rebuild`).
+pub fn provero_with(registry: &str, repos: &Path, cache: &Path, spec: &str, extra: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_provero"))
         .args(["verify", "--quiet", "--format", "json"])
+        .args(extra)
         .arg("--registry")
         .arg(format!("gems={registry}"))
         .arg("--git-rewrite")
