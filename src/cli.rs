@@ -160,6 +160,20 @@ pub struct VerifyArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Seconds to wait for an HTTP connection to a registry.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub connect_timeout: u64,
+
+    /// Seconds an HTTP response may stay silent (before it starts, or between bytes) before
+    /// the request fails; a timed-out request is tried once more.
+    #[arg(long, value_name = "SECS", default_value_t = 20)]
+    pub read_timeout: u64,
+
+    /// Seconds a package's registry requests and download may take together; past it the
+    /// package is artifact-unavailable.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub package_timeout: u64,
 }
 
 fn default_jobs() -> usize {
@@ -288,10 +302,22 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         db,
         recheck: args.recheck,
         shard,
+        timeouts: crate::http::Timeouts {
+            connect: secs(args.connect_timeout, "--connect-timeout")?,
+            read: secs(args.read_timeout, "--read-timeout")?,
+            package: secs(args.package_timeout, "--package-timeout")?,
+        },
     };
     let report = engine::run(run, inputs).await?;
     write_report(&report, args.format, args.output.as_deref(), style)?;
     Ok(report.exit_code())
+}
+
+fn secs(n: u64, flag: &str) -> anyhow::Result<std::time::Duration> {
+    if n == 0 {
+        anyhow::bail!("{flag} must be at least 1 second");
+    }
+    Ok(std::time::Duration::from_secs(n))
 }
 
 /// Render a report to stdout or a file; for human output (and whenever the JSON does not go

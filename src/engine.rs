@@ -16,7 +16,7 @@ use futures::StreamExt;
 
 use crate::ecosystem::Ecosystem;
 use crate::finding::{Code, Finding, Verdict};
-use crate::http::{Http, HttpConfig};
+use crate::http::{Http, HttpConfig, Timeouts};
 pub use crate::input::{collect_inputs, parse_list, Input};
 use crate::profile::Profiles;
 use crate::repo_url::Rewrites;
@@ -40,6 +40,8 @@ pub struct Run {
     pub recheck: bool,
     /// Only this part of the work list.
     pub shard: Option<Shard>,
+    /// Connect, idle-read and per-package time limits.
+    pub timeouts: Timeouts,
 }
 
 /// One package version to check (`version: None` = the newest).
@@ -71,7 +73,13 @@ enum Done {
 }
 
 pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
-    let http = Http::new(HttpConfig::default())?;
+    let http = Http::new(HttpConfig {
+        connect_timeout: run.timeouts.connect,
+        read_timeout: run.timeouts.read,
+        ..HttpConfig::default()
+    })?;
+    // What killed runs left behind (half-made clones) goes before any new work.
+    crate::git::sweep_stale(&run.cache_dir);
     let jobs = run.jobs.max(1);
     let verifier = Arc::new(Verifier::new(
         http,
@@ -83,6 +91,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             cpu_jobs: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            package_timeout: run.timeouts.package,
         },
     ));
     let mut errors = Vec::new();

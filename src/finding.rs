@@ -62,10 +62,15 @@ pub enum Code {
     ArtifactTooLarge,
     /// The archive could not be read at all.
     ArtifactUnreadable,
+    /// The packager's record of the commit (`.cargo_vcs_info.json`) is not what the packager
+    /// writes (not JSON, or a `sha1` that is not 40 hex digits): an unreadable claim.
+    VcsInfoInvalid,
+    /// A manifest in the artifact could not be parsed, so what it declares is unknown.
+    ManifestUnreadable,
 }
 
 impl Code {
-    pub const ALL: [Code; 22] = [
+    pub const ALL: [Code; 24] = [
         Code::ChecksumMismatch,
         Code::ContentDiffers,
         Code::FileNotInSource,
@@ -88,6 +93,8 @@ impl Code {
         Code::ArtifactUnavailable,
         Code::ArtifactTooLarge,
         Code::ArtifactUnreadable,
+        Code::VcsInfoInvalid,
+        Code::ManifestUnreadable,
     ];
 
     /// The severity a code always carries.
@@ -95,7 +102,7 @@ impl Code {
         use Code::*;
         match self {
             ChecksumMismatch | ContentDiffers | FileNotInSource | ManifestMismatch
-            | UnsafeArchiveEntry => Severity::RedFlag,
+            | UnsafeArchiveEntry | VcsInfoInvalid => Severity::RedFlag,
             JunkNotInSource | Dirty | LineEndingsDiffer | TagDisagrees | CommitNotOnBranch
             | VersionDisagrees => Severity::Warning,
             CommitFromTag | CommitFromManifest | NotChecked => Severity::Info,
@@ -106,6 +113,7 @@ impl Code {
             | ArtifactUnavailable
             | ArtifactTooLarge
             | ArtifactUnreadable
+            | ManifestUnreadable
             | NotComparable => Severity::Unverifiable,
         }
     }
@@ -135,6 +143,8 @@ impl Code {
             ArtifactUnavailable => "artifact-unavailable",
             ArtifactTooLarge => "artifact-too-large",
             ArtifactUnreadable => "artifact-unreadable",
+            VcsInfoInvalid => "vcs-info-invalid",
+            ManifestUnreadable => "manifest-unreadable",
         }
     }
 

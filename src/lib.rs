@@ -20,6 +20,7 @@ pub mod shared_repo;
 pub mod source;
 pub mod spec;
 pub mod store;
+pub mod submodules;
 pub mod tags;
 pub mod verify;
 

@@ -7,13 +7,13 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::ecosystem::{Ecosystem, RegistryCx, RegistryError, Resolved};
 use crate::finding::{Code, Finding, Verdict};
-use crate::git::{self, GitError, Repo};
+use crate::git;
 use crate::http::Http;
 use crate::locate::locate_and_compare;
 use crate::profile::Profiles;
@@ -31,6 +31,8 @@ pub struct Options {
     pub git_jobs: usize,
     /// Concurrent CPU-bound comparisons.
     pub cpu_jobs: usize,
+    /// Deadline for a package's registry requests and download together.
+    pub package_timeout: Duration,
 }
 
 /// One clone per repository URL per run, made by whichever package asks first.
@@ -40,6 +42,7 @@ pub struct Verifier {
     pub http: Http,
     pub opts: Options,
     repos: Mutex<HashMap<String, RepoCell>>,
+    submodules: crate::submodules::Submodules,
     git_permits: Semaphore,
     cpu_permits: Semaphore,
 }
@@ -56,6 +59,10 @@ impl Verifier {
         let cpu_permits = Semaphore::new(opts.cpu_jobs.max(1));
         Verifier {
             http,
+            submodules: crate::submodules::Submodules::new(
+                opts.cache_dir.clone(),
+                opts.rewrites.clone(),
+            ),
             opts,
             repos: Mutex::default(),
             git_permits,
@@ -75,7 +82,10 @@ impl Verifier {
             http: &self.http,
             profile,
         };
-        eco.handler().resolve(&cx, name, version).await
+        let deadline = self.opts.package_timeout;
+        tokio::time::timeout(deadline, eco.handler().resolve(&cx, name, version))
+            .await
+            .unwrap_or_else(|_| Err(RegistryError::Failed(timed_out(deadline))))
     }
 
     pub async fn versions(&self, eco: Ecosystem, name: &str) -> Result<Vec<String>, RegistryError> {
@@ -84,7 +94,10 @@ impl Verifier {
             http: &self.http,
             profile,
         };
-        eco.handler().versions(&cx, name).await
+        let deadline = self.opts.package_timeout;
+        tokio::time::timeout(deadline, eco.handler().versions(&cx, name))
+            .await
+            .unwrap_or_else(|_| Err(RegistryError::Failed(timed_out(deadline))))
     }
 
     /// Verify one package version end to end.
@@ -122,7 +135,11 @@ impl Verifier {
         result.artifact.url = Some(resolved.url.clone());
         result.artifact.expected_sha256 = resolved.sha256.clone();
 
-        let dl = match self.download(eco, &resolved).await {
+        let left = self.opts.package_timeout.saturating_sub(started.elapsed());
+        let dl = match tokio::time::timeout(left, self.download(eco, &resolved))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!(timed_out(self.opts.package_timeout))))
+        {
             Ok(d) => d,
             Err(e) => {
                 result.findings.push(Finding::new(
@@ -180,7 +197,16 @@ impl Verifier {
         }
         let Some(repo_url) = candidates.iter().find_map(|c| repo_url::normalize(c)) else {
             let msg = if candidates.is_empty() {
-                "the artifact names no source repository".to_string()
+                if pkg
+                    .findings
+                    .iter()
+                    .any(|f| f.code == Code::ManifestUnreadable)
+                {
+                    "the manifest that would name the source repository could not be read"
+                        .to_string()
+                } else {
+                    "the artifact names no source repository".to_string()
+                }
             } else {
                 format!(
                     "no usable git repository URL among: {}",
@@ -191,9 +217,14 @@ impl Verifier {
             return finish(result, started);
         };
         result.source.repository = Some(repo_url.url.clone());
-        let clone_url = self.opts.rewrites.apply(&repo_url.url);
+        // Cached under the identity; fetched as the metadata spells it, then as the identity.
+        let key = self.opts.rewrites.apply(&repo_url.url);
+        let mut urls = vec![self.opts.rewrites.apply(&repo_url.fetch_url)];
+        if !urls.contains(&key) {
+            urls.push(key.clone());
+        }
 
-        let shared = match self.repo(&clone_url).await {
+        let shared = match self.repo(&key, &repo_url.fetch_url, urls).await {
             Ok(r) => r,
             Err(e) => {
                 result.findings.push(Finding::new(
@@ -211,16 +242,10 @@ impl Verifier {
         let _cpu = self.cpu_permits.acquire().await.expect("open");
         let p2 = pkg.clone();
         let s2 = shared.clone();
-        let cache_dir = self.opts.cache_dir.clone();
-        let rewrites = self.opts.rewrites.clone();
+        let submodules = self.submodules.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            // Submodules come from the same cache, through the same rewrites.
-            let opener = move |raw: &str| -> Result<Repo, GitError> {
-                let url = repo_url::normalize(raw)
-                    .map(|r| r.url)
-                    .unwrap_or_else(|| raw.to_string());
-                git::open_or_clone(&cache_dir, &rewrites.apply(&url)).map(|(r, _)| r)
-            };
+            // Submodules come from the same cache, through the same rewrites, once per run.
+            let opener = move |raw: &str, commit: &str| submodules.open(raw, commit);
             locate_and_compare(handler, &p2, &s2, tag_hint, hint_dir, &opener)
         })
         .await;
@@ -287,19 +312,26 @@ impl Verifier {
     }
 
     /// The shared clone of a URL: cloned at most once per run, whoever asks first.
-    async fn repo(&self, url: &str) -> Result<Arc<SharedRepo>, String> {
+    async fn repo(
+        &self,
+        key: &str,
+        origin: &str,
+        urls: Vec<String>,
+    ) -> Result<Arc<SharedRepo>, String> {
         let cell = self
             .repos
             .lock()
             .expect("repo map")
-            .entry(url.to_string())
+            .entry(key.to_string())
             .or_default()
             .clone();
         cell.get_or_init(|| async {
             let _git = self.git_permits.acquire().await.expect("open");
             let root = self.opts.cache_dir.clone();
-            let u = url.to_string();
-            match tokio::task::spawn_blocking(move || git::open_or_clone(&root, &u)).await {
+            let (k, o) = (key.to_string(), origin.to_string());
+            match tokio::task::spawn_blocking(move || git::open_or_clone_as(&root, &k, &o, &urls))
+                .await
+            {
                 Ok(Ok((repo, cloned_now))) => Ok(Arc::new(SharedRepo::new(repo, cloned_now))),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(e) => Err(e.to_string()),
@@ -308,6 +340,13 @@ impl Verifier {
         .await
         .clone()
     }
+}
+
+fn timed_out(deadline: Duration) -> String {
+    format!(
+        "the registry did not answer within {} s (--package-timeout)",
+        deadline.as_secs()
+    )
 }
 
 fn finish(mut r: PackageResult, started: Instant) -> PackageResult {
