@@ -102,8 +102,15 @@ pub async fn lines(cx: &RegistryCx<'_>, name: &str) -> Result<Vec<IndexLine>, Re
         if line.trim().is_empty() {
             continue;
         }
-        let l: IndexLine = serde_json::from_str(line)
-            .map_err(|e| RegistryError::Failed(format!("{url}, line {}: {e}", i + 1)))?;
+        // One line cargo cannot read does not make the other versions unusable: cargo
+        // itself skips such lines.
+        let l: IndexLine = match serde_json::from_str(line) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("{url}, line {}: skipped, not an index entry: {e}", i + 1);
+                continue;
+            }
+        };
         // The index is input too: a line for another crate (or a name that is not a valid
         // crate name, which the download template would be built from) is not this crate's.
         if !same_crate(&l.name, name) {
