@@ -45,7 +45,14 @@ pub struct Verifier {
     submodules: crate::submodules::Submodules,
     git_permits: Semaphore,
     cpu_permits: Semaphore,
+    /// MiB of archive content held by packages past the read, across `--jobs`.
+    held_mib: Semaphore,
 }
+
+/// How much archive content (MiB) the packages in flight may hold together; a package that
+/// would go over waits (holding no other permit) until others finish. Large files are not
+/// held at all ([`crate::archive::Limits::streaming`]).
+const HELD_BUDGET_MIB: u32 = 512;
 
 /// What download produced.
 struct Downloaded {
@@ -67,6 +74,7 @@ impl Verifier {
             repos: Mutex::default(),
             git_permits,
             cpu_permits,
+            held_mib: Semaphore::new(HELD_BUDGET_MIB as usize),
         }
     }
 
@@ -183,6 +191,12 @@ impl Verifier {
             }
         };
         result.findings.extend(pkg.findings.iter().cloned());
+        let held = pkg
+            .files
+            .held_bytes()
+            .div_ceil(1 << 20)
+            .clamp(1, HELD_BUDGET_MIB as u64);
+        let _held = self.held_mib.acquire_many(held as u32).await.expect("open");
 
         // Repository: the artifact's own metadata, then the registry's.
         let mut candidates = pkg.repository.clone();

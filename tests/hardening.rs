@@ -101,7 +101,9 @@ fn assert_never_reached(w: &World, out: &Output, name: &str, secret: &str) {
         .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(
-        clones.iter().all(|c| !c.to_string_lossy().contains("private")),
+        clones
+            .iter()
+            .all(|c| !c.to_string_lossy().contains("private")),
         "{clones:?}"
     );
 }
@@ -160,7 +162,13 @@ fn crate_with_private_submodule(w: &World, name: &str, sub_url: impl Fn(&Path) -
         private.to_str().unwrap(),
         "vendor",
     ]);
-    repo.git(&["config", "-f", ".gitmodules", "submodule.vendor.url", &sub_url(&private)]);
+    repo.git(&[
+        "config",
+        "-f",
+        ".gitmodules",
+        "submodule.vendor.url",
+        &sub_url(&private),
+    ]);
     let commit = repo.commit_all("vendor the private library");
     repo.tag("v1.0.0", &commit);
     w.make_upstream(&repo, name);
@@ -170,7 +178,10 @@ fn crate_with_private_submodule(w: &World, name: &str, sub_url: impl Fn(&Path) -
     ar.set("vendor/secret.c", "int replaced;\n");
     w.registry.publish(name, "1.0.0", &ar.to_bytes());
 
-    let out = w.run(&["--format", "json", "--diff"], &[&format!("crates:{name}@1.0.0")]);
+    let out = w.run(
+        &["--format", "json", "--diff"],
+        &[&format!("crates:{name}@1.0.0")],
+    );
     assert!(
         !out.stdout.contains(secret_line.trim()),
         "private submodule content reached the report:\n{}",
@@ -179,7 +190,11 @@ fn crate_with_private_submodule(w: &World, name: &str, sub_url: impl Fn(&Path) -
     let rep = common::Report::parse(&out.stdout, &out);
     let r = rep.result(name);
     assert_ne!(r.verdict(), "verified");
-    r.assert_finding("repository-unreachable", "unverifiable", Some("vendor/secret.c"));
+    r.assert_finding(
+        "repository-unreachable",
+        "unverifiable",
+        Some("vendor/secret.c"),
+    );
 }
 
 #[test]
@@ -304,7 +319,13 @@ fn unfetchable_submodule_is_tried_once_per_run() {
     lib.write("lib.c", "int x;\n");
     lib.commit_all("library");
     let repo = w.work_repo("usesub");
-    common::crates::write_crate(&repo, "", "usesub", "1.0.0", Some(&World::repo_url("usesub")));
+    common::crates::write_crate(
+        &repo,
+        "",
+        "usesub",
+        "1.0.0",
+        Some(&World::repo_url("usesub")),
+    );
     repo.git(&[
         "-c",
         "protocol.file.allow=always",
@@ -317,7 +338,13 @@ fn unfetchable_submodule_is_tried_once_per_run() {
     let c1 = repo.commit_all("1.0.0");
     repo.tag("v1.0.0", &c1);
     let b1 = w.package(&repo, "usesub", "1.0.0", false);
-    common::crates::write_crate(&repo, "", "usesub", "1.1.0", Some(&World::repo_url("usesub")));
+    common::crates::write_crate(
+        &repo,
+        "",
+        "usesub",
+        "1.1.0",
+        Some(&World::repo_url("usesub")),
+    );
     let c2 = repo.commit_all("1.1.0");
     repo.tag("v1.1.0", &c2);
     let b2 = w.package(&repo, "usesub", "1.1.0", false);
@@ -345,4 +372,43 @@ fn unfetchable_submodule_is_tried_once_per_run() {
         .filter(|r| r.path.starts_with("/git/nosub"))
         .count();
     assert_eq!(asked, 1, "{:?}", w.server.requests());
+}
+
+// ------------------------------------------------------------ memory
+
+#[test]
+fn large_file_is_compared_by_a_streamed_hash() {
+    // Over the streaming threshold (8 MiB): compared by blob id without being held.
+    let w = World::new();
+    let repo = w.work_repo("bigfile");
+    common::crates::write_crate(
+        &repo,
+        "",
+        "bigfile",
+        "1.0.0",
+        Some(&World::repo_url("bigfile")),
+    );
+    let zeros = vec![0u8; 9 << 20];
+    repo.write("data/zeros.bin", &zeros);
+    let commit = repo.commit_all("import");
+    repo.tag("v1.0.0", &commit);
+    w.make_upstream(&repo, "bigfile");
+    let bytes = w.package(&repo, "bigfile", "1.0.0", false);
+    w.registry.publish("bigfile", "1.0.0", &bytes);
+    let (out, rep) = w.run_json(&[], &["crates:bigfile@1.0.0"]);
+    assert_exit(&out, 0);
+    rep.result("bigfile").assert_verdict("verified");
+
+    // One changed byte in the large file is still a red flag.
+    std::fs::remove_dir_all(w.cache_dir().join("artifacts")).unwrap();
+    let mut ar = common::CrateArchive::read(&bytes);
+    let mut changed = zeros;
+    changed[4 << 20] = 1;
+    ar.set("data/zeros.bin", changed);
+    w.registry.publish("bigfile", "1.0.0", &ar.to_bytes());
+    let (out, rep) = w.run_json(&["--no-db"], &["crates:bigfile@1.0.0"]);
+    assert_exit(&out, 1);
+    let r = rep.result("bigfile");
+    r.assert_verdict("mismatch");
+    r.assert_finding("content-differs", "red-flag", Some("data/zeros.bin"));
 }

@@ -74,7 +74,7 @@ fn first_line(s: &str) -> String {
 }
 
 pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {
-    let raw = read_tar_gz(bytes, Limits::default())?;
+    let raw = read_tar_gz(bytes, Limits::streaming())?;
     let root = format!("{}-{}", resolved.name, resolved.version);
     let (files, findings) = into_files(raw, Root::Exact(&root));
     if files.is_empty() {
