@@ -351,7 +351,7 @@ pub fn sweep_stale(cache_root: &Path) {
         // A run cloning this repository right now holds the lock: leave its directory alone.
         if f.try_lock_exclusive().is_ok() {
             remove_stale_tmps(&dir);
-            let _ = f.unlock();
+            drop(f); // closing the file releases the lock
         }
     }
 }

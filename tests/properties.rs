@@ -6,7 +6,9 @@
 
 use proptest::prelude::*;
 
-use provero::archive::{self, clean_path, into_files, read_tar, read_tar_gz, Content, Limits, Root};
+use provero::archive::{
+    self, clean_path, into_files, read_tar, read_tar_gz, Content, Limits, Root,
+};
 use provero::ecosystem::Resolved;
 use provero::repo_url::normalize;
 
@@ -52,10 +54,42 @@ fn tar_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 /// URL-ish strings built from the pieces that matter (schemes, hosts, escapes, dots).
 fn urlish() -> impl Strategy<Value = String> {
     let piece = prop::sample::select(vec![
-        "https://", "http://", "git://", "ssh://", "file://", "git+", "git@", ":", "/", "//",
-        "github.com", "gitlab.com", "example.org", "localhost", "127.0.0.1", "acme", "Repo",
-        "..", ".", "%2f", "%2F", "%2e", "%5c", "%00", "%", "\\", ".git", "tree", "-", "~u",
-        "?q=1", "#frag", " ", "@", "C:", "ext::",
+        "https://",
+        "http://",
+        "git://",
+        "ssh://",
+        "file://",
+        "git+",
+        "git@",
+        ":",
+        "/",
+        "//",
+        "github.com",
+        "gitlab.com",
+        "example.org",
+        "localhost",
+        "127.0.0.1",
+        "acme",
+        "Repo",
+        "..",
+        ".",
+        "%2f",
+        "%2F",
+        "%2e",
+        "%5c",
+        "%00",
+        "%",
+        "\\",
+        ".git",
+        "tree",
+        "-",
+        "~u",
+        "?q=1",
+        "#frag",
+        " ",
+        "@",
+        "C:",
+        "ext::",
     ]);
     prop::collection::vec(piece, 0..12).prop_map(|v| v.concat())
 }
@@ -63,16 +97,53 @@ fn urlish() -> impl Strategy<Value = String> {
 /// Text that looks like the formats (lines, brackets, quotes, `=`, `:`) plus noise.
 fn textish() -> impl Strategy<Value = String> {
     let piece = prop::sample::select(vec![
-        "\n", "[", "]", "[[", "]]", "{", "}", "\"", "'", "=", ":", ",", " ", "\t", "name",
-        "version", "vers", "cksum", "Name: x", "Version: 1.0", "Requires-Dist: a",
-        "[metadata]", "install_requires =", "setup(", ")", "\\", "---", "!ruby/object:Gem::Specification",
-        "- ", "GEM", "remote:", "specs:", "    a (1.0)", "[[package]]", "source =", "==",
-        "--hash=sha256:", "-r ", "#", "<a href=\"", "\">", "</a>", "&amp;", "é", "\u{0}",
+        "\n",
+        "[",
+        "]",
+        "[[",
+        "]]",
+        "{",
+        "}",
+        "\"",
+        "'",
+        "=",
+        ":",
+        ",",
+        " ",
+        "\t",
+        "name",
+        "version",
+        "vers",
+        "cksum",
+        "Name: x",
+        "Version: 1.0",
+        "Requires-Dist: a",
+        "[metadata]",
+        "install_requires =",
+        "setup(",
+        ")",
+        "\\",
+        "---",
+        "!ruby/object:Gem::Specification",
+        "- ",
+        "GEM",
+        "remote:",
+        "specs:",
+        "    a (1.0)",
+        "[[package]]",
+        "source =",
+        "==",
+        "--hash=sha256:",
+        "-r ",
+        "#",
+        "<a href=\"",
+        "\">",
+        "</a>",
+        "&amp;",
+        "é",
+        "\u{0}",
     ]);
-    (
-        prop::collection::vec(piece, 0..40),
-        any::<String>(),
-    )
+    (prop::collection::vec(piece, 0..40), any::<String>())
         .prop_map(|(v, noise)| v.concat() + &noise)
 }
 

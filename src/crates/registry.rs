@@ -214,7 +214,10 @@ mod tests {
 
     #[test]
     fn bad_index_lines_are_skipped() {
-        let ok = format!(r#"{{"name":"foo","vers":"1.0.0","cksum":"{}"}}"#, "a".repeat(64));
+        let ok = format!(
+            r#"{{"name":"foo","vers":"1.0.0","cksum":"{}"}}"#,
+            "a".repeat(64)
+        );
         let text = format!(
             "{{\"name\":\"foo\",\"vers\":\n{ok}\n{}\n{}\n",
             ok.replace("1.0.0", "../../x"),
