@@ -2,6 +2,11 @@
 //! checked (`..`, absolute paths, links leaving the package, duplicates, device files, non-UTF-8
 //! names) and the total size and entry count are capped, so a gzip bomb or a huge declared size
 //! ends as a clear error and nothing is ever written to disk.
+//!
+//! Memory: a `.tar.gz` is decompressed as a stream straight into the tar reader (never held
+//! whole), and with [`Limits::streaming`] a file over the threshold is hashed as it is read
+//! (git blob id and size kept, bytes dropped): a small archive of a huge file of zeros costs
+//! a hash, not its size in RAM.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -15,6 +20,8 @@ use crate::finding::{Code, Finding};
 pub struct Limits {
     pub max_total_bytes: u64,
     pub max_entries: usize,
+    /// Files larger than this are hashed as a stream and become [`Content::Streamed`].
+    pub stream_files_over: u64,
 }
 
 impl Default for Limits {
@@ -22,6 +29,23 @@ impl Default for Limits {
         Limits {
             max_total_bytes: 512 * 1024 * 1024,
             max_entries: 100_000,
+            stream_files_over: u64::MAX,
+        }
+    }
+}
+
+/// Files above this size are compared by blob id only: no rule reads them and no diff of
+/// them is readable, so their bytes are not kept.
+pub const STREAM_FILES_OVER: u64 = 8 * 1024 * 1024;
+
+impl Limits {
+    /// For the package's own file tree (a crate, an sdist, a gem's `data.tar.gz`): large files
+    /// are hashed as a stream, not held. Not for archives whose members are read whole
+    /// (a gem's outer tar, a wheel's RECORD check).
+    pub fn streaming() -> Limits {
+        Limits {
+            stream_files_over: STREAM_FILES_OVER,
+            ..Limits::default()
         }
     }
 }
@@ -46,8 +70,19 @@ impl ArchiveError {
 /// What an archive entry holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
-    File { data: Vec<u8>, executable: bool },
-    Symlink { target: String },
+    File {
+        data: Vec<u8>,
+        executable: bool,
+    },
+    Symlink {
+        target: String,
+    },
+    /// A file too large to keep: its git blob id and size, computed while it was read.
+    Streamed {
+        blob_id: String,
+        size: u64,
+        executable: bool,
+    },
 }
 
 /// The files of a published artifact, by path relative to the package root (`/`-separated).
@@ -75,6 +110,18 @@ impl Files {
 
     pub fn len(&self) -> usize {
         self.map.len()
+    }
+
+    /// Bytes of file content held in memory (streamed files hold none).
+    pub fn held_bytes(&self) -> u64 {
+        self.map
+            .values()
+            .map(|c| match c {
+                Content::File { data, .. } => data.len() as u64,
+                Content::Symlink { target } => target.len() as u64,
+                Content::Streamed { .. } => 0,
+            })
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -116,10 +163,55 @@ pub fn gunzip_capped(data: &[u8], cap: u64) -> Result<Vec<u8>, ArchiveError> {
     Ok(out)
 }
 
-/// Read a `.tar.gz` fully into memory under the limits.
+/// Read a `.tar.gz` under the limits, decompressing as the tar reader asks for bytes.
 pub fn read_tar_gz(data: &[u8], limits: Limits) -> Result<RawArchive, ArchiveError> {
-    let tar = gunzip_capped(data, limits.max_total_bytes)?;
-    read_tar(&tar, limits)
+    let over = std::rc::Rc::new(std::cell::Cell::new(false));
+    let reader = Capped {
+        inner: flate2::read::GzDecoder::new(data),
+        left: limits.max_total_bytes,
+        over: over.clone(),
+    };
+    let too_large = || {
+        ArchiveError::TooLarge(format!(
+            "decompresses to more than {} bytes",
+            limits.max_total_bytes
+        ))
+    };
+    let mut archive = tar::Archive::new(reader);
+    let out =
+        read_entries(&mut archive, limits).map_err(|e| if over.get() { too_large() } else { e })?;
+    // Read to the end of the gzip stream: its checksum and the cap cover every byte.
+    let mut rest = archive.into_inner();
+    std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| {
+        if over.get() {
+            too_large()
+        } else {
+            ArchiveError::Unreadable(format!("gzip: {e}"))
+        }
+    })?;
+    Ok(out)
+}
+
+/// A reader that fails once more than `left` bytes came through (and says so in `over`).
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    over: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self
+            .inner
+            .read(buf)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("gzip: {e}")))?;
+        if n as u64 > self.left {
+            self.over.set(true);
+            return Err(std::io::Error::other("over the size cap"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// Normalise an entry name: `/`-separated, no `.` or empty components. `None` when the name is
@@ -166,7 +258,13 @@ pub fn resolve_link(link_path: &str, target: &str) -> Option<String> {
 
 /// Read an uncompressed tar under the limits.
 pub fn read_tar(data: &[u8], limits: Limits) -> Result<RawArchive, ArchiveError> {
-    let mut archive = tar::Archive::new(data);
+    read_entries(&mut tar::Archive::new(data), limits)
+}
+
+fn read_entries<R: Read>(
+    archive: &mut tar::Archive<R>,
+    limits: Limits,
+) -> Result<RawArchive, ArchiveError> {
     let mut out = RawArchive::default();
     let mut total: u64 = 0;
     let entries = archive
@@ -252,6 +350,19 @@ pub fn read_tar(data: &[u8], limits: Limits) -> Result<RawArchive, ArchiveError>
             )));
         }
         let executable = header.mode().map(|m| m & 0o111 != 0).unwrap_or(false);
+        if size > limits.stream_files_over {
+            let blob_id = stream_blob_id(&mut entry, size)
+                .map_err(|e| ArchiveError::Unreadable(format!("{path}: {e}")))?;
+            out.entries.push((
+                path,
+                Content::Streamed {
+                    blob_id,
+                    size,
+                    executable,
+                },
+            ));
+            continue;
+        }
         let mut buf = Vec::with_capacity(size.min(1 << 24) as usize);
         (&mut entry)
             .take(size)
@@ -266,6 +377,27 @@ pub fn read_tar(data: &[u8], limits: Limits) -> Result<RawArchive, ArchiveError>
         ));
     }
     Ok(out)
+}
+
+/// The git blob id of the next `size` bytes of `r`, read in small pieces.
+fn stream_blob_id(r: &mut impl Read, size: u64) -> std::io::Result<String> {
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {size}\0").as_bytes());
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut left = size;
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        let n = r.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("the entry ends {left} bytes before its declared size"),
+            ));
+        }
+        h.update(&buf[..n]);
+        left -= n as u64;
+    }
+    Ok(hex::encode(h.finalize()))
 }
 
 const HARDLINK_PREFIX: &str = "\0hardlink:";
@@ -367,7 +499,7 @@ pub fn into_files(raw: RawArchive, root: Root<'_>) -> (Files, Vec<Finding>) {
     }
     for (path, target) in pending_hard {
         match files.map.get(&target).cloned() {
-            Some(c @ Content::File { .. }) => {
+            Some(c @ (Content::File { .. } | Content::Streamed { .. })) => {
                 files.map.insert(path, c);
             }
             _ => findings.push(Finding::at(
@@ -441,11 +573,59 @@ mod tests {
         let lim = Limits {
             max_total_bytes: 1 << 20,
             max_entries: 10,
+            ..Limits::default()
         };
         assert!(matches!(
             read_tar_gz(&gz, lim),
             Err(ArchiveError::TooLarge(_))
         ));
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn large_files_are_hashed_as_a_stream_and_not_kept() {
+        let big = vec![0u8; STREAM_FILES_OVER as usize + 1];
+        let t = gz(&tar_of(&[("p/small.txt", b"x"), ("p/zeros.bin", &big)]));
+        let raw = read_tar_gz(&t, Limits::streaming()).unwrap();
+        let (files, findings) = into_files(raw, Root::Exact("p"));
+        assert!(findings.is_empty(), "{findings:?}");
+        assert_eq!(files.data("small.txt"), Some(&b"x"[..]));
+        assert_eq!(
+            files.get("zeros.bin"),
+            Some(&Content::Streamed {
+                blob_id: git_blob_id(&big),
+                size: big.len() as u64,
+                executable: false,
+            })
+        );
+        // Without streaming, the same archive is held as it always was.
+        let raw = read_tar_gz(&t, Limits::default()).unwrap();
+        let (files, _) = into_files(raw, Root::Exact("p"));
+        assert_eq!(files.data("zeros.bin").map(<[u8]>::len), Some(big.len()));
+    }
+
+    #[test]
+    fn differing_streamed_duplicates_are_flagged() {
+        let a = vec![0u8; STREAM_FILES_OVER as usize + 1];
+        let mut b = a.clone();
+        b[7] = 1;
+        let t = gz(&tar_of(&[("big", &a), ("big", &b)]));
+        let raw = read_tar_gz(&t, Limits::streaming()).unwrap();
+        let (_, findings) = into_files(raw, Root::None);
+        assert!(findings.iter().any(|f| f.code == Code::UnsafeArchiveEntry));
+    }
+
+    #[test]
+    fn truncated_gzip_is_unreadable_not_a_partial_archive() {
+        let t = gz(&tar_of(&[("a.txt", b"1"), ("b.txt", b"2")]));
+        let cut = &t[..t.len() - 6];
+        assert!(read_tar_gz(cut, Limits::default()).is_err());
     }
 
     #[test]

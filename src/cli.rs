@@ -222,6 +222,20 @@ pub struct VerifyArgs {
     /// How many rebuilds run at once (each runs a packager), beneath --jobs.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub build_jobs: usize,
+
+    /// Seconds to wait for an HTTP connection to a registry.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub connect_timeout: u64,
+
+    /// Seconds an HTTP response may stay silent (before it starts, or between bytes) before
+    /// the request fails; a timed-out request is tried once more.
+    #[arg(long, value_name = "SECS", default_value_t = 20)]
+    pub read_timeout: u64,
+
+    /// Seconds a package's registry requests and download may take together; past it the
+    /// package is artifact-unavailable.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub package_timeout: u64,
 }
 
 fn default_jobs() -> usize {
@@ -397,6 +411,11 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
         quiet: globals.quiet,
         mode: args.mode,
         build_jobs: args.build_jobs,
+        timeouts: crate::http::Timeouts {
+            connect: secs(args.connect_timeout, "--connect-timeout")?,
+            read: secs(args.read_timeout, "--read-timeout")?,
+            package: secs(args.package_timeout, "--package-timeout")?,
+        },
     };
     let started = std::time::SystemTime::now();
     let settings = crate::report::RunSettings {
@@ -426,6 +445,13 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
     });
     write_report(&report, &targets, on_stdout, style)?;
     Ok(report.exit_code())
+}
+
+fn secs(n: u64, flag: &str) -> anyhow::Result<std::time::Duration> {
+    if n == 0 {
+        anyhow::bail!("{flag} must be at least 1 second");
+    }
+    Ok(std::time::Duration::from_secs(n))
 }
 
 /// Render a report into every `--output` file and standard output; unless standard output

@@ -55,7 +55,7 @@ impl FileCx<'_> {
     pub fn data(&self) -> Option<&[u8]> {
         match self.content {
             Content::File { data, .. } => Some(data),
-            Content::Symlink { .. } => None,
+            Content::Symlink { .. } | Content::Streamed { .. } => None,
         }
     }
 
@@ -113,6 +113,8 @@ pub fn compare(
                 }
                 Some(id)
             }
+            // Hashed while the archive was read; its bytes were never kept.
+            Content::Streamed { blob_id, .. } => Some(blob_id.clone()),
             Content::Symlink { .. } => None,
         })
         .collect();
@@ -198,14 +200,14 @@ pub fn status_of(
             looked_at: source_path.to_string(),
         }));
     }
-    let Content::File { data, .. } = content else {
-        unreachable!()
-    };
     Ok(match source.lookup(source_path)? {
         Lookup::Found { path, entry } => {
-            let id = blob_id
-                .map(str::to_string)
-                .unwrap_or_else(|| git_blob_id(data));
+            let id = match (blob_id, content) {
+                (Some(id), _) => id.to_string(),
+                (None, Content::Streamed { blob_id, .. }) => blob_id.clone(),
+                (None, Content::File { data, .. }) => git_blob_id(data),
+                (None, Content::Symlink { .. }) => String::new(),
+            };
             if entry.oid == id {
                 None
             } else {

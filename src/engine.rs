@@ -18,7 +18,7 @@ use futures::StreamExt;
 
 use crate::ecosystem::Ecosystem;
 use crate::finding::{Code, Finding, Verdict};
-use crate::http::{Http, HttpConfig};
+use crate::http::{Http, HttpConfig, Timeouts};
 pub use crate::input::{collect_inputs, parse_list, Input};
 use crate::profile::Profiles;
 use crate::repo_url::Rewrites;
@@ -52,6 +52,8 @@ pub struct Run {
     pub mode: Option<crate::rebuild::Mode>,
     /// Concurrent rebuilds, beneath `jobs`.
     pub build_jobs: usize,
+    /// Connect, idle-read and per-package time limits.
+    pub timeouts: Timeouts,
 }
 
 /// One package version to check (`version: None` = the newest).
@@ -130,7 +132,13 @@ enum Done {
 }
 
 pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
-    let http = Http::new(HttpConfig::default())?;
+    let http = Http::new(HttpConfig {
+        connect_timeout: run.timeouts.connect,
+        read_timeout: run.timeouts.read,
+        ..HttpConfig::default()
+    })?;
+    // What killed runs left behind (half-made clones) goes before any new work.
+    crate::git::sweep_stale(&run.cache_dir);
     let jobs = run.jobs.max(1);
     let mut errors = Vec::new();
     let mut skipped_inputs = Vec::new();
@@ -158,6 +166,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                 .unwrap_or(2),
             mode: run.mode,
             build_jobs: run.build_jobs.max(1),
+            package_timeout: run.timeouts.package,
         },
     ));
 

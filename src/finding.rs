@@ -74,10 +74,15 @@ pub enum Code {
     /// Rebuild mode: the packager could not rebuild the package from its source (a missing
     /// sandbox or tool, a failing build); the message quotes the end of the build log.
     RebuildFailed,
+    /// The packager's record of the commit (`.cargo_vcs_info.json`) is not what the packager
+    /// writes (not JSON, or a `sha1` that is not 40 hex digits): an unreadable claim.
+    VcsInfoInvalid,
+    /// A manifest in the artifact could not be parsed, so what it declares is unknown.
+    ManifestUnreadable,
 }
 
 impl Code {
-    pub const ALL: [Code; 26] = [
+    pub const ALL: [Code; 28] = [
         Code::ChecksumMismatch,
         Code::ContentDiffers,
         Code::FileNotInSource,
@@ -104,6 +109,8 @@ impl Code {
         Code::ArtifactTooLarge,
         Code::ArtifactUnreadable,
         Code::RebuildFailed,
+        Code::VcsInfoInvalid,
+        Code::ManifestUnreadable,
     ];
 
     /// The severity a code always carries.
@@ -111,7 +118,7 @@ impl Code {
         use Code::*;
         match self {
             ChecksumMismatch | ContentDiffers | FileNotInSource | ManifestMismatch
-            | UnsafeArchiveEntry => Severity::RedFlag,
+            | UnsafeArchiveEntry | VcsInfoInvalid => Severity::RedFlag,
             JunkNotInSource | Dirty | LineEndingsDiffer | TagDisagrees | CommitNotOnBranch
             | VersionDisagrees | Regression | ExactCommitElsewhere => Severity::Warning,
             CommitFromTag | CommitFromManifest | CommitBetweenTags | NotChecked => Severity::Info,
@@ -123,6 +130,7 @@ impl Code {
             | ArtifactTooLarge
             | ArtifactUnreadable
             | RebuildFailed
+            | ManifestUnreadable
             | NotComparable => Severity::Unverifiable,
         }
     }
@@ -156,6 +164,8 @@ impl Code {
             ArtifactTooLarge => "artifact-too-large",
             ArtifactUnreadable => "artifact-unreadable",
             RebuildFailed => "rebuild-failed",
+            VcsInfoInvalid => "vcs-info-invalid",
+            ManifestUnreadable => "manifest-unreadable",
         }
     }
 
@@ -189,6 +199,8 @@ impl Code {
             ArtifactTooLarge => "the archive is over the size or entry-count caps (or a gzip bomb)",
             ArtifactUnreadable => "the archive could not be read",
             RebuildFailed => "the package could not be rebuilt from its source (the build log's tail says why)",
+            VcsInfoInvalid => "the packager's record of the commit (.cargo_vcs_info.json) is not what the packager writes: an unreadable claim",
+            ManifestUnreadable => "a manifest in the artifact could not be parsed, so what it declares is unknown",
         }
     }
 

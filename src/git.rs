@@ -13,6 +13,9 @@ use sha1::Digest as _;
 pub enum GitError {
     #[error("could not run git: {0}")]
     Spawn(#[from] std::io::Error),
+    /// A URL or commit provero will not fetch, or a failure this run already saw.
+    #[error("{0}")]
+    Refused(String),
     #[error("git {action} failed for {url}: {stderr}")]
     Failed {
         action: String,
@@ -94,6 +97,12 @@ fn git_command(git_dir: Option<&Path>) -> Command {
         "maintenance.auto=false",
         "-c",
         "gc.auto=0",
+        // A host that accepts and then stalls ends the transfer after a minute below one
+        // byte a second, instead of holding a git slot forever.
+        "-c",
+        "http.lowSpeedLimit=1",
+        "-c",
+        "http.lowSpeedTime=60",
     ]);
     c.env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -184,7 +193,11 @@ fn parse_batch(out: &[u8], url: &str) -> Result<HashMap<String, Vec<u8>>, GitErr
 #[derive(Debug, Clone)]
 pub struct Repo {
     pub dir: PathBuf,
+    /// The URL fetched from (after rewrites).
     pub url: String,
+    /// The remote URL the metadata named, before rewrites: relative submodule URLs resolve
+    /// against it, never against a local mirror's path.
+    pub origin: String,
 }
 
 /// Where clones live: `<cache>/git/<host-path>-<hash>.git`.
@@ -216,10 +229,24 @@ pub fn clone_dir(cache_root: &Path, url: &str) -> PathBuf {
 /// the clone is made in a temporary directory and renamed into place, so a killed run never
 /// leaves a half-made clone behind.
 pub fn open_or_clone(cache_root: &Path, url: &str) -> Result<(Repo, bool), GitError> {
-    let dir = clone_dir(cache_root, url);
-    let repo = Repo {
+    open_or_clone_as(cache_root, url, url, &[url.to_string()])
+}
+
+/// Like [`open_or_clone`] for a repository that may be spelled several ways: the clone is
+/// cached under `key`, and `urls` are tried in order until one clones. `origin` is the remote
+/// URL the metadata named (before rewrites).
+pub fn open_or_clone_as(
+    cache_root: &Path,
+    key: &str,
+    origin: &str,
+    urls: &[String],
+) -> Result<(Repo, bool), GitError> {
+    let dir = clone_dir(cache_root, key);
+    let first = urls.first().map(String::as_str).unwrap_or(key);
+    let mut repo = Repo {
         dir: dir.clone(),
-        url: url.to_string(),
+        url: first.to_string(),
+        origin: origin.to_string(),
     };
     if dir.join("HEAD").exists() {
         return Ok((repo, false));
@@ -230,8 +257,33 @@ pub fn open_or_clone(cache_root: &Path, url: &str) -> Result<(Repo, bool), GitEr
     if dir.join("HEAD").exists() {
         return Ok((repo, false));
     }
+    // Holding the lock, no other run is cloning here: what a killed run left is stale.
+    remove_stale_tmps(&dir);
     let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
+    let mut last = None;
+    for url in urls {
+        let _ = std::fs::remove_dir_all(&tmp);
+        match clone_into(url, &tmp) {
+            Ok(()) => {
+                std::fs::rename(&tmp, &dir)?;
+                repo.url = url.clone();
+                return Ok((repo, true));
+            }
+            Err(e) => {
+                tracing::debug!("{e}");
+                last = Some(e);
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(&tmp);
+    Err(last.unwrap_or_else(|| GitError::Failed {
+        action: "clone".into(),
+        url: key.to_string(),
+        stderr: "no URL to clone".into(),
+    }))
+}
+
+fn clone_into(url: &str, tmp: &Path) -> Result<(), GitError> {
     let mut c = git_command(None);
     c.args([
         "clone",
@@ -245,14 +297,65 @@ pub fn open_or_clone(cache_root: &Path, url: &str) -> Result<(Repo, bool), GitEr
         c.arg("-c")
             .arg(format!("remote.origin.uploadpack={LOCAL_UPLOAD_PACK}"));
     }
-    c.arg("--").arg(url).arg(&tmp);
-    let res = run(c, "clone", url);
-    if let Err(e) = res {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
+    c.arg("--").arg(url).arg(tmp);
+    run(c, "clone", url).map(|_| ())
+}
+
+/// `<clone>.tmp<PID>` directories beside `dir` (what a clone killed mid-way leaves).
+fn remove_stale_tmps(dir: &Path) {
+    let (Some(parent), Some(stem)) = (dir.parent(), dir.file_stem()) else {
+        return;
+    };
+    let prefix = format!("{}.tmp", stem.to_string_lossy());
+    let Ok(rd) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name
+            .strip_prefix(&prefix)
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        {
+            tracing::info!(
+                "removing {}, left by a clone that was killed",
+                e.path().display()
+            );
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
-    std::fs::rename(&tmp, &dir)?;
-    Ok((repo, true))
+}
+
+/// Remove what killed runs left in the cache: half-made clones (`<clone>.tmp<PID>`, whose
+/// lock nobody holds any more). Called once at the start of a run.
+pub fn sweep_stale(cache_root: &Path) {
+    use fs4::fs_std::FileExt;
+    let Ok(rd) = std::fs::read_dir(cache_root.join("git")) else {
+        return;
+    };
+    let mut clones = std::collections::BTreeSet::new();
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some((stem, pid)) = name.rsplit_once(".tmp") {
+            if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) {
+                clones.insert(cache_root.join("git").join(format!("{stem}.git")));
+            }
+        }
+    }
+    for dir in clones {
+        let Ok(f) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.with_extension("lock"))
+        else {
+            continue;
+        };
+        // A run cloning this repository right now holds the lock: leave its directory alone.
+        if f.try_lock_exclusive().is_ok() {
+            remove_stale_tmps(&dir);
+            drop(f); // closing the file releases the lock
+        }
+    }
 }
 
 /// A local mirror's upload-pack runs here and reads only the mirror's own config: ask it to

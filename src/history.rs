@@ -304,6 +304,7 @@ mod tests {
         let repo = Repo {
             dir: d.join(".git"),
             url: "test".into(),
+            origin: "test".into(),
         };
         (tmp, repo, [a, b, c, s])
     }

@@ -33,6 +33,11 @@ pub struct HttpConfig {
     pub per_host: usize,
     pub base_delay: Duration,
     pub max_bytes: u64,
+    /// Time to establish a connection.
+    pub connect_timeout: Duration,
+    /// Longest silence while waiting for a response or between bytes of one: a host that
+    /// accepts and never answers fails after this, not after minutes.
+    pub read_timeout: Duration,
 }
 
 impl Default for HttpConfig {
@@ -42,6 +47,27 @@ impl Default for HttpConfig {
             per_host: 8,
             base_delay: Duration::from_millis(250),
             max_bytes: 256 * 1024 * 1024,
+            connect_timeout: Timeouts::default().connect,
+            read_timeout: Timeouts::default().read,
+        }
+    }
+}
+
+/// The time limits a run applies (`--connect-timeout`, `--read-timeout`, `--package-timeout`).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub read: Duration,
+    /// A package's registry requests and download together.
+    pub package: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(20),
+            package: Duration::from_secs(300),
         }
     }
 }
@@ -69,8 +95,8 @@ impl Http {
                 env!("CARGO_PKG_VERSION"),
                 " (+provenance verifier)"
             ))
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(300))
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
             .build()?;
         Ok(Http {
             client,
@@ -138,7 +164,14 @@ impl Http {
                 Ok(b) => return Ok(b),
                 Err(Attempt::Final(e)) => return Err(e),
                 Err(Attempt::Retry(e, after)) => {
-                    if attempt > self.config.retries {
+                    // A host that let a request time out usually does it again: one more
+                    // try, not the full budget of a flaky 503.
+                    let budget = if is_timeout(&e) {
+                        self.config.retries.min(1)
+                    } else {
+                        self.config.retries
+                    };
+                    if attempt > budget {
                         return Err(e);
                     }
                     let backoff = self.config.base_delay * 2u32.pow(attempt - 1);
@@ -245,6 +278,13 @@ impl Http {
     }
 }
 
+fn is_timeout(e: &HttpError) -> bool {
+    matches!(e, HttpError::Transport { message, .. } if message.contains(TIMED_OUT))
+}
+
+/// What [`describe`] says about a request that ran out of time.
+const TIMED_OUT: &str = "timed out";
+
 enum Attempt {
     Final(HttpError),
     Retry(HttpError, Option<Duration>),
@@ -252,6 +292,9 @@ enum Attempt {
 
 fn describe(e: &reqwest::Error) -> String {
     use std::error::Error;
+    if e.is_timeout() {
+        return format!("no answer in time: {TIMED_OUT} (a host that accepts and stalls)");
+    }
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

@@ -28,6 +28,7 @@ pub mod source;
 pub mod spec;
 pub mod stdout;
 pub mod store;
+pub mod submodules;
 pub mod tags;
 pub mod verify;
 

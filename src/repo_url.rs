@@ -1,13 +1,21 @@
 //! Repository URLs as metadata writes them, turned into something git can clone: trailing
 //! `.git`, `/tree/<ref>/<path>` and similar web suffixes, `git+` prefixes, `http` → `https`,
-//! `git@host:owner/repo` scp syntax, GitHub owner case. Then the user's `--git-rewrite` rules,
-//! like git's `url.<base>.insteadOf`.
+//! `git@host:owner/repo` scp syntax, GitHub owner case (for identity only). Then the user's
+//! `--git-rewrite` rules, like git's `url.<base>.insteadOf`.
+//!
+//! Metadata is attacker-controlled: a URL from a package or a `.gitmodules` is only ever a
+//! remote `https` URL whose path segments are plain names (no `file://`, no local path, no
+//! percent-escape that decodes to `/`, `\\` or `..`), checked before any rewrite. Only a URL
+//! the user's own `--git-rewrite` produced may point at the local file system.
 
 /// A repository URL made cloneable, plus what its web suffix said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoUrl {
-    /// The URL to clone (before rewrites), the identity used in reports and the cache.
+    /// The identity used in reports and de-duplication (GitHub owner and name lower-cased).
     pub url: String,
+    /// The URL to fetch (before rewrites), spelled as the metadata spells it: a mirror laid
+    /// out as the forge spells names (`BurntSushi/memchr`) is found on a case-sensitive disk.
+    pub fetch_url: String,
     /// A ref named in a `/tree/<ref>` or `/releases/tag/<ref>` suffix.
     pub ref_hint: Option<String>,
     /// A subdirectory named after the ref in a `/tree/<ref>/<path>` suffix.
@@ -63,20 +71,19 @@ pub fn normalize(raw: &str) -> Option<RepoUrl> {
                 .unwrap_or(rest);
             url = url::Url::parse(&format!("https://{rest}")).ok()?;
         }
-        "https" | "file" => {}
+        "https" => {}
+        // `file://` and every other scheme: metadata never names a local repository.
         _ => return None,
     }
     url.set_query(None);
     url.set_fragment(None);
-    if url.scheme() == "file" {
-        return Some(RepoUrl {
-            url: url.to_string().trim_end_matches('/').to_string(),
-            ref_hint: None,
-            subdir: None,
-        });
-    }
     let host = url.host_str()?.to_ascii_lowercase();
     let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+    if !plain_host(&host) {
+        return None;
+    }
+    // Segments that name the repository must be plain names; a web suffix after them
+    // (`/tree/<ref>/<dir>`) only gives hints and is read leniently.
     let segs: Vec<String> = url
         .path_segments()
         .map(|s| s.filter(|x| !x.is_empty()).map(str::to_string).collect())
@@ -107,12 +114,22 @@ pub fn normalize(raw: &str) -> Option<RepoUrl> {
         } else {
             2
         };
-        let mut owner = segs[..split - 1].join("/");
-        let mut repo = segs[split - 1].trim_end_matches(".git").to_string();
-        if host == "github.com" {
-            owner = owner.to_ascii_lowercase();
-            repo = repo.to_ascii_lowercase();
+        let named = segs[..split]
+            .iter()
+            .map(|s| plain_segment(s))
+            .collect::<Option<Vec<String>>>()?;
+        let owner = named[..split - 1].join("/");
+        let repo = named[split - 1].trim_end_matches(".git").to_string();
+        if repo.is_empty() || repo == "." || repo == ".." {
+            return None;
         }
+        let fetch_url = format!("https://{host}/{owner}/{repo}");
+        // GitHub names are case-insensitive: one identity for every spelling.
+        let identity = if host == "github.com" {
+            fetch_url.to_ascii_lowercase()
+        } else {
+            fetch_url.clone()
+        };
         let (mut ref_hint, mut subdir) = (None, None);
         let rest: Vec<&str> = segs[split..].iter().map(String::as_str).collect();
         match rest.as_slice() {
@@ -126,22 +143,68 @@ pub fn normalize(raw: &str) -> Option<RepoUrl> {
             _ => {}
         }
         return Some(RepoUrl {
-            url: format!("https://{host}/{owner}/{repo}"),
+            url: identity,
+            fetch_url,
             ref_hint,
             subdir,
         });
     }
-    let path = segs.join("/");
+    let named = segs
+        .iter()
+        .map(|s| plain_segment(s))
+        .collect::<Option<Vec<String>>>()?;
+    let path = named.join("/");
     let path = path.trim_end_matches(".git");
     if path.is_empty() {
         return None;
     }
+    if path.is_empty() || path.ends_with('/') {
+        return None;
+    }
     let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let url = format!("https://{host}{port}/{path}");
     Some(RepoUrl {
-        url: format!("https://{host}{port}/{path}"),
+        fetch_url: url.clone(),
+        url,
         ref_hint: None,
         subdir: None,
     })
+}
+
+/// A host name or IP literal as `url` prints it: letters, digits, `.`, `-`, `:` and the
+/// brackets of an IPv6 literal.
+fn plain_host(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+}
+
+/// One path segment, percent-decoded, when it is a plain name: ASCII letters, digits and
+/// `-_.~+@`, and not `.` or `..`. A segment that decodes to a separator or a dot segment
+/// would climb out of a rewrite target once git decodes it, so the whole URL is refused.
+fn plain_segment(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let v = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let s = String::from_utf8(out).ok()?;
+    let ok = !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.~+@".contains(c));
+    ok.then_some(s)
 }
 
 /// Is this URL on a host that serves git repositories (used to pick candidates from homepages)?
@@ -149,9 +212,6 @@ pub fn is_git_host(raw: &str) -> bool {
     let Some(n) = normalize(raw) else {
         return false;
     };
-    if n.url.starts_with("file://") {
-        return true;
-    }
     let host = url::Url::parse(&n.url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
@@ -264,6 +324,36 @@ mod tests {
         );
         assert_eq!(n("https://github.com/rust-lang"), "NONE");
         assert_eq!(n("mailto:x@y"), "NONE");
+    }
+
+    #[test]
+    fn metadata_never_names_a_local_repository() {
+        // Percent-escapes that git would decode into `/` or `..` once rewritten to a path.
+        assert_eq!(n("https://github.com/acme/..%2f..%2felsewhere%2fx"), "NONE");
+        assert_eq!(n("https://github.com/acme/%2e%2e"), "NONE");
+        assert_eq!(n("https://github.com/%2E%2E/x"), "NONE");
+        assert_eq!(n("https://git.example.org/a/..%5c..%5cx"), "NONE");
+        assert_eq!(n("https://git.example.org/a%00/x"), "NONE");
+        assert_eq!(n("file:///srv/private/secret.git"), "NONE");
+        assert_eq!(n("/srv/private/secret.git"), "NONE");
+        assert_eq!(n("./private"), "NONE");
+        assert_eq!(n("ext::sh -c touch% /tmp/pwned"), "NONE");
+        assert_eq!(n("C:\\repos\\x"), "NONE");
+        // A plain escape of a plain character is still the same name.
+        assert_eq!(
+            n("https://github.com/acme/na%6De"),
+            "https://github.com/acme/name"
+        );
+        assert!(!is_git_host("file:///srv/x.git"));
+    }
+
+    #[test]
+    fn identity_is_lower_case_but_fetching_keeps_the_spelling() {
+        let r = normalize("https://github.com/BurntSushi/memchr.git").unwrap();
+        assert_eq!(r.url, "https://github.com/burntsushi/memchr");
+        assert_eq!(r.fetch_url, "https://github.com/BurntSushi/memchr");
+        let r = normalize("https://gitlab.com/Group/Proj").unwrap();
+        assert_eq!(r.fetch_url, r.url);
     }
 
     #[test]

@@ -29,9 +29,11 @@ pub enum Lookup {
     BadLink { reason: String },
 }
 
-/// Opens (clones or reuses) the repository a `.gitmodules` URL names, checked out at nothing:
-/// the same partial clone cache as the main repository.
-pub type Opener = dyn Fn(&str) -> Result<Repo, GitError> + Send + Sync;
+/// Opens (clones or reuses) the repository a `.gitmodules` URL names (relative URLs already
+/// resolved against the superproject's remote), holding the given commit: the same partial
+/// clone cache as the main repository. The run remembers failures, so a submodule that
+/// cannot be fetched is tried once per run, not once per package.
+pub type Opener = dyn Fn(&str, &str) -> Result<Repo, GitError> + Send + Sync;
 
 /// A submodule's repository and tree at the commit the superproject records.
 struct SubRepo {
@@ -90,26 +92,18 @@ impl<'a> SourceView<'a> {
         let url = self.gitmodules_url(at)?;
         let opened = match url {
             None => None,
-            Some(url) => match opener(&url) {
+            Some(url) => match opener(&url, commit) {
                 Err(e) => {
-                    tracing::warn!("submodule {at} ({url}): {e}");
+                    tracing::debug!("submodule {at} ({url}): {e}");
                     None
                 }
                 Ok(repo) => {
-                    let have = repo.has_commit(commit).is_some()
-                        || (repo.fetch_all().is_ok() && repo.has_commit(commit).is_some())
-                        || (repo.fetch_commit(commit).is_ok() && repo.has_commit(commit).is_some());
-                    if have {
-                        let tree = repo.tree(commit)?;
-                        Some(Arc::new(SubRepo {
-                            repo,
-                            tree,
-                            commit: commit.to_string(),
-                        }))
-                    } else {
-                        tracing::warn!("submodule {at}: commit {commit} not found in {url}");
-                        None
-                    }
+                    let tree = repo.tree(commit)?;
+                    Some(Arc::new(SubRepo {
+                        repo,
+                        tree,
+                        commit: commit.to_string(),
+                    }))
                 }
             },
         };
@@ -150,20 +144,15 @@ impl<'a> SourceView<'a> {
                 }
             }
         }
+        // Relative URLs resolve against the superproject's remote URL, never the local
+        // path a rewrite gave it; the opener refuses anything that is not a remote URL.
         Ok(found.map(|u| {
             if u.starts_with("../") || u.starts_with("./") {
-                let base = self.repo.url.trim_end_matches('/').trim_end_matches(".git");
-                let mut parts: Vec<&str> = base.split('/').collect();
-                for c in u.split('/') {
-                    match c {
-                        ".." => {
-                            parts.pop();
-                        }
-                        "." | "" => {}
-                        c => parts.push(c),
-                    }
+                let base = url::Url::parse(&format!("{}/", self.repo.origin.trim_end_matches('/')));
+                match base.and_then(|b| b.join(&u)) {
+                    Ok(joined) => joined.to_string(),
+                    Err(_) => u,
                 }
-                parts.join("/")
             } else {
                 u
             }

@@ -7,13 +7,13 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::ecosystem::{Ecosystem, RegistryCx, RegistryError, Resolved};
 use crate::finding::{Code, Finding, Verdict};
-use crate::git::{self, GitError, Repo};
+use crate::git;
 use crate::http::Http;
 use crate::locate::locate_and_compare;
 use crate::profile::Profiles;
@@ -36,6 +36,8 @@ pub struct Options {
     pub mode: Option<Mode>,
     /// Concurrent rebuilds (a small limit: each runs a packager).
     pub build_jobs: usize,
+    /// Deadline for a package's registry requests and download together.
+    pub package_timeout: Duration,
 }
 
 /// One clone per repository URL per run, made by whichever package asks first.
@@ -45,10 +47,18 @@ pub struct Verifier {
     pub http: Http,
     pub opts: Options,
     repos: Mutex<HashMap<String, RepoCell>>,
+    submodules: crate::submodules::Submodules,
     git_permits: Semaphore,
     cpu_permits: Semaphore,
     build_permits: Semaphore,
+    /// MiB of archive content held by packages past the read, across `--jobs`.
+    held_mib: Semaphore,
 }
+
+/// How much archive content (MiB) the packages in flight may hold together; a package that
+/// would go over waits (holding no other permit) until others finish. Large files are not
+/// held at all ([`crate::archive::Limits::streaming`]).
+const HELD_BUDGET_MIB: u32 = 512;
 
 /// What download produced.
 struct Downloaded {
@@ -63,11 +73,16 @@ impl Verifier {
         let build_permits = Semaphore::new(opts.build_jobs.max(1));
         Verifier {
             http,
+            submodules: crate::submodules::Submodules::new(
+                opts.cache_dir.clone(),
+                opts.rewrites.clone(),
+            ),
             opts,
             repos: Mutex::default(),
             git_permits,
             cpu_permits,
             build_permits,
+            held_mib: Semaphore::new(HELD_BUDGET_MIB as usize),
         }
     }
 
@@ -83,7 +98,10 @@ impl Verifier {
             http: &self.http,
             profile,
         };
-        eco.handler().resolve(&cx, name, version).await
+        let deadline = self.opts.package_timeout;
+        tokio::time::timeout(deadline, eco.handler().resolve(&cx, name, version))
+            .await
+            .unwrap_or_else(|_| Err(RegistryError::Failed(timed_out(deadline))))
     }
 
     /// Every version with its publication time where the registry says (`--since`).
@@ -106,7 +124,10 @@ impl Verifier {
             http: &self.http,
             profile,
         };
-        eco.handler().versions(&cx, name).await
+        let deadline = self.opts.package_timeout;
+        tokio::time::timeout(deadline, eco.handler().versions(&cx, name))
+            .await
+            .unwrap_or_else(|_| Err(RegistryError::Failed(timed_out(deadline))))
     }
 
     /// What packages of this ecosystem are compared with: `--mode`, else the profile's.
@@ -154,7 +175,11 @@ impl Verifier {
         result.artifact.url = Some(resolved.url.clone());
         result.artifact.expected_sha256 = resolved.sha256.clone();
 
-        let dl = match self.download(eco, &resolved).await {
+        let left = self.opts.package_timeout.saturating_sub(started.elapsed());
+        let dl = match tokio::time::timeout(left, self.download(eco, &resolved))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!(timed_out(self.opts.package_timeout))))
+        {
             Ok(d) => d,
             Err(e) => {
                 result.findings.push(Finding::new(
@@ -200,6 +225,12 @@ impl Verifier {
             }
         };
         result.findings.extend(pkg.findings.iter().cloned());
+        let held = pkg
+            .files
+            .held_bytes()
+            .div_ceil(1 << 20)
+            .clamp(1, HELD_BUDGET_MIB as u64);
+        let _held = self.held_mib.acquire_many(held as u32).await.expect("open");
 
         // Repository: the artifact's own metadata, then the registry's.
         let mut candidates = pkg.repository.clone();
@@ -218,7 +249,16 @@ impl Verifier {
         }
         let Some(repo_url) = candidates.iter().find_map(|c| repo_url::normalize(c)) else {
             let msg = if candidates.is_empty() {
-                "the artifact names no source repository".to_string()
+                if pkg
+                    .findings
+                    .iter()
+                    .any(|f| f.code == Code::ManifestUnreadable)
+                {
+                    "the manifest that would name the source repository could not be read"
+                        .to_string()
+                } else {
+                    "the artifact names no source repository".to_string()
+                }
             } else {
                 format!(
                     "no usable git repository URL among: {}",
@@ -234,9 +274,14 @@ impl Verifier {
             return finish(result, started);
         };
         result.source.repository = Some(repo_url.url.clone());
-        let clone_url = self.opts.rewrites.apply(&repo_url.url);
+        // Cached under the identity; fetched as the metadata spells it, then as the identity.
+        let key = self.opts.rewrites.apply(&repo_url.url);
+        let mut urls = vec![self.opts.rewrites.apply(&repo_url.fetch_url)];
+        if !urls.contains(&key) {
+            urls.push(key.clone());
+        }
 
-        let shared = match self.repo(&clone_url).await {
+        let shared = match self.repo(&key, &repo_url.fetch_url, urls).await {
             Ok(r) => r,
             Err(e) => {
                 result.findings.push(Finding::new(
@@ -254,16 +299,10 @@ impl Verifier {
         let _cpu = self.cpu_permits.acquire().await.expect("open");
         let p2 = pkg.clone();
         let s2 = shared.clone();
-        let cache_dir = self.opts.cache_dir.clone();
-        let rewrites = self.opts.rewrites.clone();
+        let submodules = self.submodules.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            // Submodules come from the same cache, through the same rewrites.
-            let opener = move |raw: &str| -> Result<Repo, GitError> {
-                let url = repo_url::normalize(raw)
-                    .map(|r| r.url)
-                    .unwrap_or_else(|| raw.to_string());
-                git::open_or_clone(&cache_dir, &rewrites.apply(&url)).map(|(r, _)| r)
-            };
+            // Submodules come from the same cache, through the same rewrites, once per run.
+            let opener = move |raw: &str, commit: &str| submodules.open(raw, commit);
             locate_and_compare(handler, &p2, &s2, tag_hint, hint_dir, &opener)
         })
         .await;
@@ -400,19 +439,26 @@ impl Verifier {
     }
 
     /// The shared clone of a URL: cloned at most once per run, whoever asks first.
-    async fn repo(&self, url: &str) -> Result<Arc<SharedRepo>, String> {
+    async fn repo(
+        &self,
+        key: &str,
+        origin: &str,
+        urls: Vec<String>,
+    ) -> Result<Arc<SharedRepo>, String> {
         let cell = self
             .repos
             .lock()
             .expect("repo map")
-            .entry(url.to_string())
+            .entry(key.to_string())
             .or_default()
             .clone();
         cell.get_or_init(|| async {
             let _git = self.git_permits.acquire().await.expect("open");
             let root = self.opts.cache_dir.clone();
-            let u = url.to_string();
-            match tokio::task::spawn_blocking(move || git::open_or_clone(&root, &u)).await {
+            let (k, o) = (key.to_string(), origin.to_string());
+            match tokio::task::spawn_blocking(move || git::open_or_clone_as(&root, &k, &o, &urls))
+                .await
+            {
                 Ok(Ok((repo, cloned_now))) => Ok(Arc::new(SharedRepo::new(repo, cloned_now))),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(e) => Err(e.to_string()),
@@ -421,6 +467,13 @@ impl Verifier {
         .await
         .clone()
     }
+}
+
+fn timed_out(deadline: Duration) -> String {
+    format!(
+        "the registry did not answer within {} s (--package-timeout)",
+        deadline.as_secs()
+    )
 }
 
 fn finish(mut r: PackageResult, started: Instant) -> PackageResult {

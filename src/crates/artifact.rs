@@ -6,9 +6,10 @@ use serde::Deserialize;
 
 use crate::archive::{into_files, read_tar_gz, ArchiveError, Limits, Root};
 use crate::ecosystem::{Package, Resolved};
+use crate::finding::{Code, Finding};
 
 #[derive(Debug, Default, Deserialize)]
-struct VcsInfo {
+pub struct VcsInfo {
     #[serde(default)]
     git: Option<GitInfo>,
     #[serde(default)]
@@ -32,6 +33,8 @@ pub struct CrateMeta {
     pub orig: Option<toml::Table>,
     /// Problems reading either manifest.
     pub manifest_errors: Vec<String>,
+    /// Why `.cargo_vcs_info.json` is not what cargo writes (`None`: absent or valid).
+    pub vcs_info_error: Option<String>,
 }
 
 impl CrateMeta {
@@ -41,8 +44,37 @@ impl CrateMeta {
     }
 }
 
+const VCS_INFO: &str = ".cargo_vcs_info.json";
+
+/// Read `.cargo_vcs_info.json` as cargo writes it: a JSON object whose `git.sha1` is a full
+/// commit id. Anything else is an error that says what is wrong.
+pub fn parse_vcs_info(data: &[u8]) -> Result<VcsInfo, String> {
+    let v: VcsInfo = serde_json::from_slice(data)
+        .map_err(|e| format!("`{VCS_INFO}` is not the JSON cargo writes ({e})"))?;
+    let sha1 = v.git.as_ref().and_then(|g| g.sha1.as_deref());
+    match sha1 {
+        None => Err(format!("`{VCS_INFO}` has no `git.sha1`")),
+        Some(s) if s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit()) => Ok(v),
+        Some(s) => Err(format!(
+            "`{VCS_INFO}` records `git.sha1` = {:?}, which is not 40 hex digits",
+            s.chars().take(64).collect::<String>()
+        )),
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(300)
+        .collect()
+}
+
 pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {
-    let raw = read_tar_gz(bytes, Limits::default())?;
+    let raw = read_tar_gz(bytes, Limits::streaming())?;
     let root = format!("{}-{}", resolved.name, resolved.version);
     let (files, findings) = into_files(raw, Root::Exact(&root));
     if files.is_empty() {
@@ -66,10 +98,28 @@ pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> 
     meta.manifest = manifest;
     meta.orig = orig;
 
-    let vcs: VcsInfo = files
-        .data(".cargo_vcs_info.json")
-        .and_then(|d| serde_json::from_slice(d).ok())
-        .unwrap_or_default();
+    let mut findings = findings;
+    for e in &meta.manifest_errors {
+        let (path, msg) = e.split_once(": ").unwrap_or(("Cargo.toml", e));
+        findings.push(Finding::at(
+            Code::ManifestUnreadable,
+            path,
+            format!("`{path}` is not valid TOML: {}", first_line(msg)),
+        ));
+    }
+    let vcs = match files.data(VCS_INFO).map(parse_vcs_info) {
+        None => VcsInfo::default(),
+        Some(Ok(v)) => v,
+        Some(Err(e)) => {
+            findings.push(Finding::at(
+                Code::VcsInfoInvalid,
+                VCS_INFO,
+                format!("{e}: cargo never writes that, so the recorded commit is unreadable"),
+            ));
+            meta.vcs_info_error = Some(e);
+            VcsInfo::default()
+        }
+    };
     let git = vcs.git.unwrap_or_default();
     let repository = meta
         .manifest
@@ -85,9 +135,7 @@ pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> 
         files,
         findings,
         repository,
-        commit: git
-            .sha1
-            .filter(|s| s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit())),
+        commit: git.sha1,
         dirty: git.dirty,
         path_in_vcs: vcs.path_in_vcs.map(|p| p.trim_matches('/').to_string()),
         tag_hint: None,

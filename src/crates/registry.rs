@@ -116,14 +116,26 @@ pub async fn lines(cx: &RegistryCx<'_>, name: &str) -> Result<Vec<IndexLine>, Re
         }
         Err(e) => return Err(RegistryError::Failed(format!("index: {e}"))),
     };
-    let text = String::from_utf8_lossy(&body.bytes);
+    parse_index(&String::from_utf8_lossy(&body.bytes), name, &url)
+}
+
+/// The lines of a crate's index file (`url` names it in messages). A line that is not an
+/// index entry is skipped; a line for another crate is an error (the index is input too).
+pub fn parse_index(text: &str, name: &str, url: &str) -> Result<Vec<IndexLine>, RegistryError> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let l: IndexLine = serde_json::from_str(line)
-            .map_err(|e| RegistryError::Failed(format!("{url}, line {}: {e}", i + 1)))?;
+        // One line cargo cannot read does not make the other versions unusable: cargo
+        // itself skips such lines.
+        let l: IndexLine = match serde_json::from_str(line) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("{url}, line {}: skipped, not an index entry: {e}", i + 1);
+                continue;
+            }
+        };
         // The index is input too: a line for another crate (or a name that is not a valid
         // crate name, which the download template would be built from) is not this crate's.
         if !same_crate(&l.name, name) {
@@ -132,6 +144,17 @@ pub async fn lines(cx: &RegistryCx<'_>, name: &str) -> Result<Vec<IndexLine>, Re
                 i + 1,
                 l.name
             )));
+        }
+        // `vers` and `cksum` go into download URLs and file names: only what cargo accepts.
+        if semver::Version::parse(&l.vers).is_err()
+            || l.cksum.len() != 64
+            || !l.cksum.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            tracing::warn!(
+                "{url}, line {}: skipped, `vers` is not a version or `cksum` not a SHA-256",
+                i + 1
+            );
+            continue;
         }
         out.push(l);
     }
@@ -216,6 +239,24 @@ mod tests {
         assert!(same_crate("Foo_Bar", "foo-bar"));
         assert!(!same_crate("other", "foo"));
         assert!(!same_crate("é", "é"));
+    }
+
+    #[test]
+    fn bad_index_lines_are_skipped() {
+        let ok = format!(
+            r#"{{"name":"foo","vers":"1.0.0","cksum":"{}"}}"#,
+            "a".repeat(64)
+        );
+        let text = format!(
+            "{{\"name\":\"foo\",\"vers\":\n{ok}\n{}\n{}\n",
+            ok.replace("1.0.0", "../../x"),
+            ok.replace(&"a".repeat(64), "zz")
+        );
+        let lines = parse_index(&text, "foo", "u").unwrap();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].vers, "1.0.0");
+        let other = ok.replace("\"foo\"", "\"bar\"");
+        assert!(parse_index(&other, "foo", "u").is_err());
     }
 
     #[test]

@@ -33,7 +33,13 @@ impl Rule for VcsInfo {
         "cargo package writes .cargo_vcs_info.json to record the commit"
     }
     fn judge(&self, cx: &FileCx<'_>) -> Result<Option<Outcome>, GitError> {
-        Ok((cx.path == ".cargo_vcs_info.json").then_some(Outcome::Excused))
+        // Only the file cargo writes is excused: an unreadable claim (already a
+        // `vcs-info-invalid` finding) is not in the source either.
+        let valid = cx
+            .pkg
+            .meta::<CrateMeta>()
+            .is_some_and(|m| m.vcs_info_error.is_none());
+        Ok((cx.path == ".cargo_vcs_info.json" && valid).then_some(Outcome::Excused))
     }
 }
 

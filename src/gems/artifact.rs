@@ -325,7 +325,7 @@ pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> 
         ));
     }
 
-    let raw = read_tar_gz(data_gz, limits)?;
+    let raw = read_tar_gz(data_gz, Limits::streaming())?;
     let (files, more) = into_files(raw, Root::None);
     findings.extend(more);
     let repository = repository_candidates(&meta);

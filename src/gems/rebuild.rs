@@ -27,7 +27,8 @@ fn members(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
         .into_iter()
         .filter_map(|(p, c)| match c {
             Content::File { data, .. } => Some((p, data)),
-            Content::Symlink { .. } => None,
+            // Default limits keep every member's bytes; nothing is streamed here.
+            Content::Symlink { .. } | Content::Streamed { .. } => None,
         })
         .collect())
 }

@@ -31,7 +31,8 @@ pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> 
     if resolved.filename.ends_with(".whl") {
         return super::wheel::read(resolved, bytes);
     }
-    let limits = Limits::default();
+    // Large files of the sdist are hashed as a stream, not held (several sdists in flight).
+    let limits = Limits::streaming();
     let raw = if resolved.filename.ends_with(".zip") {
         read_zip(bytes, limits)?
     } else {

@@ -171,6 +171,7 @@ pub(crate) mod tests {
         let lim = Limits {
             max_total_bytes: 1 << 20,
             max_entries: 10,
+            ..Limits::default()
         };
         assert!(matches!(read_zip(&z, lim), Err(ArchiveError::TooLarge(_))));
         assert!(matches!(

@@ -41,6 +41,8 @@ pub struct Request {
 struct State {
     root: PathBuf,
     faults: Mutex<HashMap<String, VecDeque<Fault>>>,
+    /// Paths whose requests are read and then never answered (a stalled host).
+    stalls: Mutex<std::collections::HashSet<String>>,
     log: Mutex<Vec<Request>>,
 }
 
@@ -59,6 +61,7 @@ impl TestServer {
         let state = Arc::new(State {
             root: root.into(),
             faults: Mutex::new(HashMap::new()),
+            stalls: Mutex::new(std::collections::HashSet::new()),
             log: Mutex::new(Vec::new()),
         });
         let stop = Arc::new(AtomicBool::new(false));
@@ -150,6 +153,12 @@ impl TestServer {
         }
     }
 
+    /// From now on, read every request for `path` and never answer it: the connection
+    /// stays open and silent (for a minute), like a host that accepts and then stalls.
+    pub fn stall(&self, path: &str) {
+        self.state.stalls.lock().unwrap().insert(path.to_string());
+    }
+
     /// Every request seen so far, in arrival order.
     pub fn requests(&self) -> Vec<Request> {
         self.state.log.lock().unwrap().clone()
@@ -221,6 +230,18 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
     let target = parts.next().unwrap_or("/").to_string();
     let raw_path = target.split(['?', '#']).next().unwrap_or("/");
     let path = percent_decode(raw_path);
+
+    if state.stalls.lock().unwrap().contains(&path) {
+        state.log.lock().unwrap().push(Request {
+            method,
+            path,
+            target,
+            status: 0,
+            at,
+        });
+        std::thread::sleep(Duration::from_secs(60));
+        return Ok(());
+    }
 
     let fault = state
         .faults
