@@ -171,13 +171,19 @@ pub fn normalize(raw: &str) -> Option<RepoUrl> {
     })
 }
 
-/// A host name or IP literal as `url` prints it: letters, digits, `.`, `-`, `:` and the
-/// brackets of an IPv6 literal.
+/// A host name of non-empty labels (letters, digits, `-`), or a bracketed IPv6 literal.
+/// (Fuzzing found `git@..:x` becoming host `..`.)
 fn plain_host(host: &str) -> bool {
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return !v6.is_empty()
+            && v6
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || ":.".contains(c));
+    }
     !host.is_empty()
         && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
 /// One path segment, percent-decoded, when it is a plain name: ASCII letters, digits and
@@ -339,6 +345,8 @@ mod tests {
         assert_eq!(n("./private"), "NONE");
         assert_eq!(n("ext::sh -c touch% /tmp/pwned"), "NONE");
         assert_eq!(n("C:\\repos\\x"), "NONE");
+        assert_eq!(n("@ht2r@..:6"), "NONE");
+        assert_eq!(n("git@.:a/b"), "NONE");
         // A plain escape of a plain character is still the same name.
         assert_eq!(
             n("https://github.com/acme/na%6De"),
