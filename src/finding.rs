@@ -157,6 +157,18 @@ pub struct Finding {
     /// A short unified diff for `content-differs` on text files.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub diff: Option<String>,
+    /// Set when an allow entry accepts this finding (`--allow`): it is still reported, but
+    /// does not count towards the verdict or the exit code.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub allowed: Option<Allowed>,
+}
+
+/// Why a finding is accepted: the allow entry's reason, and its expiry date if it has one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allowed {
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expires: Option<String>,
 }
 
 impl Finding {
@@ -168,6 +180,7 @@ impl Finding {
             message: message.into(),
             rule: None,
             diff: None,
+            allowed: None,
         }
     }
 
@@ -205,14 +218,13 @@ impl Verdict {
         }
     }
 
-    /// Judge: a red flag wins, then anything unverifiable, else verified.
+    /// Judge: a red flag wins, then anything unverifiable, else verified. Allowed findings
+    /// (accepted by an allow entry) do not count.
     pub fn judge(findings: &[Finding]) -> Verdict {
-        if findings.iter().any(|f| f.severity == Severity::RedFlag) {
+        let counted = || findings.iter().filter(|f| f.allowed.is_none());
+        if counted().any(|f| f.severity == Severity::RedFlag) {
             Verdict::Mismatch
-        } else if findings
-            .iter()
-            .any(|f| f.severity == Severity::Unverifiable)
-        {
+        } else if counted().any(|f| f.severity == Severity::Unverifiable) {
             Verdict::Unverifiable
         } else {
             Verdict::Verified

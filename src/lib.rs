@@ -1,12 +1,15 @@
 //! provero: is what the registry serves the same code as the tagged source it claims to come
 //! from? See ARCHITECTURE.md for the pipeline and where each stage lives.
 
+pub mod allow;
 pub mod archive;
 pub mod cli;
 pub mod compare;
+pub mod config;
 pub mod ecosystem;
 pub mod engine;
 pub mod finding;
+pub mod gate;
 pub mod git;
 pub mod http;
 pub mod input;

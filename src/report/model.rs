@@ -136,6 +136,9 @@ pub struct Summary {
     /// Inputs not checked on purpose (a lockfile's git and path dependencies).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped_inputs: usize,
+    /// Findings an allow entry accepted (`--allow`): reported, not counted in `by_code`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub allowed: usize,
     pub by_code: BTreeMap<String, usize>,
     pub by_ecosystem: BTreeMap<String, BTreeMap<String, usize>>,
     /// The slowest packages, longest first (filled by `provero report`).
@@ -155,6 +158,9 @@ pub struct Report {
     /// Inputs not checked on purpose, with the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_inputs: Vec<SkippedInput>,
+    /// Warnings about the run itself (an allow entry that matched nothing or has expired).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub summary: Summary,
 }
 
@@ -175,6 +181,10 @@ impl Summary {
                 s.errors += 1;
             }
             for f in &r.findings {
+                if f.allowed.is_some() {
+                    s.allowed += 1;
+                    continue;
+                }
                 *s.by_code.entry(f.code.as_str().to_string()).or_default() += 1;
             }
             *s.by_ecosystem
@@ -194,6 +204,7 @@ impl Report {
             results,
             errors,
             skipped_inputs: Vec::new(),
+            warnings: Vec::new(),
             summary,
         }
     }
