@@ -186,7 +186,10 @@ impl Entry {
             )
         })?;
         let ecosystem = Ecosystem::parse(eco.trim()).ok_or_else(|| {
-            format!("package `{}`: unknown ecosystem `{eco}` (expected crates, pypi or gems)", r.package)
+            format!(
+                "package `{}`: unknown ecosystem `{eco}` (expected crates, pypi or gems)",
+                r.package
+            )
         })?;
         let (name, version) = match rest.split_once('@') {
             Some((n, v)) => (n.trim(), v.trim()),
@@ -271,7 +274,11 @@ fn parse_date(v: &toml::Value) -> Result<time::Date, String> {
             _ => return Err(format!("`expires` = {d} must be a date like 2027-06-30")),
         },
         toml::Value::String(s) => s.trim().to_string(),
-        other => return Err(format!("`expires` = {other} must be a date like 2027-06-30")),
+        other => {
+            return Err(format!(
+                "`expires` = {other} must be a date like 2027-06-30"
+            ))
+        }
     };
     let bad = || format!("`expires` = {text} must be a date like 2027-06-30");
     let mut parts = text.splitn(3, '-').map(|p| p.parse::<u16>().ok());
@@ -468,11 +475,25 @@ mod tests {
     fn another_path_version_or_code_is_not_allowed_and_the_entry_is_a_warning() {
         let l = list(ENTRY);
         for (version, finding) in [
-            ("2.3.2", Finding::at(Code::ContentDiffers, "src/lib.rs", "x")),
-            ("2.3.3", Finding::at(Code::ContentDiffers, "Cargo.toml.orig", "x")),
-            ("2.3.2", Finding::at(Code::FileNotInSource, "Cargo.toml.orig", "x")),
+            (
+                "2.3.2",
+                Finding::at(Code::ContentDiffers, "src/lib.rs", "x"),
+            ),
+            (
+                "2.3.3",
+                Finding::at(Code::ContentDiffers, "Cargo.toml.orig", "x"),
+            ),
+            (
+                "2.3.2",
+                Finding::at(Code::FileNotInSource, "Cargo.toml.orig", "x"),
+            ),
         ] {
-            let mut r = result(Ecosystem::Crates, "percent-encoding", version, vec![finding]);
+            let mut r = result(
+                Ecosystem::Crates,
+                "percent-encoding",
+                version,
+                vec![finding],
+            );
             let used = l.apply(&mut r, day("2026-01-01"));
             assert!(used.is_empty());
             assert_eq!(r.verdict, Verdict::Mismatch);
@@ -529,7 +550,11 @@ mod tests {
                 "[[allow]]\npackage = \"{pkg}\"\ncode = \"dirty\"\nreason = \"r\"\n"
             ));
             let eco = Ecosystem::parse(pkg.split(':').next().unwrap()).unwrap();
-            let name = if pkg.starts_with("pypi") { "foo-bar" } else { "foo" };
+            let name = if pkg.starts_with("pypi") {
+                "foo-bar"
+            } else {
+                "foo"
+            };
             let mut r = result(eco, name, version, vec![Finding::new(Code::Dirty, "d")]);
             let used = l.apply(&mut r, day("2026-01-01"));
             assert_eq!(!used.is_empty(), hit, "{pkg} vs {version}");

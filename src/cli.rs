@@ -62,6 +62,77 @@ pub struct ReportArgs {
     /// How many of the slowest packages to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub slowest: usize,
+
+    #[command(flatten)]
+    pub gates: GateArgs,
+}
+
+/// The CI gate, accepted findings, the configuration file and attestation signing: shared by
+/// `verify` and `report`.
+#[derive(Args, Debug)]
+pub struct GateArgs {
+    /// Read settings from FILE [default: provero.toml in the working directory, if present].
+    /// Flags given here win over the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Exit 1 when any package reaches this level or a higher one (warning < unverifiable <
+    /// red-flag < error); `unverifiable` also fails a run in which nothing was verified, `error`
+    /// fails only on errors [default: red-flag].
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<crate::gate::FailOn>,
+
+    /// Accepted findings (TOML `[[allow]]` entries): a matching finding is reported as
+    /// `allowed` with its reason and does not count towards the verdict or the exit code.
+    /// Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub allow: Vec<PathBuf>,
+
+    /// Sign each in-toto statement (`--format intoto`) in a DSSE envelope with this Ed25519
+    /// private key (PKCS#8 PEM, e.g. from `openssl genpkey -algorithm ed25519`).
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+}
+
+/// What the gate flags and the configuration file settle together (flags win).
+struct Gates {
+    config: crate::config::Config,
+    fail_on: crate::gate::FailOn,
+    allow: crate::allow::AllowList,
+    signer: Option<crate::report::intoto::SigningKey>,
+}
+
+impl GateArgs {
+    fn settle(&self) -> anyhow::Result<Gates> {
+        let cwd = std::env::current_dir()?;
+        let mut config = crate::config::Config::discover(self.config.as_deref(), &cwd)
+            .map_err(anyhow::Error::msg)?;
+        if let (Some(m), Some(file)) = (&config.mode, &config.path) {
+            if m != "diff" {
+                anyhow::bail!(
+                    "{}: mode = `{m}`: this build of provero verifies by diff only",
+                    file.display()
+                );
+            }
+        }
+        let fail_on = self.fail_on.or(config.fail_on).unwrap_or_default();
+        let mut allow = std::mem::take(&mut config.allow);
+        for f in &self.allow {
+            allow.extend(crate::allow::AllowList::load(f).map_err(anyhow::Error::msg)?);
+        }
+        let signer = self
+            .sign_key
+            .as_deref()
+            .map(crate::report::intoto::SigningKey::load)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        Ok(Gates {
+            config,
+            fail_on,
+            allow,
+            signer,
+        })
+    }
 }
 
 #[derive(Args, Debug)]
@@ -148,13 +219,16 @@ pub struct VerifyArgs {
     pub diff: bool,
 
     /// How many packages are worked on at once (downloads, git and comparisons are bounded
-    /// separately beneath this).
-    #[arg(long, short, value_name = "N", default_value_t = default_jobs())]
-    pub jobs: usize,
+    /// separately beneath this) [default: 4 per CPU, between 4 and 32].
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
 
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub gates: GateArgs,
 }
 
 fn default_jobs() -> usize {
@@ -223,7 +297,19 @@ fn init_tracing(verbose: u8) {
 }
 
 async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
+    let gates = args.gates.settle()?;
+    let config = &gates.config;
+    let config_file = config
+        .path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let mut profiles = Profiles::builtin();
+    for r in &config.registries {
+        profiles
+            .apply(r)
+            .map_err(|e| anyhow::anyhow!("{config_file}: registries: {e}"))?;
+    }
     for r in &args.registry {
         profiles.apply(r).map_err(anyhow::Error::msg)?;
     }
@@ -235,13 +321,19 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
             .artifact = Some(kind.clone());
     }
     let mut rewrites = Rewrites::default();
-    for r in &args.git_rewrite {
+    // The configuration's first: on an equal prefix the later rule, the flag's, wins.
+    for r in config.rewrites.iter().chain(&args.git_rewrite) {
         rewrites.add(r).map_err(anyhow::Error::msg)?;
     }
-    if args.jobs == 0 {
+    let jobs = args.jobs.or(config.jobs).unwrap_or_else(default_jobs);
+    if jobs == 0 {
         anyhow::bail!("--jobs must be at least 1");
     }
-    let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    let cache_dir = args
+        .cache_dir
+        .clone()
+        .or_else(|| config.cache_dir.clone())
+        .unwrap_or_else(default_cache_dir);
     std::fs::create_dir_all(&cache_dir).map_err(|e| {
         anyhow::anyhow!(
             "cannot use the cache directory {}: {e}",
@@ -276,17 +368,18 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         cache_dir,
         profiles,
         rewrites,
-        jobs: args.jobs,
+        jobs,
         progress: !args.quiet && std::io::stderr().is_terminal(),
         stream_human: args.format == Format::Human && args.output.is_none(),
         style,
         db,
         recheck: args.recheck,
         shard,
+        allow: gates.allow.clone(),
     };
     let report = engine::run(run, inputs).await?;
-    write_report(&report, args.format, args.output.as_deref(), style)?;
-    Ok(report.exit_code())
+    write_report(&report, args.format, args.output.as_deref(), style, &gates)?;
+    Ok(crate::gate::exit_code(&report, gates.fail_on))
 }
 
 /// Render a report to stdout or a file; for human output (and whenever the JSON does not go
@@ -296,10 +389,13 @@ fn write_report(
     format: Format,
     output: Option<&std::path::Path>,
     style: crate::report::Style,
+    gates: &Gates,
 ) -> anyhow::Result<()> {
     // Human lines on stdout were streamed (or printed) already.
     let text = if format == Format::Human && output.is_none() {
         String::new()
+    } else if format == Format::Intoto {
+        intoto(report, gates)
     } else {
         format.render(report, style)?
     };
@@ -321,14 +417,35 @@ fn write_report(
         }
         eprint!("{}", crate::report::human_summary(&report.summary));
     }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     Ok(())
+}
+
+/// The in-toto statements (signed when a key was given); says on stderr how many packages had
+/// no artifact to attest.
+fn intoto(report: &crate::report::Report, gates: &Gates) -> String {
+    use crate::report::intoto;
+    let cx = intoto::Context {
+        time_verified: intoto::now_rfc3339(),
+        mode: gates.config.mode.as_deref().unwrap_or("diff"),
+        signer: gates.signer.as_ref(),
+    };
+    let n = intoto::unattested(report);
+    if n > 0 {
+        eprintln!("note: {n} package(s) without a downloaded artifact have no statement");
+    }
+    intoto::render(report, &cx)
 }
 
 /// `provero report`: render what a store holds. Exit code as for the run that decided it
 /// (1 when any stored package has a red flag; errors are never stored).
 fn report(args: ReportArgs) -> anyhow::Result<i32> {
+    let gates = args.gates.settle()?;
     let db = args.db.unwrap_or_else(|| {
         args.cache_dir
+            .or_else(|| gates.config.cache_dir.clone())
             .unwrap_or_else(default_cache_dir)
             .join("results.db")
     });
@@ -336,7 +453,15 @@ fn report(args: ReportArgs) -> anyhow::Result<i32> {
         anyhow::bail!("no results store at {}", db.display());
     }
     let store = crate::store::Store::open(&db)?;
-    let report = crate::report::Report::new(store.all()?, Vec::new()).with_slowest(args.slowest);
+    // The store keeps what was found; what is accepted is decided by today's allow entries.
+    let today = crate::allow::today();
+    let mut results = store.all()?;
+    let mut used = Vec::new();
+    for r in &mut results {
+        used.extend(gates.allow.apply(r, today));
+    }
+    let mut report = crate::report::Report::new(results, Vec::new()).with_slowest(args.slowest);
+    report.warnings = gates.allow.warnings(&used, today);
     let style = crate::report::Style {
         color: std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none()
@@ -350,8 +475,8 @@ fn report(args: ReportArgs) -> anyhow::Result<i32> {
         }
         out.flush()?;
     }
-    write_report(&report, args.format, args.output.as_deref(), style)?;
-    Ok(report.exit_code())
+    write_report(&report, args.format, args.output.as_deref(), style, &gates)?;
+    Ok(crate::gate::exit_code(&report, gates.fail_on))
 }
 
 /// `provero merge`: fold every input store into `--db`.

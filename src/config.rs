@@ -86,10 +86,18 @@ impl Config {
                     "{file}: registries.{eco}: unknown ecosystem `{eco}` (expected crates, pypi or gems)"
                 ));
             }
-            let value = if value.contains("://") {
-                value
+            // A profile file is relative to this file; anything else is a URL.
+            let value = if value.ends_with(".toml") && !value.contains("://") {
+                let p = dir.join(&value);
+                if !p.is_file() {
+                    return Err(format!(
+                        "{file}: registries.{eco}: the registry profile {} does not exist",
+                        p.display()
+                    ));
+                }
+                p.display().to_string()
             } else {
-                dir.join(&value).display().to_string()
+                value
             };
             registries.push(format!("{eco}={value}"));
         }
@@ -171,7 +179,7 @@ mode = "diff"
 
 [registries]
 crates = "http://127.0.0.1:9/index/"
-pypi = "registries/mirror.toml"
+pypi = "mirror.toml"
 
 [rewrites]
 "https://github.com/" = "file:///srv/mirror/"
@@ -182,6 +190,9 @@ code = "dirty"
 reason = "reviewed"
 "#,
         );
+        let e = Config::discover(None, d.path()).unwrap_err();
+        assert!(e.contains("registries.pypi: the registry profile"), "{e}");
+        std::fs::write(d.path().join("mirror.toml"), "").unwrap();
         let c = Config::discover(None, d.path()).unwrap();
         assert_eq!(c.path.as_deref(), Some(p.as_path()));
         assert_eq!(c.fail_on, Some(FailOn::Unverifiable));
@@ -192,7 +203,7 @@ reason = "reviewed"
             c.registries,
             vec![
                 "crates=http://127.0.0.1:9/index/".to_string(),
-                format!("pypi={}", d.path().join("registries/mirror.toml").display()),
+                format!("pypi={}", d.path().join("mirror.toml").display()),
             ]
         );
         assert_eq!(c.rewrites, vec!["https://github.com/=file:///srv/mirror/"]);
@@ -212,12 +223,24 @@ reason = "reviewed"
     fn unknown_keys_and_bad_values_name_the_file_line_and_key() {
         let d = tempfile::tempdir().unwrap();
         for (text, says) in [
-            ("jobs = 2\nfail_fast = true\n", ":2: unknown field `fail_fast`"),
-            ("fail-on = \"sometimes\"\n", ":1: `fail-on`: unknown variant `sometimes`"),
+            (
+                "jobs = 2\nfail_fast = true\n",
+                ":2: unknown field `fail_fast`",
+            ),
+            (
+                "fail-on = \"sometimes\"\n",
+                ":1: `fail-on`: unknown variant `sometimes`",
+            ),
             ("jobs = \"many\"\n", ":1: `jobs`: invalid type"),
             ("jobs = 0\n", "jobs must be at least 1"),
-            ("mode = \"guess\"\n", "mode = `guess`: expected one of diff, rebuild, both"),
-            ("[registries]\nnpm = \"http://x/\"\n", "registries.npm: unknown ecosystem"),
+            (
+                "mode = \"guess\"\n",
+                "mode = `guess`: expected one of diff, rebuild, both",
+            ),
+            (
+                "[registries]\nnpm = \"http://x/\"\n",
+                "registries.npm: unknown ecosystem",
+            ),
             (
                 "[[allow]]\npackage = \"crates:a@1.0.0\"\ncode = \"nope\"\nreason = \"r\"\n",
                 "allow entry 1: unknown finding code `nope`",

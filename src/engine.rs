@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
+use crate::allow::AllowList;
 use crate::ecosystem::Ecosystem;
 use crate::finding::{Code, Finding, Verdict};
 use crate::http::{Http, HttpConfig};
@@ -40,6 +41,9 @@ pub struct Run {
     pub recheck: bool,
     /// Only this part of the work list.
     pub shard: Option<Shard>,
+    /// Accepted findings (`--allow`), applied to every result after it is recorded: the store
+    /// keeps what was found, the report says what was accepted.
+    pub allow: AllowList,
 }
 
 /// One package version to check (`version: None` = the newest).
@@ -159,6 +163,8 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     let progress = Progress::new(run.progress && total >= 1, total);
     let mut results: Vec<(usize, PackageResult)> = Vec::with_capacity(total);
     let mut stored = 0;
+    let today = crate::allow::today();
+    let mut allow_used: Vec<usize> = Vec::new();
     {
         let store = store.as_ref();
         let progress = &progress;
@@ -179,7 +185,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                 }
             };
             let Some((i, done)) = next else { break };
-            let r = match done {
+            let mut r = match done {
                 Done::Decided(r) => {
                     if let Some(w) = &writer {
                         w.send(r.clone());
@@ -191,6 +197,11 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                     r
                 }
             };
+            for i in run.allow.apply(&mut r, today) {
+                if !allow_used.contains(&i) {
+                    allow_used.push(i);
+                }
+            }
             progress.finished(r.verdict, stored);
             if run.stream_human {
                 progress.print(&human_result(&r, run.style));
@@ -221,6 +232,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     let mut report = Report::new(results.into_iter().map(|(_, r)| r).collect(), errors)
         .with_skipped_inputs(skipped_inputs);
     report.summary.skipped = stored;
+    report.warnings = run.allow.warnings(&allow_used, today);
     Ok(report)
 }
 

@@ -7,8 +7,10 @@
 //! | `human.rs` | terminal output: a line per package (streamed), the closing summary |
 //! | `json.rs` | the model serialised (the public contract, `schema/report.schema.json`) |
 //! | `markdown.rs` | issues, dashboards, CI job summaries |
+//! | `intoto.rs` | in-toto Statements (SLSA verification summaries), DSSE-signed with `--sign-key` |
 
 mod human;
+pub mod intoto;
 mod json;
 mod markdown;
 mod model;
@@ -27,6 +29,8 @@ pub enum Format {
     Human,
     Json,
     Markdown,
+    /// in-toto Statement v1 per package (JSON lines), SLSA verification summary predicate.
+    Intoto,
 }
 
 impl Format {
@@ -41,6 +45,14 @@ impl Format {
                 .collect(),
             Format::Json => json(report)?,
             Format::Markdown => markdown(report),
+            Format::Intoto => intoto::render(
+                report,
+                &intoto::Context {
+                    time_verified: intoto::now_rfc3339(),
+                    mode: "diff",
+                    signer: None,
+                },
+            ),
         })
     }
 }

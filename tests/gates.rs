@@ -1,0 +1,569 @@
+//! CI gates end to end, through the real binary against crates served on 127.0.0.1 and
+//! sources in local git repositories: `--fail-on` levels, accepted findings (`--allow`),
+//! `provero.toml` / `--config`, and in-toto statements signed in DSSE envelopes
+//! (`--format intoto --sign-key`), the signatures checked by an independent implementation
+//! (Python's `cryptography`).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(out.code, code, "unexpected exit code\n{}", out.dump());
+}
+
+/// One world with the four kinds of package a gate tells apart.
+struct Fixture {
+    w: World,
+    honest: String,
+    warned: String,
+    unverifiable: String,
+    tampered: String,
+    honest_sha256: String,
+}
+
+fn fixture() -> Fixture {
+    let w = World::new();
+    let honest = w.honest_crate("honest", "1.0.0");
+    w.publish(&honest, &honest.crate_bytes);
+    // CRLF line endings only: a warning, still verified.
+    let warned = w.honest_crate("warned", "1.0.0");
+    let mut ar = warned.archive();
+    let text = ar.get_str("src/lib.rs");
+    ar.set("src/lib.rs", text.replace('\n', "\r\n"));
+    w.publish(&warned, &ar.to_bytes());
+    // No repository in the manifest: unverifiable.
+    let repo = w.work_repo("norepo");
+    common::crates::write_crate(&repo, "", "norepo", "1.0.0", None);
+    repo.commit_all("import");
+    let bytes = w.package(&repo, "norepo", "1.0.0", false);
+    w.registry.publish("norepo", "1.0.0", &bytes);
+    // A changed line: a red flag.
+    let tampered = w.honest_crate("tampered", "1.0.0");
+    let mut ar = tampered.archive();
+    ar.replace_text("src/lib.rs", "    a + b\n", "    a + b + 1\n");
+    w.publish(&tampered, &ar.to_bytes());
+    Fixture {
+        honest_sha256: sha256_hex(&honest.crate_bytes),
+        honest: honest.spec(),
+        warned: warned.spec(),
+        unverifiable: "crates:norepo@1.0.0".into(),
+        tampered: tampered.spec(),
+        w,
+    }
+}
+
+fn exit_of(f: &Fixture, fail_on: Option<&str>, specs: &[&str]) -> i32 {
+    let mut extra = vec!["--no-db"];
+    if let Some(level) = fail_on {
+        extra.extend(["--fail-on", level]);
+    }
+    f.w.run(&extra, specs).code
+}
+
+#[test]
+fn each_fail_on_level_fails_on_itself_and_above() {
+    let f = fixture();
+    let (h, w, u, t) = (&*f.honest, &*f.warned, &*f.unverifiable, &*f.tampered);
+    // Default: today's behaviour, only red flags fail.
+    assert_eq!(exit_of(&f, None, &[h, w, u]), 0);
+    assert_eq!(exit_of(&f, None, &[h, t]), 1);
+    assert_eq!(exit_of(&f, Some("red-flag"), &[h, w, u]), 0);
+    assert_eq!(exit_of(&f, Some("red-flag"), &[h, t]), 1);
+    // unverifiable: an unverifiable package fails; a warning does not.
+    assert_eq!(exit_of(&f, Some("unverifiable"), &[h, w]), 0);
+    assert_eq!(exit_of(&f, Some("unverifiable"), &[h, u]), 1);
+    assert_eq!(exit_of(&f, Some("unverifiable"), &[h, t]), 1);
+    // warning: a warning fails, and so does everything above it.
+    assert_eq!(exit_of(&f, Some("warning"), &[h]), 0);
+    assert_eq!(exit_of(&f, Some("warning"), &[h, w]), 1);
+    assert_eq!(exit_of(&f, Some("warning"), &[h, u]), 1);
+    // error: findings never fail; an error still does (exit 2).
+    assert_eq!(exit_of(&f, Some("error"), &[h, w, u, t]), 0);
+    assert_eq!(
+        exit_of(&f, Some("error"), &[h, t, "crates:not-published@1.0.0"]),
+        2
+    );
+    let out = f.w.run(&["--fail-on", "sometimes"], &[h]);
+    assert_exit(&out, 2);
+    assert!(out.stderr.contains("sometimes"), "{}", out.stderr);
+}
+
+#[test]
+fn a_lockfile_where_nothing_could_be_verified_can_fail_ci() {
+    let w = World::new();
+    let lock = w.root().join("Cargo.lock");
+    std::fs::write(
+        &lock,
+        "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n\n\
+         [[package]]\nname = \"from-git\"\nversion = \"1.0.0\"\n\
+         source = \"git+https://github.com/acme/from-git?rev=abc#0123456789abcdef0123456789abcdef01234567\"\n",
+    )
+    .unwrap();
+    let lock = lock.display().to_string();
+    let out = w.run(&["--no-db", "--lockfile", &lock], &[]);
+    assert_exit(&out, 0);
+    let out = w.run(
+        &["--no-db", "--lockfile", &lock, "--fail-on", "unverifiable"],
+        &[],
+    );
+    assert_exit(&out, 1);
+}
+
+const TAMPERED_ALLOW: &str = r#"
+[[allow]]
+package = "crates:tampered@1.0.0"
+code = "content-differs"
+path = "src/*.rs"
+reason = "reviewed: an off-by-one the maintainers fixed after packaging"
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn an_allowed_finding_is_reported_with_its_reason_and_does_not_fail() {
+    let f = fixture();
+    let allow = write(f.w.root(), "allow.toml", TAMPERED_ALLOW);
+    let (out, rep) =
+        f.w.run_json(&["--allow", &allow], &[&f.tampered, &f.honest]);
+    assert_exit(&out, 0);
+    let r = rep.result("tampered");
+    r.assert_verdict("verified");
+    let finding = r.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "content-differs")
+        .cloned()
+        .unwrap_or_else(|| panic!("the allowed finding is kept:\n{:#}", r.json));
+    assert_eq!(finding["path"], "src/lib.rs");
+    assert!(finding["allowed"]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("reviewed: an off-by-one"));
+    assert_eq!(rep.json["summary"]["allowed"], 1);
+    assert_eq!(rep.json["summary"]["mismatch"], 0);
+    assert!(rep.json["summary"]["by_code"]
+        .get("content-differs")
+        .is_none());
+    assert!(rep.json.get("warnings").is_none(), "{:#}", rep.json);
+
+    // The store keeps what was found: the same store without the allow file says mismatch,
+    // and with it again (the stored result reused) says verified.
+    let (out, rep) = f.w.run_json(&[], &[&f.tampered]);
+    assert_exit(&out, 1);
+    rep.result("tampered").assert_verdict("mismatch");
+    let out = f.w.run(&["--allow", &allow], &[&f.tampered]);
+    assert_exit(&out, 0);
+    assert!(
+        out.stdout.contains("allowed") && out.stdout.contains("(allowed: reviewed"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("1 finding(s) allowed"),
+        "{}",
+        out.stderr
+    );
+
+    // Markdown lists it too.
+    let out =
+        f.w.run(&["--allow", &allow, "--format", "markdown"], &[&f.tampered]);
+    assert!(out.stdout.contains("## Allowed findings"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("reviewed: an off-by-one"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn an_entry_that_matches_nothing_or_has_expired_is_a_warning_and_excuses_nothing() {
+    let f = fixture();
+    let other_path = TAMPERED_ALLOW.replace("src/*.rs", "Cargo.toml.orig");
+    let other_version = TAMPERED_ALLOW.replace("tampered@1.0.0", "tampered@1.0.1");
+    let expired = format!("{TAMPERED_ALLOW}expires = 2020-01-31\n");
+    for (text, says) in [
+        (&other_path, "matched no finding"),
+        (&other_version, "matched no finding"),
+        (&expired, "expired on 2020-01-31"),
+    ] {
+        let allow = write(f.w.root(), "allow.toml", text);
+        let (out, rep) =
+            f.w.run_json(&["--no-db", "--allow", &allow], &[&f.tampered]);
+        assert_exit(&out, 1);
+        let r = rep.result("tampered");
+        r.assert_verdict("mismatch");
+        assert!(
+            r.json["findings"][0].get("allowed").is_none(),
+            "{:#}",
+            r.json
+        );
+        let warnings = rep.json["warnings"].as_array().expect("warnings");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].as_str().unwrap().contains(says), "{warnings:?}");
+        assert!(
+            out.stderr
+                .contains(&format!("warning: {allow}: allow entry 1")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(says), "{}", out.stderr);
+    }
+    // An entry in force until a future date, over a version range, applies.
+    let ranged =
+        TAMPERED_ALLOW.replace("tampered@1.0.0", "tampered@>=0.9, <2") + "expires = 2999-12-31\n";
+    let allow = write(f.w.root(), "allow.toml", &ranged);
+    let (out, rep) =
+        f.w.run_json(&["--no-db", "--allow", &allow], &[&f.tampered]);
+    assert_exit(&out, 0);
+    let r = rep.result("tampered");
+    r.assert_verdict("verified");
+    assert_eq!(r.json["findings"][0]["allowed"]["expires"], "2999-12-31");
+    // At --fail-on warning an unused entry fails the run.
+    let allow = write(f.w.root(), "allow.toml", &other_path);
+    let out = f.w.run(
+        &["--no-db", "--allow", &allow, "--fail-on", "warning"],
+        &[&f.honest],
+    );
+    assert_exit(&out, 1);
+    // A bad entry is an error naming the file and the entry.
+    let bad = write(
+        f.w.root(),
+        "allow.toml",
+        &TAMPERED_ALLOW.replace("content-differs", "contents-differ"),
+    );
+    let out = f.w.run(&["--allow", &bad], &[&f.honest]);
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr.contains(&format!(
+            "{bad}: allow entry 1: unknown finding code `contents-differ`"
+        )),
+        "{}",
+        out.stderr
+    );
+}
+
+/// `provero.toml` holding what the flags of [`World::base_args`] say.
+fn config_text(w: &World) -> String {
+    format!(
+        "jobs = 2\ncache-dir = \"{}\"\n\n[registries]\ncrates = \"{}\"\n\n[rewrites]\n\"{FAKE_FORGE}\" = \"file://{}/\"\n",
+        w.cache_dir().display(),
+        w.registry.index_url(),
+        w.root().join("upstream").display()
+    )
+}
+
+#[test]
+fn provero_toml_in_the_working_directory_replaces_the_flags_and_flags_win() {
+    let f = fixture();
+    let cwd = f.w.cwd();
+    let allow_section = TAMPERED_ALLOW;
+    let text = format!(
+        "fail-on = \"warning\"\n{}{allow_section}",
+        config_text(&f.w)
+    );
+    write(&cwd, "provero.toml", &text);
+    let run = |args: &[&str]| {
+        let mut all: Vec<String> = vec!["verify".into(), "--no-db".into()];
+        all.extend(args.iter().map(|s| s.to_string()));
+        let out = common::run::run_provero_in(&cwd, &all);
+        out.assert_no_crash();
+        out
+    };
+    // Registry, rewrite and cache dir come from the file; so do the allow entries.
+    let out = run(&["--format", "json", &f.honest, &f.tampered]);
+    assert_exit(&out, 0);
+    let rep = Report::parse(&out.stdout, &out);
+    rep.result("honest").assert_verdict("verified");
+    rep.result("tampered").assert_verdict("verified");
+    assert!(
+        std::fs::read_dir(f.w.cache_dir()).unwrap().next().is_some(),
+        "the file's cache-dir was not used"
+    );
+    // fail-on = "warning" from the file; the flag wins over it.
+    assert_exit(&run(&[&f.warned]), 1);
+    assert_exit(&run(&["--fail-on", "red-flag", &f.warned]), 0);
+    // --config names another file; the working directory's is then not read.
+    let elsewhere = write(
+        f.w.root(),
+        "ci.toml",
+        &format!("fail-on = \"unverifiable\"\n{}", config_text(&f.w)),
+    );
+    assert_exit(&run(&["--config", &elsewhere, &f.warned]), 0);
+    assert_exit(&run(&["--config", &elsewhere, &f.unverifiable]), 1);
+    assert_exit(&run(&["--config", &elsewhere, &f.tampered]), 1);
+}
+
+#[test]
+fn a_bad_configuration_is_an_error_naming_the_file_and_key() {
+    let w = World::new();
+    let cwd = w.cwd();
+    for (text, says) in [
+        (
+            "jobs = 2\nregistry = \"crates=x\"\n",
+            "provero.toml:2: unknown field `registry`",
+        ),
+        (
+            "fail-on = \"often\"\n",
+            "provero.toml:1: `fail-on`: unknown variant `often`",
+        ),
+        ("jobs = -1\n", "provero.toml:1: `jobs`: invalid value"),
+        (
+            "[registries]\ncrates = \"not a url\"\n",
+            "provero.toml: registries: --registry crates",
+        ),
+    ] {
+        let p = write(&cwd, "provero.toml", text);
+        let out = common::run::run_provero_in(&cwd, &["verify".into(), "crates:x@1.0.0".into()]);
+        out.assert_no_crash();
+        assert_exit(&out, 2);
+        assert!(out.stderr.contains(&p), "{text:?}:\n{}", out.stderr);
+        assert!(out.stderr.contains(says), "{text:?}:\n{}", out.stderr);
+    }
+    let out = common::run::run_provero_in(
+        &cwd,
+        &[
+            "verify".into(),
+            "--config".into(),
+            "missing.toml".into(),
+            "crates:x@1.0.0".into(),
+        ],
+    );
+    assert_exit(&out, 2);
+    assert!(out.stderr.contains("missing.toml"), "{}", out.stderr);
+}
+
+/// Verify DSSE envelopes with Python's `cryptography` (an implementation provero shares no
+/// code with): PAE computed independently, Ed25519 signature checked with the public key,
+/// keyid = SHA-256 of the public key's DER. Prints each statement's payload, one per line.
+const VERIFY_DSSE_PY: &str = r#"
+import base64, hashlib, json, sys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+pub = serialization.load_pem_public_key(open(sys.argv[1], "rb").read())
+assert isinstance(pub, Ed25519PublicKey), type(pub)
+der = pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+keyid = hashlib.sha256(der).hexdigest()
+for line in open(sys.argv[2], "rb"):
+    env = json.loads(line)
+    assert env["payloadType"] == "application/vnd.in-toto+json", env["payloadType"]
+    body = base64.b64decode(env["payload"])
+    t = env["payloadType"].encode()
+    pae = b"DSSEv1 %d %s %d %s" % (len(t), t, len(body), body)
+    [sig] = env["signatures"]
+    assert sig["keyid"] == keyid, (sig["keyid"], keyid)
+    pub.verify(base64.b64decode(sig["sig"]), pae)  # raises InvalidSignature
+    print(json.dumps(json.loads(body)))
+"#;
+
+fn python_has_cryptography() {
+    let ok = Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "python3 with the `cryptography` package is needed to check DSSE signatures \
+         independently (.ci/run installs it: python3 -m pip install cryptography)"
+    );
+}
+
+#[test]
+fn intoto_statements_are_slsa_verification_summaries_signed_in_dsse() {
+    python_has_cryptography();
+    let f = fixture();
+    let root = f.w.root();
+    let key = root.join("key.pem");
+    let public = root.join("key.pub.pem");
+    for args in [
+        vec![
+            "genpkey",
+            "-algorithm",
+            "ed25519",
+            "-out",
+            key.to_str().unwrap(),
+        ],
+        vec![
+            "pkey",
+            "-in",
+            key.to_str().unwrap(),
+            "-pubout",
+            "-out",
+            public.to_str().unwrap(),
+        ],
+    ] {
+        let st = Command::new("openssl")
+            .args(&args)
+            .status()
+            .expect("openssl");
+        assert!(st.success(), "openssl {args:?}");
+    }
+
+    // Unsigned: one Statement per package with an artifact, as JSON lines.
+    let out = f.w.run(
+        &["--no-db", "--format", "intoto"],
+        &[
+            &f.honest,
+            &f.tampered,
+            &f.unverifiable,
+            "crates:not-published@1.0.0",
+        ],
+    );
+    assert_exit(&out, 1);
+    assert!(
+        out.stderr
+            .contains("1 package(s) without a downloaded artifact"),
+        "{}",
+        out.stderr
+    );
+    let statements: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(statements.len(), 3, "{}", out.stdout);
+    check_statements(&f, &statements);
+
+    // Signed: a DSSE envelope per statement, checked by Python with the public key.
+    let jsonl = root.join("attestations.intoto.jsonl");
+    let out = f.w.run(
+        &[
+            "--no-db",
+            "--format",
+            "intoto",
+            "--sign-key",
+            key.to_str().unwrap(),
+            "--output",
+            jsonl.to_str().unwrap(),
+        ],
+        &[&f.honest, &f.tampered, &f.unverifiable],
+    );
+    assert_exit(&out, 1);
+    let script = root.join("verify_dsse.py");
+    std::fs::write(&script, VERIFY_DSSE_PY).unwrap();
+    let py = Command::new("python3")
+        .arg(&script)
+        .arg(&public)
+        .arg(&jsonl)
+        .output()
+        .expect("python3");
+    assert!(
+        py.status.success(),
+        "independent DSSE verification failed:\n{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let statements: Vec<serde_json::Value> = String::from_utf8(py.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(statements.len(), 3);
+    check_statements(&f, &statements);
+
+    // A changed byte breaks the signature for the independent verifier too.
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    let mut env: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let body = String::from_utf8(base64_decode(env["payload"].as_str().unwrap()))
+        .unwrap()
+        .replace("\"PASSED\"", "\"FAILED\"");
+    env["payload"] = base64_encode(body.as_bytes()).into();
+    std::fs::write(&jsonl, format!("{env}\n")).unwrap();
+    let py = Command::new("python3")
+        .arg(&script)
+        .arg(&public)
+        .arg(&jsonl)
+        .output()
+        .unwrap();
+    assert!(!py.status.success(), "a changed payload must not verify");
+    assert!(String::from_utf8_lossy(&py.stderr).contains("InvalidSignature"));
+
+    // A key that is not Ed25519 PKCS#8 PEM is an error naming the file, before any work.
+    let bad = write(root, "bad.pem", "not a key\n");
+    let out =
+        f.w.run(&["--format", "intoto", "--sign-key", &bad], &[&f.honest]);
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr
+            .contains(&format!("{bad} is not an Ed25519 private key")),
+        "{}",
+        out.stderr
+    );
+}
+
+fn check_statements(f: &Fixture, statements: &[serde_json::Value]) {
+    let by_name = |name: &str| {
+        statements
+            .iter()
+            .find(|s| s["subject"][0]["name"] == format!("{name}-1.0.0.crate"))
+            .unwrap_or_else(|| panic!("no statement for {name}: {statements:#?}"))
+    };
+    for s in statements {
+        assert_eq!(s["_type"], "https://in-toto.io/Statement/v1");
+        assert_eq!(
+            s["predicateType"],
+            "https://slsa.dev/verification_summary/v1"
+        );
+        let p = &s["predicate"];
+        assert!(p["verifier"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://"));
+        assert_eq!(
+            p["verifier"]["version"]["provero"],
+            env!("CARGO_PKG_VERSION")
+        );
+        let t = p["timeVerified"].as_str().unwrap();
+        assert!(
+            t.len() == 20 && t.ends_with('Z') && t.as_bytes()[10] == b'T',
+            "{t}"
+        );
+        assert_eq!(p["policy"]["annotations"]["mode"], "diff");
+        let rules = p["policy"]["annotations"]["rules"].as_array().unwrap();
+        assert!(rules.iter().any(|r| r == "cargo-vcs-info"), "{rules:?}");
+        let digest = s["subject"][0]["digest"]["sha256"].as_str().unwrap();
+        assert_eq!(digest.len(), 64);
+    }
+    let honest = by_name("honest");
+    let p = &honest["predicate"];
+    assert_eq!(p["resourceUri"], "pkg:cargo/honest@1.0.0");
+    assert_eq!(p["verificationResult"], "PASSED");
+    assert_eq!(p["source"]["repository"], World::repo_url("honest"));
+    assert_eq!(p["source"]["commit"].as_str().unwrap().len(), 40);
+    let tampered = by_name("tampered");
+    let p = &tampered["predicate"];
+    assert_eq!(p["verificationResult"], "FAILED");
+    assert_eq!(p["verifiedLevels"][0], "FAILED");
+    assert!(p["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["code"] == "content-differs" && x["path"] == "src/lib.rs"));
+    let unverifiable = by_name("norepo");
+    assert_eq!(unverifiable["predicate"]["verificationResult"], "FAILED");
+    assert!(unverifiable["predicate"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["code"] == "no-repository"));
+    // The subject digest is what the registry served.
+    assert_eq!(honest["subject"][0]["digest"]["sha256"], f.honest_sha256);
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
