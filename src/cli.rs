@@ -379,7 +379,18 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     };
     let report = engine::run(run, inputs).await?;
     write_report(&report, args.format, args.output.as_deref(), style, &gates)?;
-    Ok(crate::gate::exit_code(&report, gates.fail_on))
+    Ok(gate_exit(&report, gates.fail_on))
+}
+
+/// The exit code `--fail-on` gives; when a level other than the default fails the run, say
+/// why on stderr (at the default, the red flags above say it).
+fn gate_exit(report: &crate::report::Report, fail_on: crate::gate::FailOn) -> i32 {
+    if fail_on != crate::gate::FailOn::RedFlag {
+        if let Some(why) = crate::gate::explain(report, fail_on) {
+            eprintln!("{why}");
+        }
+    }
+    crate::gate::exit_code(report, fail_on)
 }
 
 /// Render a report to stdout or a file; for human output (and whenever the JSON does not go
@@ -476,7 +487,7 @@ fn report(args: ReportArgs) -> anyhow::Result<i32> {
         out.flush()?;
     }
     write_report(&report, args.format, args.output.as_deref(), style, &gates)?;
-    Ok(crate::gate::exit_code(&report, gates.fail_on))
+    Ok(gate_exit(&report, gates.fail_on))
 }
 
 /// `provero merge`: fold every input store into `--db`.

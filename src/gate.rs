@@ -85,6 +85,41 @@ pub fn exit_code(report: &Report, fail_on: FailOn) -> i32 {
     }
 }
 
+/// Why the run fails, for the log: which packages reached the gate (or that nothing was
+/// verified). `None` when the gate passes.
+pub fn explain(report: &Report, fail_on: FailOn) -> Option<String> {
+    if exit_code(report, fail_on) != 1 {
+        return None;
+    }
+    let hit: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| fail_on.fails(r))
+        .map(|r| r.package.to_string())
+        .collect();
+    Some(
+        if hit.is_empty() && !report.warnings.is_empty() && fail_on == FailOn::Warning {
+            format!(
+                "--fail-on {fail_on}: the run has {} warning(s)",
+                report.warnings.len()
+            )
+        } else if hit.is_empty() {
+            format!("--fail-on {fail_on}: no package was verified")
+        } else {
+            let shown = hit.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+            let more = if hit.len() > 5 {
+                format!(" and {} more", hit.len() - 5)
+            } else {
+                String::new()
+            };
+            format!(
+                "--fail-on {fail_on}: {} package(s) reached it: {shown}{more}",
+                hit.len()
+            )
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +164,12 @@ mod tests {
     fn nothing_verified_fails_at_unverifiable() {
         assert_eq!(code(Vec::new(), FailOn::Unverifiable), 1);
         assert_eq!(code(Vec::new(), FailOn::RedFlag), 0);
+        let empty = Report::new(Vec::new(), Vec::new());
+        assert_eq!(
+            explain(&empty, FailOn::Unverifiable).as_deref(),
+            Some("--fail-on unverifiable: no package was verified")
+        );
+        assert_eq!(explain(&empty, FailOn::RedFlag), None);
     }
 
     #[test]

@@ -81,6 +81,13 @@ fn each_fail_on_level_fails_on_itself_and_above() {
     assert_eq!(exit_of(&f, Some("warning"), &[h]), 0);
     assert_eq!(exit_of(&f, Some("warning"), &[h, w]), 1);
     assert_eq!(exit_of(&f, Some("warning"), &[h, u]), 1);
+    let out = f.w.run(&["--no-db", "--fail-on", "warning"], &[h, w]);
+    assert!(
+        out.stderr
+            .contains("--fail-on warning: 1 package(s) reached it: crates:warned@1.0.0"),
+        "{}",
+        out.stderr
+    );
     // error: findings never fail; an error still does (exit 2).
     assert_eq!(exit_of(&f, Some("error"), &[h, w, u, t]), 0);
     assert_eq!(
@@ -111,6 +118,12 @@ fn a_lockfile_where_nothing_could_be_verified_can_fail_ci() {
         &[],
     );
     assert_exit(&out, 1);
+    assert!(
+        out.stderr
+            .contains("--fail-on unverifiable: no package was verified"),
+        "{}",
+        out.stderr
+    );
 }
 
 const TAMPERED_ALLOW: &str = r#"
