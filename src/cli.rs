@@ -55,13 +55,20 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
-    /// Write the report to FILE instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the report to FILE (repeatable: several formats in one run). The format comes
+    /// from `FORMAT=FILE` or the extension (.sarif, .xml/.junit.xml, .html, .json, .md, .txt),
+    /// else from --format. Standard output keeps --format unless a file already takes it.
+    #[arg(long, short, value_name = "[FORMAT=]FILE")]
+    pub output: Vec<String>,
 
     /// How many of the slowest packages to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub slowest: usize,
+
+    /// Show one repository's releases on every registry and the commit each traces to,
+    /// instead of the per-package report (human, json or markdown).
+    #[arg(long)]
+    pub by_repository: bool,
 
     #[command(flatten)]
     pub gates: GateArgs,
@@ -210,9 +217,11 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
-    /// Write the report to FILE instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the report to FILE (repeatable: several formats in one run). The format comes
+    /// from `FORMAT=FILE` or the extension (.sarif, .xml/.junit.xml, .html, .json, .md, .txt),
+    /// else from --format. Standard output keeps --format unless a file already takes it.
+    #[arg(long, short, value_name = "[FORMAT=]FILE")]
+    pub output: Vec<String>,
 
     /// Show a short unified diff under each file whose content differs (human format).
     #[arg(long)]
@@ -357,9 +366,10 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     if inputs.is_empty() {
         anyhow::bail!("nothing to verify: give package specs (e.g. crates:serde@1.0.210), --list FILE, --lockfile Cargo.lock, or - for stdin");
     }
-    let color = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none()
-        && args.output.is_none();
+    let targets = crate::report::output::parse_targets(&args.output, args.format)
+        .map_err(anyhow::Error::msg)?;
+    let on_stdout = crate::report::output::stdout_format(&targets, args.format);
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let style = crate::report::Style {
         color,
         diff: args.diff,
@@ -370,15 +380,42 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         rewrites,
         jobs,
         progress: !args.quiet && std::io::stderr().is_terminal(),
-        stream_human: args.format == Format::Human && args.output.is_none(),
+        stream_human: on_stdout == Some(Format::Human),
         style,
         db,
         recheck: args.recheck,
         shard,
         allow: gates.allow.clone(),
     };
-    let report = engine::run(run, inputs).await?;
-    write_report(&report, args.format, args.output.as_deref(), style, &gates)?;
+    let started = std::time::SystemTime::now();
+    let settings = crate::report::RunSettings {
+        mode: gates
+            .config
+            .mode
+            .clone()
+            .unwrap_or_else(|| "diff".to_string()),
+        registries: run
+            .profiles
+            .by_ecosystem
+            .iter()
+            .map(|(eco, p)| (eco.as_str().to_string(), p.url.clone()))
+            .collect(),
+        rewrites: config
+            .rewrites
+            .iter()
+            .chain(&args.git_rewrite)
+            .cloned()
+            .collect(),
+        pypi_artifact: args.pypi_artifact.clone(),
+    };
+    let mut report = engine::run(run, inputs).await?;
+    report.run = Some(crate::report::RunInfo {
+        provero_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: crate::report::RunInfo::timestamp(started),
+        finished_at: crate::report::RunInfo::timestamp(std::time::SystemTime::now()),
+        settings,
+    });
+    write_report(&report, &targets, on_stdout, style, &gates)?;
     Ok(gate_exit(&report, gates.fail_on))
 }
 
@@ -393,33 +430,32 @@ fn gate_exit(report: &crate::report::Report, fail_on: crate::gate::FailOn) -> i3
     crate::gate::exit_code(report, fail_on)
 }
 
-/// Render a report to stdout or a file; for human output (and whenever the JSON does not go
-/// to stdout) the closing summary goes to stderr.
+/// Render a report into every `--output` file and standard output; unless standard output
+/// carries a machine-readable format, the closing summary goes to stderr.
 fn write_report(
     report: &crate::report::Report,
-    format: Format,
-    output: Option<&std::path::Path>,
+    targets: &[crate::report::output::Target],
+    on_stdout: Option<Format>,
     style: crate::report::Style,
     gates: &Gates,
 ) -> anyhow::Result<()> {
-    // Human lines on stdout were streamed (or printed) already.
-    let text = if format == Format::Human && output.is_none() {
-        String::new()
-    } else if format == Format::Intoto {
-        intoto(report, gates)
-    } else {
-        format.render(report, style)?
-    };
-    match output {
-        Some(path) => std::fs::write(path, text.as_bytes())
-            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
+    for t in targets {
+        let plain = crate::report::Style {
+            color: false,
+            ..style
+        };
+        let text = render(t.format, report, plain, gates)?;
+        std::fs::write(&t.path, text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", t.path.display()))?;
     }
-    if format != Format::Json || output.is_some() {
+    // Human lines on stdout were streamed (or printed) already.
+    if let Some(format) = on_stdout.filter(|f| *f != Format::Human) {
+        let text = render(format, report, style, gates)?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+    }
+    if !on_stdout.is_some_and(Format::is_machine_readable) {
         for s in &report.skipped_inputs {
             eprintln!("skipped: {}: {}", s.input, s.reason);
         }
@@ -434,15 +470,26 @@ fn write_report(
     Ok(())
 }
 
+/// A report in one format; in-toto statements need the run's signing key, so they are rendered
+/// here rather than by `Format::render`.
+fn render(
+    format: Format,
+    report: &crate::report::Report,
+    style: crate::report::Style,
+    gates: &Gates,
+) -> anyhow::Result<String> {
+    if format == Format::Intoto {
+        Ok(intoto(report, gates))
+    } else {
+        format.render(report, style)
+    }
+}
+
 /// The in-toto statements (signed when a key was given); says on stderr how many packages had
 /// no artifact to attest.
 fn intoto(report: &crate::report::Report, gates: &Gates) -> String {
     use crate::report::intoto;
-    let cx = intoto::Context {
-        time_verified: intoto::now_rfc3339(),
-        mode: gates.config.mode.as_deref().unwrap_or("diff"),
-        signer: gates.signer.as_ref(),
-    };
+    let cx = intoto::Context::of(report, gates.signer.as_ref());
     let n = intoto::unattested(report);
     if n > 0 {
         eprintln!("note: {n} package(s) without a downloaded artifact have no statement");
@@ -473,21 +520,56 @@ fn report(args: ReportArgs) -> anyhow::Result<i32> {
     }
     let mut report = crate::report::Report::new(results, Vec::new()).with_slowest(args.slowest);
     report.warnings = gates.allow.warnings(&used, today);
+    let targets = crate::report::output::parse_targets(&args.output, args.format)
+        .map_err(anyhow::Error::msg)?;
+    if args.by_repository {
+        by_repository(&report, args.format, &targets)?;
+        return Ok(gate_exit(&report, gates.fail_on));
+    }
+    let on_stdout = crate::report::output::stdout_format(&targets, args.format);
     let style = crate::report::Style {
-        color: std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none()
-            && args.output.is_none(),
+        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         diff: false,
     };
-    if args.format == Format::Human && args.output.is_none() {
+    if on_stdout == Some(Format::Human) {
         let mut out = std::io::stdout().lock();
         for r in &report.results {
             out.write_all(crate::report::human_result(r, style).as_bytes())?;
         }
         out.flush()?;
     }
-    write_report(&report, args.format, args.output.as_deref(), style, &gates)?;
+    write_report(&report, &targets, on_stdout, style, &gates)?;
     Ok(gate_exit(&report, gates.fail_on))
+}
+
+/// `provero report --by-repository`: the view by repository, to stdout and every `--output`.
+fn by_repository(
+    report: &crate::report::Report,
+    format: Format,
+    targets: &[crate::report::output::Target],
+) -> anyhow::Result<()> {
+    use crate::report::repository;
+    let views = repository::by_repository(&report.results);
+    let render = |f: Format| -> anyhow::Result<String> {
+        Ok(match f {
+            Format::Human => repository::human(&views),
+            Format::Json => repository::json(&views)?,
+            Format::Markdown => repository::markdown(&views),
+            other => anyhow::bail!(
+                "--by-repository is shown as human, json or markdown, not {other:?} (the HTML report has it as a section)"
+            ),
+        })
+    };
+    for t in targets {
+        std::fs::write(&t.path, render(t.format)?.as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", t.path.display()))?;
+    }
+    if let Some(f) = crate::report::output::stdout_format(targets, format) {
+        let mut out = std::io::stdout().lock();
+        out.write_all(render(f)?.as_bytes())?;
+        out.flush()?;
+    }
+    Ok(())
 }
 
 /// `provero merge`: fold every input store into `--db`.

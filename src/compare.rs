@@ -271,9 +271,8 @@ pub fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
 
-const MAX_DIFF_LINES: usize = 60;
-
-/// A short unified diff, `None` for binary content.
+/// The whole unified diff (readers shorten it: the human output shows its start, the HTML
+/// report all of it), `None` for binary content.
 pub fn unified_diff(old: &[u8], new: &[u8], old_name: &str, new_name: &str) -> Option<String> {
     let (Ok(a), Ok(b)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
         return None;
@@ -282,25 +281,15 @@ pub fn unified_diff(old: &[u8], new: &[u8], old_name: &str, new_name: &str) -> O
         return None;
     }
     let diff = similar::TextDiff::from_lines(a, b);
-    let text = diff
-        .unified_diff()
-        .context_radius(2)
-        .header(
-            &format!("source/{old_name}"),
-            &format!("artifact/{new_name}"),
-        )
-        .to_string();
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.len() > MAX_DIFF_LINES {
-        let mut s = lines[..MAX_DIFF_LINES].join("\n");
-        s.push_str(&format!(
-            "\n... ({} more diff lines)\n",
-            lines.len() - MAX_DIFF_LINES
-        ));
-        Some(s)
-    } else {
-        Some(text)
-    }
+    Some(
+        diff.unified_diff()
+            .context_radius(2)
+            .header(
+                &format!("source/{old_name}"),
+                &format!("artifact/{new_name}"),
+            )
+            .to_string(),
+    )
 }
 
 fn count_changes(diff: &str) -> (usize, usize) {

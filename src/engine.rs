@@ -54,6 +54,8 @@ pub struct Work {
     pub version: Option<String>,
     /// Digests a lockfile pins (empty: none).
     pub hashes: Vec<String>,
+    /// The lockfile line it was read from (a run setting: not taken from a stored result).
+    pub origin: Option<crate::report::LockfileLine>,
 }
 
 impl Work {
@@ -111,6 +113,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                         name: s.name.clone(),
                         version,
                         hashes: s.hashes.clone(),
+                        origin: s.origin.clone(),
                     }]
                 };
                 match &s.version {
@@ -124,6 +127,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                                 name: s.name.clone(),
                                 version: Some(ver),
                                 hashes: Vec::new(),
+                                origin: None,
                             })
                             .collect()),
                         Err(e) => Err(InputError {
@@ -172,7 +176,11 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
         let mut stream = futures::stream::iter(work.into_iter().enumerate())
             .map(|(i, w)| async move {
                 let _in_flight = progress.start(i, w.key());
-                (i, check(verifier, store, run.recheck, &w).await)
+                let mut done = check(verifier, store, run.recheck, &w).await;
+                match &mut done {
+                    Done::Decided(r) | Done::Stored(r) => r.lockfile = w.origin.clone(),
+                }
+                (i, done)
             })
             .buffer_unordered(jobs);
         let mut tick = tokio::time::interval(Duration::from_secs(1));

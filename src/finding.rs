@@ -138,6 +138,35 @@ impl Code {
         }
     }
 
+    /// One line saying what the code means (the README's code table; SARIF rule help, HTML).
+    pub fn meaning(self) -> &'static str {
+        use Code::*;
+        match self {
+            ChecksumMismatch => "the artifact's SHA-256 differs from the digest the registry (or a lockfile, or the archive's own checksums) publishes",
+            ContentDiffers => "a file differs from the source file it claims to be",
+            FileNotInSource => "a file the source tree does not have, not excused by any rule",
+            ManifestMismatch => "the published manifest declares what the source manifest does not (dependencies, build script, name, version)",
+            UnsafeArchiveEntry => "an archive entry no packager writes: `..`, an absolute path, a link leaving the package, a duplicate, a device",
+            JunkNotInSource => "a file absent from source but benign: editor swap files, OS metadata, test caches",
+            Dirty => "the packager recorded a dirty working tree",
+            LineEndingsDiffer => "a file equals its source except for CRLF vs LF line endings",
+            TagDisagrees => "the recorded commit and the version tag's commit differ",
+            CommitNotOnBranch => "the commit exists but no branch or tag reaches it",
+            VersionDisagrees => "the tagged source declares another version",
+            CommitFromTag => "no recorded commit; the commit was inferred from a tag",
+            CommitFromManifest => "no recorded commit and no tag; the newest commit holding the published manifest byte for byte",
+            NotComparable => "a file no source can show (a compiled module in a platform wheel or gem)",
+            NotChecked => "a check provero could not make (dynamic dependency metadata, a digest it cannot check)",
+            NoRepository => "the artifact names no source repository",
+            RepositoryUnreachable => "the source repository could not be fetched",
+            NoCommit => "no recorded commit and no tag matches the version",
+            CommitNotFound => "the recorded or tagged commit is not in the repository (e.g. never pushed)",
+            ArtifactUnavailable => "the registry has no such version, or the download failed",
+            ArtifactTooLarge => "the archive is over the size or entry-count caps (or a gzip bomb)",
+            ArtifactUnreadable => "the archive could not be read",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Code> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
     }

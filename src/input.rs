@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::report::{InputError, SkippedInput};
+use crate::report::{InputError, LockfileLine, SkippedInput};
 use crate::spec::Spec;
 
 /// One line of input: a spec, what was wrong with it, or why it is not checked.
@@ -123,6 +123,10 @@ fn python_inputs(parsed: crate::pypi::lockfile::Parsed, origin: &str) -> Vec<Inp
         .map(|e| match e {
             Ok(p) => Input::Spec(Spec {
                 hashes: p.sha256,
+                origin: (p.line > 0).then(|| LockfileLine {
+                    path: origin.to_string(),
+                    line: p.line,
+                }),
                 ..p.spec
             }),
             Err(m) => Input::Bad(InputError {

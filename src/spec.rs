@@ -21,6 +21,8 @@ pub struct Spec {
     /// SHA-256 digests a lockfile pins for this version (`Cargo.lock` `checksum`,
     /// requirements `--hash`, uv.lock's sdist hash): the artifact's must be among them.
     pub hashes: Vec<String>,
+    /// The lockfile line this spec was read from, when it came from one.
+    pub origin: Option<crate::report::LockfileLine>,
 }
 
 impl fmt::Display for Spec {
@@ -74,6 +76,7 @@ impl Spec {
             name: name.to_string(),
             version,
             hashes: Vec::new(),
+            origin: None,
         })
     }
 }

@@ -384,6 +384,7 @@ mod tests {
             stats: Stats::default(),
             error: None,
             duration_ms: 5,
+            lockfile: None,
         }
     }
 

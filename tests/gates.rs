@@ -162,6 +162,14 @@ fn an_allowed_finding_is_reported_with_its_reason_and_does_not_fail() {
         .unwrap()
         .starts_with("reviewed: an off-by-one"));
     assert_eq!(rep.json["summary"]["allowed"], 1);
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
+    let validator = jsonschema::draft202012::options().build(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&rep.json)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "the JSON report: {errors:?}");
     assert_eq!(rep.json["summary"]["mismatch"], 0);
     assert!(rep.json["summary"]["by_code"]
         .get("content-differs")
@@ -184,6 +192,51 @@ fn an_allowed_finding_is_reported_with_its_reason_and_does_not_fail() {
         out.stderr.contains("1 finding(s) allowed"),
         "{}",
         out.stderr
+    );
+
+    // SARIF marks it suppressed with the reason; JUnit passes the package; HTML says allowed.
+    let dir = f.w.root();
+    let (sarif, junit, html) = (dir.join("r.sarif"), dir.join("r.xml"), dir.join("r.html"));
+    let out = f.w.run(
+        &[
+            "--allow",
+            &allow,
+            "--output",
+            &format!("sarif={}", sarif.display()),
+            "--output",
+            &format!("junit={}", junit.display()),
+            "--output",
+            &format!("html={}", html.display()),
+        ],
+        &[&f.tampered],
+    );
+    assert_exit(&out, 0);
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    let result = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "content-differs")
+        .cloned()
+        .unwrap_or_else(|| panic!("no content-differs result: {log:#}"));
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::draft4::options().build(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&log).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "SARIF with a suppression: {errors:?}");
+    assert_eq!(result["suppressions"][0]["kind"], "external");
+    assert!(result["suppressions"][0]["justification"]
+        .as_str()
+        .unwrap()
+        .starts_with("reviewed: an off-by-one"));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("name=\"tampered@1.0.0\""), "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("(allowed: reviewed: an off-by-one"),
+        "allowed reason missing in HTML"
     );
 
     // Markdown lists it too.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::ecosystem::Ecosystem;
 use crate::input::Input;
-use crate::report::{InputError, SkippedInput};
+use crate::report::{InputError, LockfileLine, SkippedInput};
 use crate::spec::{Spec, VersionReq};
 
 /// Source ids cargo writes for crates.io (the git index and the sparse index).
@@ -86,6 +86,10 @@ pub fn parse_cargo_lock(text: &str, origin: &str) -> Vec<Input> {
                         ecosystem: Ecosystem::Crates,
                         version: VersionReq::Exact(version.clone()),
                         hashes: p.checksum.iter().map(|c| c.to_ascii_lowercase()).collect(),
+                        origin: header_lines.get(n).map(|&line| LockfileLine {
+                            path: origin.to_string(),
+                            line,
+                        }),
                         ..spec
                     }),
                     Err(m) => Input::Bad(InputError {

@@ -8,7 +8,7 @@
 
 use crate::ecosystem::Ecosystem;
 use crate::input::Input;
-use crate::report::{InputError, SkippedInput};
+use crate::report::{InputError, LockfileLine, SkippedInput};
 use crate::spec::{Spec, VersionReq};
 
 /// The locked gems of a `Gemfile.lock` (named `origin` in messages): rubygems.org entries as
@@ -114,7 +114,13 @@ pub fn parse_gemfile_lock_with(
                 if s.ecosystem == Ecosystem::Gems
                     && s.version == VersionReq::Exact(version.to_string()) =>
             {
-                Input::Spec(s)
+                Input::Spec(Spec {
+                    origin: Some(LockfileLine {
+                        path: origin.to_string(),
+                        line: lineno,
+                    }),
+                    ..s
+                })
             }
             Ok(_) => bad(lineno, format!("`{body}` is not a gem version")),
             Err(e) => bad(lineno, e),

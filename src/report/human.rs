@@ -6,6 +6,9 @@ use std::fmt::Write as _;
 use super::model::{PackageResult, Summary};
 use crate::finding::{Finding, Severity, Verdict};
 
+/// A terminal shows the start of a diff; the JSON and HTML reports carry all of it.
+const MAX_DIFF_LINES: usize = 60;
+
 /// How to draw the human output.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Style {
@@ -93,7 +96,9 @@ pub fn human_result(r: &PackageResult, style: Style) -> String {
         );
         if style.diff {
             if let Some(d) = &f.diff {
-                for l in d.lines() {
+                let lines: Vec<&str> = d.lines().collect();
+                for l in lines.iter().take(MAX_DIFF_LINES) {
+                    let l = *l;
                     let l2 = if l.starts_with('+') && !l.starts_with("+++") {
                         paint(style.color, "32", l)
                     } else if l.starts_with('-') && !l.starts_with("---") {
@@ -102,6 +107,13 @@ pub fn human_result(r: &PackageResult, style: Style) -> String {
                         l.to_string()
                     };
                     let _ = writeln!(out, "        {l2}");
+                }
+                if lines.len() > MAX_DIFF_LINES {
+                    let _ = writeln!(
+                        out,
+                        "        ... ({} more diff lines)",
+                        lines.len() - MAX_DIFF_LINES
+                    );
                 }
             }
         }

@@ -36,6 +36,26 @@ pub struct Context<'a> {
     pub signer: Option<&'a SigningKey>,
 }
 
+impl<'a> Context<'a> {
+    /// The run's own time and mode when the report carries them (a stored report rendered
+    /// later does not: then now, and `diff`).
+    pub fn of(report: &'a Report, signer: Option<&'a SigningKey>) -> Context<'a> {
+        Context {
+            time_verified: report
+                .run
+                .as_ref()
+                .map(|r| r.finished_at.clone())
+                .unwrap_or_else(|| super::RunInfo::timestamp(std::time::SystemTime::now())),
+            mode: report
+                .run
+                .as_ref()
+                .map(|r| r.settings.mode.as_str())
+                .unwrap_or("diff"),
+            signer,
+        }
+    }
+}
+
 /// An Ed25519 key to sign DSSE envelopes with, and its key id (the SHA-256, in hex, of its
 /// public key as DER SubjectPublicKeyInfo: `openssl pkey -pubout -outform DER | sha256sum`).
 pub struct SigningKey {
@@ -281,20 +301,6 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Now, as RFC 3339 in UTC (`2026-12-01T15:04:05Z`).
-pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
 }
 
 #[cfg(test)]

@@ -1,14 +1,19 @@
-//! The Markdown renderer: for issues, dashboards and CI job summaries.
+//! The Markdown renderer: for issues, dashboards and CI job summaries. The run's metadata,
+//! the summary, input errors, and every package that is not verified with its findings and
+//! the start of each diff.
 
 use std::fmt::Write as _;
 
-use super::model::{PackageResult, Report};
+use super::model::{PackageResult, Report, RunInfo};
 use crate::finding::{Severity, Verdict};
 
 /// A Markdown report (for issues, dashboards and CI summaries).
 pub fn markdown(report: &Report) -> String {
     let s = &report.summary;
     let mut out = String::from("# provero report\n\n");
+    if let Some(run) = &report.run {
+        run_info(&mut out, run);
+    }
     let _ = writeln!(
         out,
         "| packages | verified | mismatch | unverifiable | errors |"
@@ -53,6 +58,13 @@ pub fn markdown(report: &Report) -> String {
         }
         out.push('\n');
     }
+    if !report.errors.is_empty() {
+        let _ = writeln!(out, "## Input errors\n");
+        for e in &report.errors {
+            let _ = writeln!(out, "- `{}`: {}", e.input, e.message);
+        }
+        out.push('\n');
+    }
     if !report.skipped_inputs.is_empty() {
         let _ = writeln!(out, "## Not checked\n");
         for i in &report.skipped_inputs {
@@ -69,6 +81,17 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(out, "## Not verified\n");
         for r in not_verified {
             let _ = writeln!(out, "### `{}` — {}\n", r.package, r.verdict.as_str());
+            if let Some(repo) = &r.source.repository {
+                let commit = r.source.commit.as_deref().unwrap_or("no commit");
+                let _ = writeln!(out, "source: {repo} @ `{commit}`\n");
+            }
+            if let Some(e) = r
+                .error
+                .as_ref()
+                .filter(|e| !r.findings.iter().any(|f| f.message.contains(e.as_str())))
+            {
+                let _ = writeln!(out, "- **error**: {e}");
+            }
             for f in r
                 .findings
                 .iter()
@@ -86,6 +109,9 @@ pub fn markdown(report: &Report) -> String {
                     f.code.as_str(),
                     f.message
                 );
+                if let Some(d) = &f.diff {
+                    diff_block(&mut out, d);
+                }
             }
             out.push('\n');
         }
@@ -125,4 +151,51 @@ pub fn markdown(report: &Report) -> String {
         out.push('\n');
     }
     out
+}
+
+/// When, which provero, and the settings that shaped the verdicts.
+fn run_info(out: &mut String, run: &RunInfo) {
+    let st = &run.settings;
+    let _ = writeln!(
+        out,
+        "provero {}, {} to {}, mode `{}`",
+        run.provero_version, run.started_at, run.finished_at, st.mode
+    );
+    for (eco, url) in &st.registries {
+        let _ = writeln!(out, "- registry {eco}: {url}");
+    }
+    for r in &st.rewrites {
+        let _ = writeln!(out, "- rewrite `{r}`");
+    }
+    if let Some(a) = &st.pypi_artifact {
+        let _ = writeln!(out, "- PyPI artifact: {a}");
+    }
+    out.push('\n');
+}
+
+/// A Markdown issue or job summary shows the start of a diff; the JSON and HTML reports carry
+/// all of it.
+const MAX_DIFF_LINES: usize = 60;
+
+fn diff_block(out: &mut String, diff: &str) {
+    // A fence longer than any run of backticks inside, so the diff cannot close it.
+    let longest = diff
+        .lines()
+        .map(|l| l.chars().take_while(|c| *c == '`').count())
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let lines: Vec<&str> = diff.lines().collect();
+    let _ = writeln!(out, "\n  {fence}diff");
+    for l in lines.iter().take(MAX_DIFF_LINES) {
+        let _ = writeln!(out, "  {l}");
+    }
+    if lines.len() > MAX_DIFF_LINES {
+        let _ = writeln!(
+            out,
+            "  ... ({} more diff lines)",
+            lines.len() - MAX_DIFF_LINES
+        );
+    }
+    let _ = writeln!(out, "  {fence}\n");
 }

@@ -7,21 +7,36 @@
 //! | `human.rs` | terminal output: a line per package (streamed), the closing summary |
 //! | `json.rs` | the model serialised (the public contract, `schema/report.schema.json`) |
 //! | `markdown.rs` | issues, dashboards, CI job summaries |
+//! | `sarif.rs` | SARIF 2.1.0 for code scanning: a rule per code, a result per finding |
+//! | `junit.rs` | JUnit XML for CI test reports: a suite per ecosystem, a case per package |
+//! | `html.rs` | one self-contained page: summary, filterable table, side-by-side diffs |
+//! | `repository.rs` | the view by repository: one project's releases on every registry |
+//! | `output.rs` | `--output` targets: format from `FORMAT=FILE` or the extension |
+//! | `diff.rs` | reads back the unified diffs findings carry (side by side, first changed line) |
 //! | `intoto.rs` | in-toto Statements (SLSA verification summaries), DSSE-signed with `--sign-key` |
 
+mod diff;
+mod html;
 mod human;
 pub mod intoto;
 mod json;
+mod junit;
 mod markdown;
 mod model;
+pub mod output;
+pub mod repository;
+mod sarif;
 
+pub use html::html;
 pub use human::{human_result, human_summary, Style};
 pub use json::json;
+pub use junit::junit;
 pub use markdown::markdown;
 pub use model::{
-    exit_code, ArtifactInfo, InputError, PackageId, PackageResult, Report, SkippedInput,
-    SourceInfo, Stats, Summary, Timing,
+    exit_code, ArtifactInfo, InputError, LockfileLine, PackageId, PackageResult, Report, RunInfo,
+    RunSettings, SkippedInput, SourceInfo, Stats, Summary, Timing,
 };
+pub use sarif::sarif;
 
 /// The formats a report can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -29,11 +44,26 @@ pub enum Format {
     Human,
     Json,
     Markdown,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
+    /// JUnit XML (CI test reports).
+    Junit,
+    /// One self-contained HTML page.
+    Html,
     /// in-toto Statement v1 per package (JSON lines), SLSA verification summary predicate.
     Intoto,
 }
 
 impl Format {
+    /// Formats a program reads (standard output then carries nothing else; the summary goes
+    /// to stderr only for formats a person reads).
+    pub fn is_machine_readable(self) -> bool {
+        matches!(
+            self,
+            Format::Json | Format::Sarif | Format::Junit | Format::Html | Format::Intoto
+        )
+    }
+
     /// The whole report in this format. Human output here is the per-package lines (the summary
     /// goes to stderr); a streamed run prints those lines as it goes instead.
     pub fn render(self, report: &Report, style: Style) -> anyhow::Result<String> {
@@ -45,14 +75,10 @@ impl Format {
                 .collect(),
             Format::Json => json(report)?,
             Format::Markdown => markdown(report),
-            Format::Intoto => intoto::render(
-                report,
-                &intoto::Context {
-                    time_verified: intoto::now_rfc3339(),
-                    mode: "diff",
-                    signer: None,
-                },
-            ),
+            Format::Sarif => sarif(report)?,
+            Format::Junit => junit(report)?,
+            Format::Html => html(report),
+            Format::Intoto => intoto::render(report, &intoto::Context::of(report, None)),
         })
     }
 }

@@ -72,6 +72,17 @@ pub struct PackageResult {
     pub error: Option<String>,
     #[serde(default)]
     pub duration_ms: u64,
+    /// Where the package was asked for, when that was a lockfile: SARIF points its alerts at
+    /// this line.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lockfile: Option<LockfileLine>,
+}
+
+/// A line of a lockfile (the path as the user gave it, lines from 1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LockfileLine {
+    pub path: String,
+    pub line: usize,
 }
 
 impl PackageResult {
@@ -91,13 +102,15 @@ impl PackageResult {
             stats: Stats::default(),
             error: None,
             duration_ms: 0,
+            lockfile: None,
         }
     }
 
+    /// The red flags that count (not accepted by an allow entry).
     pub fn red_flags(&self) -> impl Iterator<Item = &Finding> {
         self.findings
             .iter()
-            .filter(|f| f.severity == Severity::RedFlag)
+            .filter(|f| f.severity == Severity::RedFlag && f.allowed.is_none())
     }
 }
 
@@ -162,6 +175,44 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     pub summary: Summary,
+    /// How and when the run was made (a `verify` run; `provero report` of a store has none).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub run: Option<RunInfo>,
+}
+
+/// The run's metadata: which provero, when, and the settings that shaped its verdicts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub provero_version: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: String,
+    pub settings: RunSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSettings {
+    /// How packages were checked: `diff` (compare with the source tree).
+    pub mode: String,
+    /// The registry each ecosystem was read from (ecosystem -> URL).
+    pub registries: BTreeMap<String, String>,
+    /// `--git-rewrite` rules as given (`FROM=TO`), in order.
+    #[serde(default)]
+    pub rewrites: Vec<String>,
+    /// `--pypi-artifact`, when given.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pypi_artifact: Option<String>,
+}
+
+impl RunInfo {
+    /// A timestamp as the report writes it: RFC 3339 in UTC, to the second.
+    pub fn timestamp(t: std::time::SystemTime) -> String {
+        let t = time::OffsetDateTime::from(t)
+            .replace_nanosecond(0)
+            .unwrap_or_else(|_| t.into());
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    }
 }
 
 impl Summary {
@@ -206,6 +257,7 @@ impl Report {
             skipped_inputs: Vec::new(),
             warnings: Vec::new(),
             summary,
+            run: None,
         }
     }
 
