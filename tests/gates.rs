@@ -633,3 +633,116 @@ fn base64_encode(b: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
+
+/// The GitHub Action's verify step (`action.yml`), run as GitHub would run it: its own bash
+/// script, with the inputs as environment variables, against a lockfile whose packages come
+/// from the loopback registry.
+#[test]
+fn the_github_action_verify_step_writes_sarif_and_html_and_reports_the_exit_code() {
+    let action: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../action.yml")).expect("action.yml is YAML");
+    let steps = action["runs"]["steps"].as_sequence().unwrap();
+    let step = steps
+        .iter()
+        .find(|s| s["id"] == "verify")
+        .expect("a step with id verify");
+    assert_eq!(step["shell"], "bash");
+    let script = step["run"].as_str().unwrap();
+    let uses: Vec<&str> = steps.iter().filter_map(|s| s["uses"].as_str()).collect();
+    assert!(
+        uses.iter()
+            .any(|u| u.starts_with("github/codeql-action/upload-sarif@")),
+        "{uses:?}"
+    );
+    assert!(
+        uses.iter()
+            .any(|u| u.starts_with("actions/upload-artifact@")),
+        "{uses:?}"
+    );
+
+    let w = World::new();
+    let honest = w.honest_crate("honest", "1.0.0");
+    w.publish(&honest, &honest.crate_bytes);
+    let tampered = w.honest_crate("tampered", "1.0.0");
+    let mut ar = tampered.archive();
+    ar.replace_text("src/lib.rs", "    a + b\n", "    a + b + 1\n");
+    let bytes = ar.to_bytes();
+    w.publish(&tampered, &bytes);
+    let crates_io = "registry+https://github.com/rust-lang/crates.io-index";
+    let lock = write(
+        w.root(),
+        "Cargo.lock",
+        &format!(
+            "version = 3\n\n[[package]]\nname = \"honest\"\nversion = \"1.0.0\"\nsource = \"{crates_io}\"\nchecksum = \"{}\"\n\n\
+             [[package]]\nname = \"tampered\"\nversion = \"1.0.0\"\nsource = \"{crates_io}\"\nchecksum = \"{}\"\n",
+            sha256_hex(&honest.crate_bytes),
+            sha256_hex(&bytes)
+        ),
+    );
+    let runner_temp = w.root().join("runner-temp");
+    std::fs::create_dir_all(&runner_temp).unwrap();
+    let github_output = w.root().join("github-output");
+    std::fs::write(&github_output, "").unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_provero")).parent().unwrap();
+    let extra = format!(
+        "--registry crates={} --git-rewrite {FAKE_FORGE}=file://{}/",
+        w.registry.index_url(),
+        w.root().join("upstream").display()
+    );
+    let run = |fail_on: &str| {
+        let out = Command::new("bash")
+            .args(["-e", "-c", script])
+            .current_dir(w.cwd())
+            .env(
+                "PATH",
+                format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+            )
+            .env("LOCKFILES", &lock)
+            .env("FAIL_ON", fail_on)
+            .env("ALLOW", "")
+            .env("CONFIG", "")
+            .env("EXTRA_ARGS", &extra)
+            .env("RUNNER_TEMP", &runner_temp)
+            .env("GITHUB_OUTPUT", &github_output)
+            .env("NO_COLOR", "1")
+            .envs(common::git::GIT_ENV.iter().copied())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the step itself failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let outputs = std::fs::read_to_string(&github_output).unwrap();
+        std::fs::write(&github_output, "").unwrap();
+        outputs
+    };
+    let outputs = run("red-flag");
+    assert!(outputs.contains("exit-code=1\n"), "{outputs}");
+    assert!(outputs.contains("has-sarif=true\n"), "{outputs}");
+    let report_dir = runner_temp.join("provero-report");
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report_dir.join("provero.sarif")).unwrap())
+            .unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let flagged = results
+        .iter()
+        .find(|r| r["ruleId"] == "content-differs")
+        .unwrap_or_else(|| panic!("{sarif:#}"));
+    // The alert points at the lockfile line of the package, where a reviewer acts.
+    let loc = &flagged["locations"][0]["physicalLocation"];
+    assert!(
+        loc["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("Cargo.lock"),
+        "{loc:#}"
+    );
+    let page = std::fs::read_to_string(report_dir.join("provero.html")).unwrap();
+    assert!(
+        page.contains("tampered"),
+        "the HTML report names the package"
+    );
+    // The level input is passed through: at `error` findings do not fail the job.
+    assert!(run("error").contains("exit-code=0\n"));
+}
