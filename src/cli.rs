@@ -109,6 +109,24 @@ struct Gates {
     signer: Option<crate::report::intoto::SigningKey>,
 }
 
+impl Gates {
+    /// A signing key with no in-toto output would be ignored: say so instead.
+    fn check_signing(
+        &self,
+        targets: &[crate::report::output::Target],
+        on_stdout: Option<Format>,
+    ) -> anyhow::Result<()> {
+        let attests =
+            on_stdout == Some(Format::Intoto) || targets.iter().any(|t| t.format == Format::Intoto);
+        if self.signer.is_some() && !attests {
+            anyhow::bail!(
+                "--sign-key signs in-toto statements: add --format intoto or --output FILE.intoto.jsonl"
+            );
+        }
+        Ok(())
+    }
+}
+
 impl GateArgs {
     fn settle(&self) -> anyhow::Result<Gates> {
         let cwd = std::env::current_dir()?;
@@ -369,6 +387,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let targets = crate::report::output::parse_targets(&args.output, args.format)
         .map_err(anyhow::Error::msg)?;
     let on_stdout = crate::report::output::stdout_format(&targets, args.format);
+    gates.check_signing(&targets, on_stdout)?;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let style = crate::report::Style {
         color,
@@ -527,6 +546,7 @@ fn report(args: ReportArgs) -> anyhow::Result<i32> {
         return Ok(gate_exit(&report, gates.fail_on));
     }
     let on_stdout = crate::report::output::stdout_format(&targets, args.format);
+    gates.check_signing(&targets, on_stdout)?;
     let style = crate::report::Style {
         color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         diff: false,

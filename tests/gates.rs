@@ -552,6 +552,16 @@ fn intoto_statements_are_slsa_verification_summaries_signed_in_dsse() {
     assert!(!py.status.success(), "a changed payload must not verify");
     assert!(String::from_utf8_lossy(&py.stderr).contains("InvalidSignature"));
 
+    // A key with nothing to sign is refused rather than ignored.
+    let out =
+        f.w.run(&["--sign-key", key.to_str().unwrap()], &[&f.honest]);
+    assert_exit(&out, 2);
+    assert!(
+        out.stderr.contains("--sign-key signs in-toto statements"),
+        "{}",
+        out.stderr
+    );
+
     // A key that is not Ed25519 PKCS#8 PEM is an error naming the file, before any work.
     let bad = write(root, "bad.pem", "not a key\n");
     let out =
