@@ -27,6 +27,10 @@ fn world() -> Fixture {
     let tampered = w.honest_crate("tampered", "1.0.0");
     let mut ar = tampered.archive();
     ar.replace_text("src/lib.rs", "    a + b\n", "    a + b + 1\n");
+    // A long tail: the HTML shows all of the diff, not the terminal's first 60 lines.
+    let tail: String = (0..80).map(|i| format!("// added line {i}\n")).collect();
+    let lib = ar.get_str("src/lib.rs");
+    ar.set("src/lib.rs", format!("{lib}{tail}"));
     ar.set("src/backdoor.rs", "pub fn exfiltrate() {}\n");
     w.publish(&tampered, &ar.to_bytes());
     let gone = w.honest_crate("unreachable", "1.0.0");
@@ -268,6 +272,14 @@ fn every_format_from_one_run() {
         html.contains("<td class=\"add\">    a + b + 1</td>"),
         "side-by-side diff"
     );
+    assert!(
+        html.contains("<td class=\"add\">// added line 79</td>"),
+        "the whole diff, not its first lines"
+    );
+    assert!(
+        md.contains("more diff lines"),
+        "Markdown shows the start: {md}"
+    );
 
     // ---- a second run: the same alerts keep their fingerprints
     let (_, again) = run_all(&fx, "b");
@@ -441,7 +453,7 @@ fn headless(browser: &Path, profile: &Path, extra: &[String], url: &str) -> std:
         "--disable-sync",
         "--no-first-run",
         "--enable-logging=stderr",
-        "--v=0",
+        "--log-level=0",
     ])
     .arg(format!("--user-data-dir={}", profile.display()))
     .args(extra)
@@ -468,11 +480,8 @@ fn html_report_in_headless_chromium() {
     let out = headless(&browser, profile.path(), &["--dump-dom".into()], &url);
     let dom = String::from_utf8_lossy(&out.stdout);
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        dom.contains("data-ready=\"1\""),
-        "the script did not finish:\n{log}\n{dom}"
-    );
-    assert!(!dom.contains("data-errors"), "script errors:\n{dom}");
+    // Console messages (script errors, anything the page's policy blocked) are logged as
+    // `CONSOLE` lines.
     let console: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught"))
@@ -482,6 +491,11 @@ fn html_report_in_headless_chromium() {
         "console messages:\n{}",
         console.join("\n")
     );
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the script did not finish:\n{log}\n{dom}"
+    );
+    assert!(!dom.contains("data-errors"), "script errors:\n{dom}");
     assert!(dom.contains("<table id=\"packages\""));
     assert!(dom.contains("4 of 4 shown"), "{dom}");
 

@@ -115,10 +115,10 @@ fn render(format: Format) -> String {
         color: false,
         diff: true,
     };
-    format
-        .render(&fixture(), style)
-        .unwrap()
-        .replace(env!("CARGO_PKG_VERSION"), "[VERSION]")
+    format.render(&fixture(), style).unwrap().replace(
+        &format!("\"semanticVersion\": \"{}\"", env!("CARGO_PKG_VERSION")),
+        "\"semanticVersion\": \"[VERSION]\"",
+    )
 }
 
 #[test]

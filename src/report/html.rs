@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use super::diff::{side_by_side, source_path, Row};
 use super::model::{PackageResult, Report};
 use super::repository::by_repository;
-use crate::finding::{Code, Finding, Severity};
+use crate::finding::{Code, Finding, Severity, Verdict};
 
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -274,6 +274,20 @@ fn summary(out: &mut String, report: &Report) {
     out.push_str("</section>\n");
 }
 
+/// Packages as a reader triages them: mismatches first, then errors, unverifiable, verified
+/// (the run's order within each). Each keeps its index as its anchor.
+fn order(report: &Report) -> Vec<(usize, &PackageResult)> {
+    let rank = |r: &PackageResult| match (r.verdict, r.error.is_some()) {
+        (Verdict::Mismatch, _) => 0,
+        (_, true) => 1,
+        (Verdict::Unverifiable, false) => 2,
+        (Verdict::Verified, false) => 3,
+    };
+    let mut v: Vec<(usize, &PackageResult)> = report.results.iter().enumerate().collect();
+    v.sort_by_key(|(i, r)| (rank(r), *i));
+    v
+}
+
 fn package_table(out: &mut String, report: &Report) {
     let s = &report.summary;
     out.push_str("<section id=\"packages-section\"><h2>Packages</h2><div id=\"filters\">");
@@ -289,7 +303,7 @@ fn package_table(out: &mut String, report: &Report) {
     }
     out.push_str("</select><span id=\"shown\"></span></div>\n");
     out.push_str("<table id=\"packages\"><thead><tr><th>package</th><th>ecosystem</th><th>verdict</th><th>red flags</th><th>warnings</th><th>source</th></tr></thead><tbody>\n");
-    for (i, r) in report.results.iter().enumerate() {
+    for (i, r) in order(report) {
         let count = |sev: Severity| {
             r.findings
                 .iter()
@@ -517,7 +531,7 @@ pub fn html(report: &Report) -> String {
     summary(&mut out, report);
     package_table(&mut out, report);
     out.push_str("<section id=\"details\"><h2>Details</h2>\n");
-    for (i, r) in report.results.iter().enumerate() {
+    for (i, r) in order(report) {
         package_detail(&mut out, i, r);
     }
     out.push_str("</section>\n");

@@ -164,3 +164,31 @@ pub fn human_summary(s: &Summary) -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecosystem::Ecosystem;
+    use crate::finding::Code;
+
+    #[test]
+    fn a_long_diff_shows_its_start_and_says_how_much_is_left() {
+        let mut r = PackageResult::pending(Ecosystem::Crates, "long", Some("1.0.0"));
+        let mut f = Finding::at(Code::ContentDiffers, "a.txt", "differs");
+        let body: String = (0..100).map(|i| format!("+line {i}\n")).collect();
+        f.diff = Some(format!(
+            "--- source/a.txt\n+++ artifact/a.txt\n@@ -0,0 +1,100 @@\n{body}"
+        ));
+        r.findings.push(f);
+        let out = human_result(
+            &r,
+            Style {
+                color: false,
+                diff: true,
+            },
+        );
+        assert!(out.contains("+line 56\n"), "{out}");
+        assert!(!out.contains("+line 57\n"), "{out}");
+        assert!(out.contains("... (43 more diff lines)"), "{out}");
+    }
+}

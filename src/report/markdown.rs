@@ -82,8 +82,11 @@ pub fn markdown(report: &Report) -> String {
         for r in not_verified {
             let _ = writeln!(out, "### `{}` — {}\n", r.package, r.verdict.as_str());
             if let Some(repo) = &r.source.repository {
-                let commit = r.source.commit.as_deref().unwrap_or("no commit");
-                let _ = writeln!(out, "source: {repo} @ `{commit}`\n");
+                match r.source.commit.as_deref() {
+                    Some(c) => writeln!(out, "source: {repo} @ `{c}`\n"),
+                    None => writeln!(out, "source: {repo} (no commit)\n"),
+                }
+                .ok();
             }
             if let Some(e) = r
                 .error
