@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::{GateArgs, Gates};
 use crate::engine;
 use crate::profile::Profiles;
 use crate::repo_url::Rewrites;
@@ -72,92 +73,6 @@ pub struct ReportArgs {
 
     #[command(flatten)]
     pub gates: GateArgs,
-}
-
-/// The CI gate, accepted findings, the configuration file and attestation signing: shared by
-/// `verify` and `report`.
-#[derive(Args, Debug)]
-pub struct GateArgs {
-    /// Read settings from FILE [default: provero.toml in the working directory, if present].
-    /// Flags given here win over the file.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Exit 1 when any package reaches this level or a higher one (warning < unverifiable <
-    /// red-flag < error); `unverifiable` also fails a run in which nothing was verified, `error`
-    /// fails only on errors [default: red-flag].
-    #[arg(long, value_enum, value_name = "LEVEL")]
-    pub fail_on: Option<crate::gate::FailOn>,
-
-    /// Accepted findings (TOML `[[allow]]` entries): a matching finding is reported as
-    /// `allowed` with its reason and does not count towards the verdict or the exit code.
-    /// Repeatable.
-    #[arg(long, value_name = "FILE")]
-    pub allow: Vec<PathBuf>,
-
-    /// Sign each in-toto statement (`--format intoto`) in a DSSE envelope with this Ed25519
-    /// private key (PKCS#8 PEM, e.g. from `openssl genpkey -algorithm ed25519`).
-    #[arg(long, value_name = "FILE")]
-    pub sign_key: Option<PathBuf>,
-}
-
-/// What the gate flags and the configuration file settle together (flags win).
-struct Gates {
-    config: crate::config::Config,
-    fail_on: crate::gate::FailOn,
-    allow: crate::allow::AllowList,
-    signer: Option<crate::report::intoto::SigningKey>,
-}
-
-impl Gates {
-    /// A signing key with no in-toto output would be ignored: say so instead.
-    fn check_signing(
-        &self,
-        targets: &[crate::report::output::Target],
-        on_stdout: Option<Format>,
-    ) -> anyhow::Result<()> {
-        let attests =
-            on_stdout == Some(Format::Intoto) || targets.iter().any(|t| t.format == Format::Intoto);
-        if self.signer.is_some() && !attests {
-            anyhow::bail!(
-                "--sign-key signs in-toto statements: add --format intoto or --output FILE.intoto.jsonl"
-            );
-        }
-        Ok(())
-    }
-}
-
-impl GateArgs {
-    fn settle(&self) -> anyhow::Result<Gates> {
-        let cwd = std::env::current_dir()?;
-        let mut config = crate::config::Config::discover(self.config.as_deref(), &cwd)
-            .map_err(anyhow::Error::msg)?;
-        if let (Some(m), Some(file)) = (&config.mode, &config.path) {
-            if m != "diff" {
-                anyhow::bail!(
-                    "{}: mode = `{m}`: this build of provero verifies by diff only",
-                    file.display()
-                );
-            }
-        }
-        let fail_on = self.fail_on.or(config.fail_on).unwrap_or_default();
-        let mut allow = std::mem::take(&mut config.allow);
-        for f in &self.allow {
-            allow.extend(crate::allow::AllowList::load(f).map_err(anyhow::Error::msg)?);
-        }
-        let signer = self
-            .sign_key
-            .as_deref()
-            .map(crate::report::intoto::SigningKey::load)
-            .transpose()
-            .map_err(anyhow::Error::msg)?;
-        Ok(Gates {
-            config,
-            fail_on,
-            allow,
-            signer,
-        })
-    }
 }
 
 #[derive(Args, Debug)]

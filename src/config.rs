@@ -3,7 +3,8 @@
 //! (like cargo-deny's `deny.toml`): registries, URL rewrites, mode, the `fail-on` gate, allow
 //! entries, jobs and the cache directory. Flags given on the command line win over the file.
 //! Relative paths in the file are relative to the file's directory. Unknown keys and bad
-//! values are errors naming the file, the line and the key.
+//! values are errors naming the file, the line and the key. [`GateArgs`] are the flags that go
+//! with it (`--config`, `--fail-on`, `--allow`, `--sign-key`); [`GateArgs::settle`] merges both.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -132,6 +133,96 @@ impl Config {
             jobs: raw.jobs,
             cache_dir: raw.cache_dir.map(|d| dir.join(d)),
             allow,
+        })
+    }
+}
+
+// ---- the gate flags and the file together (shared by `verify` and `report`)
+
+/// The CI gate, accepted findings, the configuration file and attestation signing: shared by
+/// `verify` and `report`.
+#[derive(clap::Args, Debug)]
+pub struct GateArgs {
+    /// Read settings from FILE [default: provero.toml in the working directory, if present].
+    /// Flags given here win over the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Exit 1 when any package reaches this level or a higher one (warning < unverifiable <
+    /// red-flag < error); `unverifiable` also fails a run in which nothing was verified, `error`
+    /// fails only on errors [default: red-flag].
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<FailOn>,
+
+    /// Accepted findings (TOML `[[allow]]` entries): a matching finding is reported as
+    /// `allowed` with its reason and does not count towards the verdict or the exit code.
+    /// Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub allow: Vec<PathBuf>,
+
+    /// Sign each in-toto statement (`--format intoto`) in a DSSE envelope with this Ed25519
+    /// private key (PKCS#8 PEM, e.g. from `openssl genpkey -algorithm ed25519`).
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+}
+
+/// What the gate flags and the configuration file settle together (flags win).
+pub struct Gates {
+    pub config: Config,
+    pub fail_on: FailOn,
+    pub allow: AllowList,
+    pub signer: Option<crate::report::intoto::SigningKey>,
+}
+
+impl Gates {
+    /// A signing key with no in-toto output would be ignored: say so instead.
+    pub fn check_signing(
+        &self,
+        targets: &[crate::report::output::Target],
+        on_stdout: Option<crate::report::Format>,
+    ) -> anyhow::Result<()> {
+        let attests = on_stdout == Some(crate::report::Format::Intoto)
+            || targets
+                .iter()
+                .any(|t| t.format == crate::report::Format::Intoto);
+        if self.signer.is_some() && !attests {
+            anyhow::bail!(
+                "--sign-key signs in-toto statements: add --format intoto or --output FILE.intoto.jsonl"
+            );
+        }
+        Ok(())
+    }
+}
+
+impl GateArgs {
+    pub fn settle(&self) -> anyhow::Result<Gates> {
+        let cwd = std::env::current_dir()?;
+        let mut config =
+            Config::discover(self.config.as_deref(), &cwd).map_err(anyhow::Error::msg)?;
+        if let (Some(m), Some(file)) = (&config.mode, &config.path) {
+            if m != "diff" {
+                anyhow::bail!(
+                    "{}: mode = `{m}`: this build of provero verifies by diff only",
+                    file.display()
+                );
+            }
+        }
+        let fail_on = self.fail_on.or(config.fail_on).unwrap_or_default();
+        let mut allow = std::mem::take(&mut config.allow);
+        for f in &self.allow {
+            allow.extend(AllowList::load(f).map_err(anyhow::Error::msg)?);
+        }
+        let signer = self
+            .sign_key
+            .as_deref()
+            .map(crate::report::intoto::SigningKey::load)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        Ok(Gates {
+            config,
+            fail_on,
+            allow,
+            signer,
         })
     }
 }

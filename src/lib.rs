@@ -25,6 +25,7 @@ pub mod spec;
 pub mod store;
 pub mod tags;
 pub mod verify;
+pub mod version_range;
 
 pub mod crates;
 pub mod gems;
