@@ -491,7 +491,8 @@ fn by_repository(
             Format::Json => repository::json(&views)?,
             Format::Markdown => repository::markdown(&views),
             other => anyhow::bail!(
-                "--by-repository is shown as human, json or markdown, not {other:?} (the HTML report has it as a section)"
+                "--by-repository is shown as human, json or markdown, not {} (the HTML report has it as a section)",
+                other.name()
             ),
         })
     };

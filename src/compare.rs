@@ -271,8 +271,12 @@ pub fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
 
+/// A diff is kept whole up to this size; past it (a regenerated multi-megabyte file) the rest
+/// is counted, not kept, so one package cannot fill a bulk run's memory and store.
+const MAX_DIFF_BYTES: usize = 1 << 20;
+
 /// The whole unified diff (readers shorten it: the human output shows its start, the HTML
-/// report all of it), `None` for binary content.
+/// report all of it) up to [`MAX_DIFF_BYTES`], `None` for binary content.
 pub fn unified_diff(old: &[u8], new: &[u8], old_name: &str, new_name: &str) -> Option<String> {
     let (Ok(a), Ok(b)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
         return None;
@@ -281,15 +285,21 @@ pub fn unified_diff(old: &[u8], new: &[u8], old_name: &str, new_name: &str) -> O
         return None;
     }
     let diff = similar::TextDiff::from_lines(a, b);
-    Some(
-        diff.unified_diff()
-            .context_radius(2)
-            .header(
-                &format!("source/{old_name}"),
-                &format!("artifact/{new_name}"),
-            )
-            .to_string(),
-    )
+    let mut text = diff
+        .unified_diff()
+        .context_radius(2)
+        .header(
+            &format!("source/{old_name}"),
+            &format!("artifact/{new_name}"),
+        )
+        .to_string();
+    if text.len() > MAX_DIFF_BYTES {
+        let cut = text[..MAX_DIFF_BYTES].rfind('\n').map_or(0, |i| i + 1);
+        let rest = text[cut..].lines().count();
+        text.truncate(cut);
+        text.push_str(&format!("... ({rest} more diff lines)\n"));
+    }
+    Some(text)
 }
 
 fn count_changes(diff: &str) -> (usize, usize) {
@@ -433,6 +443,20 @@ mod tests {
     fn crlf_normalisation() {
         assert_eq!(crlf_to_lf(b"a\r\nb\r\n"), b"a\nb\n");
         assert_eq!(crlf_to_lf(b"a\rb"), b"a\rb");
+    }
+
+    #[test]
+    fn a_huge_diff_is_kept_up_to_its_cap_and_counts_the_rest() {
+        let old = "kept\n";
+        let new: String = (0..100_000)
+            .map(|i| format!("added line {i:06}\n"))
+            .collect();
+        let new = format!("kept\n{new}");
+        let d = unified_diff(old.as_bytes(), new.as_bytes(), "big", "big").unwrap();
+        assert!(d.len() <= MAX_DIFF_BYTES + 40, "{}", d.len());
+        assert!(d.ends_with(" more diff lines)\n"), "{}", &d[d.len() - 60..]);
+        let small = unified_diff(b"a\n", b"b\n", "s", "s").unwrap();
+        assert!(!small.contains("more diff lines"));
     }
 
     #[test]

@@ -4,14 +4,19 @@
 //! One run writes SARIF, JUnit, HTML, JSON and Markdown (`--output` repeated); each is read
 //! back with an independent reader: the official SARIF 2.1.0 schema, an XML parser, the
 //! project's JSON schema, and headless Chromium for the HTML.
+//!
+//! `sarif-schema-2.1.0.json` is OASIS's file as published in oasis-tcs/sarif-spec
+//! (`sarif-2.1/schema/sarif-schema-2.1.0.json`, the errata01 OS schema), unchanged.
 
 mod common;
+mod report_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
+use report_support::xml;
 use serde_json::Value;
 
 struct Fixture {
@@ -171,6 +176,10 @@ fn every_format_from_one_run() {
     assert_eq!(
         u["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "crates/unreachable/1.0.0"
+    );
+    assert_eq!(
+        u["locations"][0]["physicalLocation"]["region"]["startLine"],
+        1
     );
     let notes = run["invocations"][0]["toolExecutionNotifications"]
         .as_array()
@@ -544,111 +553,5 @@ fn html_report_in_headless_chromium() {
     );
     if let Ok(keep) = std::env::var("PROVERO_KEEP_SCREENSHOT") {
         std::fs::copy(&shot, keep).unwrap();
-    }
-}
-
-/// A small reader for the JUnit file: elements, attributes and text, nothing more.
-mod xml {
-    use quick_xml::events::Event;
-    use quick_xml::{Reader, XmlVersion};
-
-    #[derive(Debug, Default)]
-    pub struct Elem {
-        pub name: String,
-        pub attrs: Vec<(String, String)>,
-        pub children: Vec<Elem>,
-        pub text: String,
-    }
-
-    impl Elem {
-        pub fn attr(&self, k: &str) -> &str {
-            self.attrs
-                .iter()
-                .find(|(a, _)| a == k)
-                .map(|(_, v)| v.as_str())
-                .unwrap_or_else(|| panic!("<{}> has no {k}: {self:#?}", self.name))
-        }
-
-        pub fn child(&self, name: &str, key: &str, value: &str) -> &Elem {
-            self.children
-                .iter()
-                .find(|c| c.name == name && c.attrs.iter().any(|(k, v)| k == key && v == value))
-                .unwrap_or_else(|| panic!("no <{name} {key}=\"{value}\"> in {self:#?}"))
-        }
-
-        /// The one child called `name` (besides system-out).
-        pub fn only(&self, name: &str) -> &Elem {
-            let found: Vec<&Elem> = self
-                .children
-                .iter()
-                .filter(|c| c.name != "system-out")
-                .collect();
-            assert!(
-                found.len() == 1 && found[0].name == name,
-                "expected <{name}>: {self:#?}"
-            );
-            found[0]
-        }
-    }
-
-    fn elem(e: &quick_xml::events::BytesStart<'_>) -> Elem {
-        Elem {
-            name: String::from_utf8(e.name().as_ref().to_vec()).unwrap(),
-            attrs: e
-                .attributes()
-                .map(|a| {
-                    let a = a.unwrap();
-                    (
-                        String::from_utf8(a.key.as_ref().to_vec()).unwrap(),
-                        a.normalized_value(XmlVersion::Explicit1_0)
-                            .unwrap()
-                            .into_owned(),
-                    )
-                })
-                .collect(),
-            ..Elem::default()
-        }
-    }
-
-    pub fn parse(text: &str) -> Elem {
-        let mut reader = Reader::from_str(text);
-        let mut stack: Vec<Elem> = vec![Elem::default()];
-        loop {
-            match reader.read_event().expect("well-formed XML") {
-                Event::Start(e) => stack.push(elem(&e)),
-                Event::Empty(e) => {
-                    let el = elem(&e);
-                    stack.last_mut().unwrap().children.push(el);
-                }
-                Event::Text(t) => {
-                    let s = t.decode().expect("UTF-8 text").into_owned();
-                    stack.last_mut().unwrap().text.push_str(&s);
-                }
-                // Entity references come as events of their own.
-                Event::GeneralRef(r) => {
-                    let c = match r.resolve_char_ref().expect("a valid character reference") {
-                        Some(c) => c,
-                        None => match r.decode().unwrap().as_ref() {
-                            "lt" => '<',
-                            "gt" => '>',
-                            "amp" => '&',
-                            "quot" => '"',
-                            "apos" => '\'',
-                            other => panic!("unknown entity &{other};"),
-                        },
-                    };
-                    stack.last_mut().unwrap().text.push(c);
-                }
-                Event::End(_) => {
-                    let el = stack.pop().unwrap();
-                    stack.last_mut().unwrap().children.push(el);
-                }
-                Event::Eof => break,
-                _ => {}
-            }
-        }
-        let mut doc = stack.pop().unwrap();
-        assert!(stack.is_empty(), "unclosed elements");
-        doc.children.pop().expect("a root element")
     }
 }

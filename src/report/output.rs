@@ -19,6 +19,13 @@ impl Format {
         clap::ValueEnum::from_str(name, true).ok()
     }
 
+    /// The name the command line uses for it.
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+
     /// The format a file name implies, if any.
     pub fn from_path(path: &Path) -> Option<Format> {
         let name = path.file_name()?.to_str()?.to_ascii_lowercase();
@@ -106,6 +113,7 @@ mod tests {
         assert_eq!(t("json=report.out").format, Format::Json);
         assert_eq!(t("json=report.out").path, PathBuf::from("report.out"));
         assert_eq!(t("SARIF=x.json").format, Format::Sarif);
+        assert_eq!(Format::Junit.name(), "junit");
         // `=` that does not follow a format name is part of the file name.
         assert_eq!(t("a=b.md").path, PathBuf::from("a=b.md"));
         assert_eq!(t("a=b.md").format, Format::Markdown);

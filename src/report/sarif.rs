@@ -108,11 +108,13 @@ fn artifact_location(r: &PackageResult, f: &Finding) -> Value {
         uri.push('/');
         uri.push_str(&uri_path(path.trim_start_matches('/')));
     }
-    let mut loc = json!({ "physicalLocation": { "artifactLocation": { "uri": uri } } });
-    if let Some(line) = f.diff.as_deref().and_then(first_changed_line) {
-        loc["physicalLocation"]["region"] = json!({ "startLine": line.max(1) });
-    }
-    loc
+    // Every location has a region (code scanning wants a line): the first changed line when
+    // there is a diff, else the top of the file.
+    let line = f.diff.as_deref().and_then(first_changed_line).unwrap_or(1);
+    json!({ "physicalLocation": {
+        "artifactLocation": { "uri": uri },
+        "region": { "startLine": line.max(1) },
+    } })
 }
 
 /// Stable across runs: the package, the code and the path, not the message (which names

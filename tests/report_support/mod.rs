@@ -1,0 +1,3 @@
+//! Helpers for tests/report_formats.rs.
+
+pub mod xml;
