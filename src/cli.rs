@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::{GateArgs, Gates};
 use crate::engine;
 use crate::profile::Profiles;
 use crate::repo_url::Rewrites;
@@ -80,6 +81,9 @@ pub struct ReportArgs {
     /// instead of the per-package report (human, json or markdown).
     #[arg(long)]
     pub by_repository: bool,
+
+    #[command(flatten)]
+    pub gates: GateArgs,
 }
 
 #[derive(Args, Debug)]
@@ -208,9 +212,9 @@ pub struct VerifyArgs {
     pub diff: bool,
 
     /// How many packages are worked on at once (downloads, git and comparisons are bounded
-    /// separately beneath this).
-    #[arg(long, short, value_name = "N", default_value_t = default_jobs())]
-    pub jobs: usize,
+    /// separately beneath this) [default: 4 per CPU, between 4 and 32].
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
 
     /// What the published artifact is compared with: `diff` (the tree at the claimed commit,
     /// no package code runs), `rebuild` (what the ecosystem's packager builds from that tree,
@@ -236,6 +240,9 @@ pub struct VerifyArgs {
     /// package is artifact-unavailable.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub package_timeout: u64,
+
+    #[command(flatten)]
+    pub gates: GateArgs,
 }
 
 fn default_jobs() -> usize {
@@ -344,7 +351,23 @@ fn init_tracing(verbose: u8, quiet: bool, color: ColorChoice) {
 }
 
 async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
+    let gates = args.gates.settle()?;
+    let config = &gates.config;
+    // `--mode` wins over provero.toml's `mode`; without either, each registry profile's.
+    let run_mode = args
+        .mode
+        .or_else(|| config.mode.as_deref().and_then(crate::rebuild::Mode::parse));
+    let config_file = config
+        .path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let mut profiles = Profiles::builtin();
+    for r in &config.registries {
+        profiles
+            .apply(r)
+            .map_err(|e| anyhow::anyhow!("{config_file}: registries: {e}"))?;
+    }
     for r in &args.registry {
         profiles.apply(r).map_err(anyhow::Error::msg)?;
     }
@@ -356,16 +379,22 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
             .artifact = Some(kind.clone());
     }
     let mut rewrites = Rewrites::default();
-    for r in &args.git_rewrite {
+    // The configuration's first: on an equal prefix the later rule, the flag's, wins.
+    for r in config.rewrites.iter().chain(&args.git_rewrite) {
         rewrites.add(r).map_err(anyhow::Error::msg)?;
     }
-    if args.jobs == 0 {
+    let jobs = args.jobs.or(config.jobs).unwrap_or_else(default_jobs);
+    if jobs == 0 {
         anyhow::bail!("--jobs must be at least 1");
     }
     if args.newest == Some(0) {
         anyhow::bail!("--newest must be at least 1");
     }
-    let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    let cache_dir = args
+        .cache_dir
+        .clone()
+        .or_else(|| config.cache_dir.clone())
+        .unwrap_or_else(default_cache_dir);
 
     let shard = args
         .shard
@@ -390,6 +419,7 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
         anyhow::bail!("nothing to verify: give package specs (e.g. crates:serde@1.0.210), --list FILE, --lockfile Cargo.lock, or - for stdin");
     }
     let on_stdout = crate::report::output::stdout_format(&targets, args.format);
+    gates.check_signing(&targets, on_stdout)?;
     let color = color_for(globals.color, std::io::stdout().is_terminal());
     let style = crate::report::Style {
         color,
@@ -399,7 +429,7 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
         cache_dir,
         profiles,
         rewrites,
-        jobs: args.jobs,
+        jobs,
         progress: !globals.quiet && std::io::stderr().is_terminal(),
         stream_human: on_stdout == Some(Format::Human),
         style,
@@ -409,18 +439,19 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
         newest: args.newest,
         since: args.since.clone(),
         quiet: globals.quiet,
-        mode: args.mode,
+        mode: run_mode,
         build_jobs: args.build_jobs,
         timeouts: crate::http::Timeouts {
             connect: secs(args.connect_timeout, "--connect-timeout")?,
             read: secs(args.read_timeout, "--read-timeout")?,
             package: secs(args.package_timeout, "--package-timeout")?,
         },
+        allow: gates.allow.clone(),
     };
     let started = std::time::SystemTime::now();
     let settings = crate::report::RunSettings {
         // `--mode`, else the registry profiles' default (diff unless a profile says otherwise).
-        mode: match args.mode {
+        mode: match run_mode {
             Some(m) => m.as_str().to_string(),
             None if run.profiles.by_ecosystem.values().any(|p| p.mode.is_some()) => {
                 "per registry profile".to_string()
@@ -433,7 +464,12 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
             .iter()
             .map(|(eco, p)| (eco.as_str().to_string(), p.url.clone()))
             .collect(),
-        rewrites: args.git_rewrite.clone(),
+        rewrites: config
+            .rewrites
+            .iter()
+            .chain(&args.git_rewrite)
+            .cloned()
+            .collect(),
         pypi_artifact: args.pypi_artifact.clone(),
     };
     let mut report = engine::run(run, inputs).await?;
@@ -443,8 +479,19 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
         finished_at: crate::report::RunInfo::timestamp(std::time::SystemTime::now()),
         settings,
     });
-    write_report(&report, &targets, on_stdout, style)?;
-    Ok(report.exit_code())
+    write_report(&report, &targets, on_stdout, style, &gates)?;
+    Ok(gate_exit(&report, gates.fail_on))
+}
+
+/// The exit code `--fail-on` gives; when a level other than the default fails the run, say
+/// why on stderr (at the default, the red flags above say it).
+fn gate_exit(report: &crate::report::Report, fail_on: crate::gate::FailOn) -> i32 {
+    if fail_on != crate::gate::FailOn::RedFlag {
+        if let Some(why) = crate::gate::explain(report, fail_on) {
+            eprintln!("{why}");
+        }
+    }
+    crate::gate::exit_code(report, fail_on)
 }
 
 fn secs(n: u64, flag: &str) -> anyhow::Result<std::time::Duration> {
@@ -461,19 +508,20 @@ fn write_report(
     targets: &[crate::report::output::Target],
     on_stdout: Option<Format>,
     style: crate::report::Style,
+    gates: &Gates,
 ) -> anyhow::Result<()> {
     for t in targets {
         let plain = crate::report::Style {
             color: false,
             ..style
         };
-        let text = t.format.render(report, plain)?;
+        let text = render(t.format, report, plain, gates)?;
         std::fs::write(&t.path, text.as_bytes())
             .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", t.path.display()))?;
     }
     // Human lines on stdout were streamed (or printed) already.
     if let Some(format) = on_stdout.filter(|f| *f != Format::Human) {
-        crate::stdout::write(&format.render(report, style)?);
+        crate::stdout::write(&render(format, report, style, gates)?);
     }
     if !on_stdout.is_some_and(Format::is_machine_readable) {
         let mut notes = String::new();
@@ -486,14 +534,46 @@ fn write_report(
         notes.push_str(&crate::report::human_summary(&report.summary));
         crate::stdout::note(&notes);
     }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     Ok(())
+}
+
+/// A report in one format; in-toto statements need the run's signing key, so they are rendered
+/// here rather than by `Format::render`.
+fn render(
+    format: Format,
+    report: &crate::report::Report,
+    style: crate::report::Style,
+    gates: &Gates,
+) -> anyhow::Result<String> {
+    if format == Format::Intoto {
+        Ok(intoto(report, gates))
+    } else {
+        format.render(report, style)
+    }
+}
+
+/// The in-toto statements (signed when a key was given); says on stderr how many packages had
+/// no artifact to attest.
+fn intoto(report: &crate::report::Report, gates: &Gates) -> String {
+    use crate::report::intoto;
+    let cx = intoto::Context::of(report, gates.signer.as_ref());
+    let n = intoto::unattested(report);
+    if n > 0 {
+        eprintln!("note: {n} package(s) without a downloaded artifact have no statement");
+    }
+    intoto::render(report, &cx)
 }
 
 /// `provero report`: render what a store holds. Exit code as for the run that decided it
 /// (1 when any stored package has a red flag; errors are never stored).
 fn report(args: ReportArgs, globals: Globals) -> anyhow::Result<i32> {
+    let gates = args.gates.settle()?;
     let db = args.db.unwrap_or_else(|| {
         args.cache_dir
+            .or_else(|| gates.config.cache_dir.clone())
             .unwrap_or_else(default_cache_dir)
             .join("results.db")
     });
@@ -508,12 +588,20 @@ fn report(args: ReportArgs, globals: Globals) -> anyhow::Result<i32> {
     let mut results = store.all()?;
     // Regressions are judged against the whole store, and read first.
     crate::regression::annotate_all_regressions_first(&mut results);
-    let report = crate::report::Report::new(results, Vec::new()).with_slowest(args.slowest);
+    // The store keeps what was found; what is accepted is decided by today's allow entries.
+    let today = crate::allow::today();
+    let mut used = Vec::new();
+    for r in &mut results {
+        used.extend(gates.allow.apply(r, today));
+    }
+    let mut report = crate::report::Report::new(results, Vec::new()).with_slowest(args.slowest);
+    report.warnings = gates.allow.warnings(&used, today);
     if args.by_repository {
         by_repository(&report, args.format, &targets)?;
-        return Ok(report.exit_code());
+        return Ok(gate_exit(&report, gates.fail_on));
     }
     let on_stdout = crate::report::output::stdout_format(&targets, args.format);
+    gates.check_signing(&targets, on_stdout)?;
     let style = crate::report::Style {
         color: color_for(globals.color, std::io::stdout().is_terminal()),
         diff: false,
@@ -523,8 +611,8 @@ fn report(args: ReportArgs, globals: Globals) -> anyhow::Result<i32> {
             crate::stdout::write(&crate::report::human_result(r, style));
         }
     }
-    write_report(&report, &targets, on_stdout, style)?;
-    Ok(report.exit_code())
+    write_report(&report, &targets, on_stdout, style, &gates)?;
+    Ok(gate_exit(&report, gates.fail_on))
 }
 
 /// `provero report --by-repository`: the view by repository, to stdout and every `--output`.

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
+use crate::allow::AllowList;
 use crate::ecosystem::Ecosystem;
 use crate::finding::{Code, Finding, Verdict};
 use crate::http::{Http, HttpConfig, Timeouts};
@@ -54,6 +55,9 @@ pub struct Run {
     pub build_jobs: usize,
     /// Connect, idle-read and per-package time limits.
     pub timeouts: Timeouts,
+    /// Accepted findings (`--allow`), applied to every result after it is recorded: the store
+    /// keeps what was found, the report says what was accepted.
+    pub allow: AllowList,
 }
 
 /// One package version to check (`version: None` = the newest).
@@ -258,6 +262,8 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     let mut stored = 0;
     // This run's results by package, for `regression` warnings.
     let mut seen = crate::regression::History::new();
+    let today = crate::allow::today();
+    let mut allow_used: Vec<usize> = Vec::new();
     {
         let store = store.as_ref();
         let progress = &progress;
@@ -306,6 +312,11 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             seen.entry((r.package.ecosystem, r.package.name.clone()))
                 .or_default()
                 .push(past);
+            for i in run.allow.apply(&mut r, today) {
+                if !allow_used.contains(&i) {
+                    allow_used.push(i);
+                }
+            }
             progress.finished(r.verdict, stored);
             if run.stream_human {
                 progress.print(&human_result(&r, run.style));
@@ -340,6 +351,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     let mut report = Report::new(results.into_iter().map(|(_, r)| r).collect(), errors)
         .with_skipped_inputs(skipped_inputs);
     report.summary.skipped = stored;
+    report.warnings = run.allow.warnings(&allow_used, today);
     Ok(report)
 }
 

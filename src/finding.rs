@@ -231,6 +231,10 @@ pub struct Finding {
     /// findings about the package or its commit, which both modes share.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub mode: Option<crate::rebuild::Mode>,
+    /// Set when an allow entry accepts this finding (`--allow`): it is still reported, but
+    /// does not count towards the verdict or the exit code.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub allowed: Option<Allowed>,
 }
 
 /// Where a red-flagged file's exact content is in the repository's history. `commit` and
@@ -255,6 +259,14 @@ impl FoundIn {
     }
 }
 
+/// Why a finding is accepted: the allow entry's reason, and its expiry date if it has one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allowed {
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expires: Option<String>,
+}
+
 impl Finding {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
         Finding {
@@ -266,6 +278,7 @@ impl Finding {
             diff: None,
             found_in: None,
             mode: None,
+            allowed: None,
         }
     }
 
@@ -308,14 +321,13 @@ impl Verdict {
         }
     }
 
-    /// Judge: a red flag wins, then anything unverifiable, else verified.
+    /// Judge: a red flag wins, then anything unverifiable, else verified. Allowed findings
+    /// (accepted by an allow entry) do not count.
     pub fn judge(findings: &[Finding]) -> Verdict {
-        if findings.iter().any(|f| f.severity == Severity::RedFlag) {
+        let counted = || findings.iter().filter(|f| f.allowed.is_none());
+        if counted().any(|f| f.severity == Severity::RedFlag) {
             Verdict::Mismatch
-        } else if findings
-            .iter()
-            .any(|f| f.severity == Severity::Unverifiable)
-        {
+        } else if counted().any(|f| f.severity == Severity::Unverifiable) {
             Verdict::Unverifiable
         } else {
             Verdict::Verified

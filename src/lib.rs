@@ -1,14 +1,17 @@
 //! provero: is what the registry serves the same code as the tagged source it claims to come
 //! from? See ARCHITECTURE.md for the pipeline and where each stage lives.
 
+pub mod allow;
 pub mod archive;
 pub mod best_commit;
 pub mod cli;
 pub mod compare;
+pub mod config;
 pub mod ecosystem;
 pub mod engine;
 pub mod expand;
 pub mod finding;
+pub mod gate;
 pub mod git;
 pub mod history;
 pub mod http;
@@ -31,6 +34,7 @@ pub mod store;
 pub mod submodules;
 pub mod tags;
 pub mod verify;
+pub mod version_range;
 
 pub mod crates;
 pub mod gems;

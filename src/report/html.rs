@@ -119,7 +119,7 @@ th{background:#f0f3f6}td.n{text-align:right}
 .cards{display:flex;gap:12px;flex-wrap:wrap}.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:8px 16px;min-width:110px}
 .card b{display:block;font-size:24px}
 .v-verified{color:#1a7f37}.v-mismatch{color:#cf222e;font-weight:bold}.v-unverifiable{color:#9a6700}.v-error{color:#8250df}
-.s-red-flag{color:#cf222e;font-weight:bold}.s-warning{color:#9a6700}.s-unverifiable{color:#8250df}.s-info{color:#0969da}
+.s-red-flag{color:#cf222e;font-weight:bold}.s-warning{color:#9a6700}.s-unverifiable{color:#8250df}.s-info{color:#0969da}.s-allowed{color:#57606a;font-style:italic}
 #filters{position:sticky;top:0;background:#fafbfc;padding:8px 0;border-bottom:1px solid #d0d7de;z-index:1}
 #filters input,#filters select{font:inherit;padding:2px 6px;margin-right:8px}
 .pkg{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:4px 16px 12px;margin:16px 0}
@@ -304,7 +304,12 @@ fn package_table(out: &mut String, report: &Report) {
     out.push_str("</select><span id=\"shown\"></span></div>\n");
     out.push_str("<table id=\"packages\"><thead><tr><th>package</th><th>ecosystem</th><th>verdict</th><th>red flags</th><th>warnings</th><th>source</th></tr></thead><tbody>\n");
     for (i, r) in order(report) {
-        let count = |sev: Severity| r.findings.iter().filter(|f| f.severity == sev).count();
+        let count = |sev: Severity| {
+            r.findings
+                .iter()
+                .filter(|f| f.severity == sev && f.allowed.is_none())
+                .count()
+        };
         let codes: Vec<&str> = r.findings.iter().map(|f| f.code.as_str()).collect();
         let mut text = format!(
             "{} {}",
@@ -403,14 +408,23 @@ fn package_detail(out: &mut String, i: usize, r: &PackageResult) {
         let mut findings: Vec<&Finding> = r.findings.iter().collect();
         findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.path.cmp(&b.path)));
         for f in &findings {
-            let sev = f.severity.as_str();
+            // An accepted finding shows as `allowed`, its reason after the message.
+            let sev = if f.allowed.is_some() {
+                "allowed"
+            } else {
+                f.severity.as_str()
+            };
+            let message = match &f.allowed {
+                Some(a) => format!("{} (allowed: {})", f.message, a.reason),
+                None => f.message.clone(),
+            };
             let _ = writeln!(
                 out,
                 "<tr><td class=\"s-{sev}\">{sev}</td><td><code title=\"{}\">{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(f.code.meaning()),
                 f.code.as_str(),
                 f.path.as_deref().map(|p| path_link(r, p, Some(f))).unwrap_or_default(),
-                esc(&f.message),
+                esc(&message),
                 f.rule.as_deref().map(|x| format!("<code>{}</code>", esc(x))).unwrap_or_default()
             );
         }

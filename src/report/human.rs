@@ -81,11 +81,12 @@ pub fn human_result(r: &PackageResult, style: Style) -> String {
             Severity::Unverifiable => "35",
             Severity::Info => "36",
         };
-        let sev = paint(
-            style.color,
-            sev_color,
-            &format!("{:<12}", f.severity.as_str()),
-        );
+        // An accepted finding is shown as such, with the reason, instead of its severity.
+        let (sev_color, label) = match &f.allowed {
+            Some(_) => ("2", "allowed"),
+            None => (sev_color, f.severity.as_str()),
+        };
+        let sev = paint(style.color, sev_color, &format!("{label:<12}"));
         let path = f
             .path
             .as_deref()
@@ -95,9 +96,14 @@ pub fn human_result(r: &PackageResult, style: Style) -> String {
             .mode
             .map(|m| format!("[{}] ", m.as_str()))
             .unwrap_or_default();
+        let why = f
+            .allowed
+            .as_ref()
+            .map(|a| format!(" (allowed: {})", a.reason))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "    {sev} {:<22} {mode}{path}{}",
+            "    {sev} {:<22} {mode}{path}{}{why}",
             f.code.as_str(),
             f.message
         );
@@ -143,6 +149,9 @@ pub fn human_summary(s: &Summary) -> String {
             "; {} input(s) not from a registry, skipped",
             s.skipped_inputs
         );
+    }
+    if s.allowed > 0 {
+        let _ = write!(out, "; {} finding(s) allowed", s.allowed);
     }
     if s.errors > 0 {
         let _ = write!(out, "; {} error(s)", s.errors);

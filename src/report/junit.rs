@@ -106,7 +106,11 @@ fn element(w: &mut W, name: &str, attrs: &[(&str, String)], text: &str) -> std::
 
 fn finding_lines(r: &PackageResult, keep: impl Fn(Severity) -> bool, diffs: bool) -> String {
     let mut out = String::new();
-    for f in r.findings.iter().filter(|f| keep(f.severity)) {
+    for f in r
+        .findings
+        .iter()
+        .filter(|f| keep(f.severity) && f.allowed.is_none())
+    {
         let path = f
             .path
             .as_deref()
@@ -165,7 +169,7 @@ fn testcase(w: &mut W, r: &PackageResult) -> std::io::Result<()> {
             let why: Vec<&str> = r
                 .findings
                 .iter()
-                .filter(|f| f.severity == Severity::Unverifiable)
+                .filter(|f| f.severity == Severity::Unverifiable && f.allowed.is_none())
                 .map(|f| f.code.as_str())
                 .collect();
             element(

@@ -114,7 +114,7 @@ pub fn markdown(report: &Report) -> String {
             for f in r
                 .findings
                 .iter()
-                .filter(|f| f.severity >= Severity::Warning)
+                .filter(|f| f.severity >= Severity::Warning && f.allowed.is_none())
             {
                 let path = f
                     .path
@@ -134,6 +134,40 @@ pub fn markdown(report: &Report) -> String {
             }
             out.push('\n');
         }
+    }
+    let allowed: Vec<(&PackageResult, &crate::finding::Finding)> = report
+        .results
+        .iter()
+        .flat_map(|r| r.findings.iter().map(move |f| (r, f)))
+        .filter(|(_, f)| f.allowed.is_some())
+        .collect();
+    if !allowed.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Allowed findings\n\n| package | code | path | reason |\n|---|---|---|---|"
+        );
+        for (r, f) in allowed {
+            let reason = f.allowed.as_ref().map(|a| a.reason.as_str()).unwrap_or("");
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} | {} |",
+                r.package,
+                f.code.as_str(),
+                f.path
+                    .as_deref()
+                    .map(|p| format!("`{p}`"))
+                    .unwrap_or_default(),
+                reason.replace('|', "\\|")
+            );
+        }
+        out.push('\n');
+    }
+    if !report.warnings.is_empty() {
+        let _ = writeln!(out, "## Warnings\n");
+        for w in &report.warnings {
+            let _ = writeln!(out, "- {w}");
+        }
+        out.push('\n');
     }
     out
 }

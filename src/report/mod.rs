@@ -13,10 +13,12 @@
 //! | `repository.rs` | the view by repository: one project's releases on every registry |
 //! | `output.rs` | `--output` targets: format from `FORMAT=FILE` or the extension |
 //! | `diff.rs` | reads back the unified diffs findings carry (side by side, first changed line) |
+//! | `intoto.rs` | in-toto Statements (SLSA verification summaries), DSSE-signed with `--sign-key` |
 
 mod diff;
 mod html;
 mod human;
+pub mod intoto;
 mod json;
 mod junit;
 mod markdown;
@@ -48,6 +50,8 @@ pub enum Format {
     Junit,
     /// One self-contained HTML page.
     Html,
+    /// in-toto Statement v1 per package (JSON lines), SLSA verification summary predicate.
+    Intoto,
 }
 
 impl Format {
@@ -56,7 +60,7 @@ impl Format {
     pub fn is_machine_readable(self) -> bool {
         matches!(
             self,
-            Format::Json | Format::Sarif | Format::Junit | Format::Html
+            Format::Json | Format::Sarif | Format::Junit | Format::Html | Format::Intoto
         )
     }
 
@@ -74,6 +78,7 @@ impl Format {
             Format::Sarif => sarif(report)?,
             Format::Junit => junit(report)?,
             Format::Html => html(report),
+            Format::Intoto => intoto::render(report, &intoto::Context::of(report, None)),
         })
     }
 }

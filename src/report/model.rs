@@ -118,10 +118,11 @@ impl PackageResult {
         }
     }
 
+    /// The red flags that count (not accepted by an allow entry).
     pub fn red_flags(&self) -> impl Iterator<Item = &Finding> {
         self.findings
             .iter()
-            .filter(|f| f.severity == Severity::RedFlag)
+            .filter(|f| f.severity == Severity::RedFlag && f.allowed.is_none())
     }
 }
 
@@ -160,6 +161,9 @@ pub struct Summary {
     /// Inputs not checked on purpose (a lockfile's git and path dependencies).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped_inputs: usize,
+    /// Findings an allow entry accepted (`--allow`): reported, not counted in `by_code`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub allowed: usize,
     pub by_code: BTreeMap<String, usize>,
     /// Red-flagged files split by where their content is in the repository's history.
     #[serde(default, skip_serializing_if = "RedFlagSplit::is_empty")]
@@ -198,6 +202,9 @@ pub struct Report {
     /// Inputs not checked on purpose, with the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_inputs: Vec<SkippedInput>,
+    /// Warnings about the run itself (an allow entry that matched nothing or has expired).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub summary: Summary,
     /// How and when the run was made (a `verify` run; `provero report` of a store has none).
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -256,6 +263,10 @@ impl Summary {
                 s.errors += 1;
             }
             for f in &r.findings {
+                if f.allowed.is_some() {
+                    s.allowed += 1;
+                    continue;
+                }
                 *s.by_code.entry(f.code.as_str().to_string()).or_default() += 1;
                 match &f.found_in {
                     Some(w) if f.severity == Severity::RedFlag && w.is_nowhere() => {
@@ -284,6 +295,7 @@ impl Report {
             results,
             errors,
             skipped_inputs: Vec::new(),
+            warnings: Vec::new(),
             summary,
             run: None,
         }

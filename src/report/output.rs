@@ -36,6 +36,8 @@ impl Format {
             Format::Junit
         } else if ends(".html") || ends(".htm") {
             Format::Html
+        } else if ends(".intoto.jsonl") || ends(".jsonl") {
+            Format::Intoto
         } else if ends(".json") {
             Format::Json
         } else if ends(".md") || ends(".markdown") {

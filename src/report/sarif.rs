@@ -181,6 +181,14 @@ fn result(r: &PackageResult, f: &Finding) -> Value {
     if let Some(rel) = related {
         out["relatedLocations"] = rel;
     }
+    // An accepted finding (`--allow`) is reported as suppressed, with the entry's reason.
+    if let Some(a) = &f.allowed {
+        out["suppressions"] = json!([{
+            "kind": "external",
+            "status": "accepted",
+            "justification": a.reason,
+        }]);
+    }
     out
 }
 
