@@ -245,9 +245,36 @@ fn both_modes_mark_each_finding_and_take_the_worse_verdict() {
         );
         ar.replace_text("src/main.rs", "add(1, 2)", "add(1, 3)");
     });
-    let (_, report) = w.run_json(&["--no-db", "--mode", "both"], &["crates:rbapp@0.1.0"]);
+    let md = w.root().join("both.md");
+    let sarif = w.root().join("both.sarif");
+    let (_, report) = w.run_json(
+        &[
+            "--no-db",
+            "--mode",
+            "both",
+            "-o",
+            md.to_str().unwrap(),
+            "-o",
+            sarif.to_str().unwrap(),
+        ],
+        &["crates:rbapp@0.1.0"],
+    );
     let r = report.result("rbapp");
     r.assert_verdict("mismatch");
+    // The other formats say which comparison raised each finding and what rebuilt it.
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains("rebuilt with cargo package"), "{md}");
+    assert!(
+        md.contains("`content-differs` [rebuild] `Cargo.lock`"),
+        "{md}"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(results.iter().any(|x| x["properties"]["mode"] == "rebuild"
+        && x["properties"]["packager"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("cargo package"))));
     let modes: Vec<(String, String, String)> = r
         .red_flags()
         .iter()

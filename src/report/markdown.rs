@@ -104,6 +104,12 @@ pub fn markdown(report: &Report) -> String {
                 }
                 .ok();
             }
+            if let Some(rb) = &r.rebuild {
+                let line = crate::rebuild::human_line(rb);
+                if !line.trim().is_empty() {
+                    let _ = writeln!(out, "{}\n", line.trim());
+                }
+            }
             if let Some(e) = r
                 .error
                 .as_ref()
@@ -121,9 +127,13 @@ pub fn markdown(report: &Report) -> String {
                     .as_deref()
                     .map(|p| format!(" `{p}`"))
                     .unwrap_or_default();
+                let mode = f
+                    .mode
+                    .map(|m| format!(" [{}]", m.as_str()))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "- **{}** `{}`{path}: {}",
+                    "- **{}** `{}`{mode}{path}: {}",
                     f.severity.as_str(),
                     f.code.as_str(),
                     f.message

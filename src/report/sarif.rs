@@ -169,6 +169,13 @@ fn result(r: &PackageResult, f: &Finding) -> Value {
     if let Some(commit) = &r.source.commit {
         properties["commit"] = json!(commit);
     }
+    // Rebuild mode: which comparison raised it, and what rebuilt the package.
+    if let Some(m) = f.mode {
+        properties["mode"] = json!(m.as_str());
+    }
+    if let Some(rb) = &r.rebuild {
+        properties["packager"] = json!(format!("{} {}", rb.packager, rb.packager_version).trim());
+    }
     let mut out = json!({
         "ruleId": f.code.as_str(),
         "ruleIndex": rule_index,
