@@ -247,6 +247,7 @@ fn both_modes_mark_each_finding_and_take_the_worse_verdict() {
     });
     let md = w.root().join("both.md");
     let sarif = w.root().join("both.sarif");
+    let html = w.root().join("both.html");
     let (_, report) = w.run_json(
         &[
             "--no-db",
@@ -256,6 +257,8 @@ fn both_modes_mark_each_finding_and_take_the_worse_verdict() {
             md.to_str().unwrap(),
             "-o",
             sarif.to_str().unwrap(),
+            "-o",
+            html.to_str().unwrap(),
         ],
         &["crates:rbapp@0.1.0"],
     );
@@ -263,6 +266,11 @@ fn both_modes_mark_each_finding_and_take_the_worse_verdict() {
     r.assert_verdict("mismatch");
     // The other formats say which comparison raised each finding and what rebuilt it.
     let md = std::fs::read_to_string(&md).unwrap();
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        html.contains("<dt>rebuild</dt><dd>rebuilt with cargo package"),
+        "{html}"
+    );
     assert!(md.contains("rebuilt with cargo package"), "{md}");
     assert!(
         md.contains("`content-differs` [rebuild] `Cargo.lock`"),

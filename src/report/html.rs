@@ -390,6 +390,12 @@ fn package_detail(out: &mut String, i: usize, r: &PackageResult) {
             ),
         );
     }
+    if let Some(rb) = &r.rebuild {
+        let line = crate::rebuild::human_line(rb);
+        if !line.trim().is_empty() {
+            dd("rebuild", esc(line.trim()));
+        }
+    }
     if let Some(e) = &r.error {
         dd(
             "error",
