@@ -24,11 +24,13 @@ fn missing_or_differs(s: &Status) -> bool {
     matches!(s, Status::Missing { .. } | Status::Differs { .. })
 }
 
-/// `<dir>.egg-info/<file>` with `dir` one of the sdist's egg-info directories.
+/// `<dir>.egg-info/<file>` with `dir` one of the sdist's egg-info directories, or a wheel's
+/// `.dist-info/` (bdist_wheel copies the egg-info writers' files there).
 fn egg_info_file(path: &str) -> Option<&str> {
     let (dir, file) = path.rsplit_once('/')?;
     let last = dir.rsplit('/').next().unwrap_or(dir);
-    (last.ends_with(".egg-info") && !file.is_empty()).then_some(file)
+    ((last.ends_with(".egg-info") || last.ends_with(".dist-info")) && !file.is_empty())
+        .then_some(file)
 }
 
 /// Short metadata text: what `egg_info` writers produce (never code, never binary).
@@ -127,7 +129,7 @@ impl Rule for EggInfoPlugin {
         "egg-info-plugin-writer"
     }
     fn reason(&self) -> &'static str {
-        "a setuptools egg_info writer (pbr's pbr.json, PasteScript's paster_plugins.txt, or one the project declares) wrote this metadata into <name>.egg-info/"
+        "a setuptools egg_info writer (pbr's pbr.json, PasteScript's paster_plugins.txt, or one the project declares) wrote this metadata into <name>.egg-info/ (a wheel's .dist-info/)"
     }
     fn judge(&self, cx: &FileCx<'_>) -> Result<Option<Outcome>, GitError> {
         let (Some(file), Some(data)) = (egg_info_file(cx.path), cx.data()) else {
@@ -471,6 +473,7 @@ mod tests {
     fn egg_info_paths() {
         assert_eq!(egg_info_file("foo.egg-info/pbr.json"), Some("pbr.json"));
         assert_eq!(egg_info_file("src/foo.egg-info/pbr.json"), Some("pbr.json"));
+        assert_eq!(egg_info_file("foo-1.0.dist-info/pbr.json"), Some("pbr.json"));
         assert_eq!(egg_info_file("foo/pbr.json"), None);
         assert_eq!(egg_info_file("pbr.json"), None);
     }
