@@ -473,7 +473,10 @@ mod tests {
     fn egg_info_paths() {
         assert_eq!(egg_info_file("foo.egg-info/pbr.json"), Some("pbr.json"));
         assert_eq!(egg_info_file("src/foo.egg-info/pbr.json"), Some("pbr.json"));
-        assert_eq!(egg_info_file("foo-1.0.dist-info/pbr.json"), Some("pbr.json"));
+        assert_eq!(
+            egg_info_file("foo-1.0.dist-info/pbr.json"),
+            Some("pbr.json")
+        );
         assert_eq!(egg_info_file("foo/pbr.json"), None);
         assert_eq!(egg_info_file("pbr.json"), None);
     }
