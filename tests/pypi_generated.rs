@@ -6,15 +6,7 @@ mod pypi_common;
 
 use std::process::Command;
 
-use pypi_common::{repack, result, set, with_code, Fixture, Repo};
-
-fn excused_by<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a str> {
-    result(v)["excused"]
-        .as_array()?
-        .iter()
-        .find(|e| e["path"] == path)
-        .and_then(|e| e["rule"].as_str())
-}
+use pypi_common::{excused_by, repack, result, set, with_code, Fixture, Repo};
 
 fn project(fx: &Fixture, name: &str, setup_py: &str, manifest: &str) -> Repo {
     let r = fx.repo(name);

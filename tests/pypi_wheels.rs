@@ -8,14 +8,6 @@ use pypi_common::*;
 
 const WHEEL: &[&str] = &["--pypi-artifact", "wheel"];
 
-fn excused_by<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a str> {
-    result(v)["excused"]
-        .as_array()?
-        .iter()
-        .find(|e| e["path"] == path)
-        .and_then(|e| e["rule"].as_str())
-}
-
 /// A project whose packages live under `lib/`, named only by `setup.py`'s `package_dir`
 /// (`package_dir` is the literal given, or computed when `computed`).
 fn lib_layout(fx: &Fixture, name: &str, package_dir: &str) -> (Repo, std::path::PathBuf) {

@@ -50,15 +50,7 @@ pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> 
 /// `"node": "g<40 hex>"` and `"dirty"`. That is a recorded commit, like cargo's vcs info; a
 /// short or missing node records nothing (tags are used then).
 pub fn scm_record(files: &Files) -> Option<(Option<String>, bool)> {
-    let (_, content) = files.map.iter().find(|(p, _)| {
-        let mut parts = p.rsplit('/');
-        parts.next() == Some("scm_version.json")
-            && parts.next().is_some_and(|d| d.ends_with(".egg-info"))
-            && parts.next().is_none()
-    })?;
-    let crate::archive::Content::File { data, .. } = content else {
-        return None;
-    };
+    let data = egg_info_file(files, "scm_version.json")?;
     let v: serde_json::Value = serde_json::from_slice(data).ok()?;
     let node = v.get("node")?.as_str()?;
     let sha = node.strip_prefix('g').unwrap_or(node).to_ascii_lowercase();
@@ -67,29 +59,37 @@ pub fn scm_record(files: &Files) -> Option<(Option<String>, bool)> {
     Some((full.then_some(sha), dirty))
 }
 
-/// pbr records the commit it built from in `*.egg-info/pbr.json` (`git_version`, abbreviated).
-/// It is the build's record only when the project builds with pbr (`setup(pbr=True)`, or a
-/// `[pbr]` section in setup.cfg): older pbr wrote the file for every project, and a stale copy
-/// in a long-lived egg-info directory names some earlier commit.
-pub fn pbr_record(files: &Files) -> Option<String> {
+/// The bytes of `<dir>.egg-info/<name>` at the sdist root (one egg-info level deep).
+fn egg_info_file<'f>(files: &'f Files, name: &str) -> Option<&'f [u8]> {
     let (_, content) = files.map.iter().find(|(p, _)| {
         let mut parts = p.rsplit('/');
-        parts.next() == Some("pbr.json")
+        parts.next() == Some(name)
             && parts.next().is_some_and(|d| d.ends_with(".egg-info"))
             && parts.next().is_none()
     })?;
-    let crate::archive::Content::File { data, .. } = content else {
-        return None;
+    match content {
+        crate::archive::Content::File { data, .. } => Some(data),
+        _ => None,
+    }
+}
+
+/// pbr records the commit it built from in `*.egg-info/pbr.json` (`git_version`, abbreviated).
+/// It is the build's record only when the project builds with pbr (`generated::builds_with_pbr`
+/// on the sdist's own configuration): older pbr wrote the file for every project, and a stale copy
+/// in a long-lived egg-info directory names some earlier commit.
+pub fn pbr_record(files: &Files) -> Option<String> {
+    let data = egg_info_file(files, "pbr.json")?;
+    // The sdist carries the build configuration it was built from.
+    let config = super::source::ProjectFiles {
+        pyproject: files
+            .text("pyproject.toml")
+            .and_then(|t| t.parse::<toml::Table>().ok()),
+        setup_cfg: files
+            .text("setup.cfg")
+            .map(|t| super::pyconfig::parse_ini(&t)),
+        setup_py: files.text("setup.py"),
     };
-    let uses_pbr = files.text("setup.py").is_some_and(|t| {
-        let code = super::pyconfig::code_only(&t);
-        regex::Regex::new(r"(?:^|[^A-Za-z0-9_.])pbr\s*=\s*True")
-            .expect("regex")
-            .is_match(&code)
-    }) || files
-        .text("setup.cfg")
-        .is_some_and(|t| super::pyconfig::parse_ini(&t).contains_key("pbr"));
-    if !uses_pbr || !super::generated::is_pbr_json(data) {
+    if !super::generated::builds_with_pbr(&config) || !super::generated::is_pbr_json(data) {
         return None;
     }
     let v: serde_json::Value = serde_json::from_slice(data).ok()?;

@@ -348,6 +348,15 @@ pub fn result(v: &Value) -> &Value {
 }
 
 /// Findings of the first result with this code.
+/// The rule that excused `path`, if one did.
+pub fn excused_by<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a str> {
+    result(v)["excused"]
+        .as_array()?
+        .iter()
+        .find(|e| e["path"] == path)
+        .and_then(|e| e["rule"].as_str())
+}
+
 pub fn with_code<'a>(v: &'a Value, code: &str) -> Vec<&'a Value> {
     result(v)["findings"]
         .as_array()
