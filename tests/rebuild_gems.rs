@@ -6,8 +6,6 @@
 
 mod gems_support;
 
-use std::path::PathBuf;
-
 use gems_support::*;
 
 const GEMSPEC: &str = r#"Gem::Specification.new do |s|
@@ -23,70 +21,30 @@ const GEMSPEC: &str = r#"Gem::Specification.new do |s|
 end
 "#;
 
-struct World {
-    _tmp: tempfile::TempDir,
-    repos: PathBuf,
-    www: Registry,
-    cache: PathBuf,
+/// The honest gem's bytes.
+fn honest(w: &World) -> Vec<u8> {
+    let dir = repo(
+        &w.repos,
+        "rebuilt",
+        &[
+            ("rebuilt.gemspec", GEMSPEC),
+            (
+                "lib/rebuilt.rb",
+                "module Rebuilt\n  def self.hi = \"hi\"\nend\n",
+            ),
+            ("README.md", "# rebuilt\n"),
+        ],
+        &["v1.0.0"],
+    );
+    gem_build(&dir, "rebuilt.gemspec")
 }
 
-impl World {
-    fn new() -> World {
-        let tmp = tempfile::tempdir().unwrap();
-        let repos = tmp.path().join("repos");
-        std::fs::create_dir_all(&repos).unwrap();
-        let www = Registry::new(&tmp.path().join("www"));
-        let cache = tmp.path().join("cache");
-        World {
-            repos,
-            www,
-            cache,
-            _tmp: tmp,
-        }
-    }
+fn publish(w: &World, gem: &[u8]) {
+    w.publish("rebuilt", "1.0.0", gem, None);
+}
 
-    /// The honest gem's bytes.
-    fn honest(&self) -> Vec<u8> {
-        let dir = repo(
-            &self.repos,
-            "rebuilt",
-            &[
-                ("rebuilt.gemspec", GEMSPEC),
-                (
-                    "lib/rebuilt.rb",
-                    "module Rebuilt\n  def self.hi = \"hi\"\nend\n",
-                ),
-                ("README.md", "# rebuilt\n"),
-            ],
-            &["v1.0.0"],
-        );
-        gem_build(&dir, "rebuilt.gemspec")
-    }
-
-    fn publish(&self, gem: &[u8]) {
-        self.www.publish(
-            "rebuilt",
-            &[Published {
-                number: "1.0.0",
-                platform: "ruby",
-                gem,
-                sha: None,
-            }],
-            serde_json::json!({}),
-        );
-    }
-
-    fn verify(&self, extra: &[&str]) -> Run {
-        let server = TestServer::serve_dir(self.www.root.clone());
-        let url = format!("{}/", server.base_url().trim_end_matches('/'));
-        provero_with(
-            &url,
-            &self.repos,
-            &self.cache,
-            "gems:rebuilt@1.0.0",
-            &[&["--no-db"], extra].concat(),
-        )
-    }
+fn verify(w: &World, extra: &[&str]) -> Run {
+    w.verify_with("gems:rebuilt@1.0.0", &[&["--no-db"], extra].concat())
 }
 
 fn stabilizers(run: &Run) -> Vec<String> {
@@ -101,9 +59,9 @@ fn stabilizers(run: &Run) -> Vec<String> {
 #[test]
 fn honest_gem_is_verified_by_rebuild() {
     let w = World::new();
-    let gem = w.honest();
-    w.publish(&gem);
-    let run = w.verify(&["--mode", "rebuild"]);
+    let gem = honest(&w);
+    publish(&w, &gem);
+    let run = verify(&w, &["--mode", "rebuild"]);
     assert_eq!(run.verdict(), "verified", "{:#}", run.json);
     assert_eq!(run.code, 0);
     let r = run.result();
@@ -120,17 +78,17 @@ fn honest_gem_is_verified_by_rebuild() {
 #[test]
 fn metadata_that_gained_an_executable_is_caught_only_by_rebuild() {
     let w = World::new();
-    let gem = w.honest();
+    let gem = honest(&w);
     let tampered = repack(&gem, false, |m| {
         edit_metadata(m, |y| {
             assert!(y.contains("executables: []"), "{y}");
             y.replace("executables: []", "executables:\n- rebuilt-evil")
         })
     });
-    w.publish(&tampered);
-    let diff = w.verify(&[]);
+    publish(&w, &tampered);
+    let diff = verify(&w, &[]);
     assert_eq!(diff.verdict(), "verified", "{:#}", diff.json);
-    let run = w.verify(&["--mode", "rebuild"]);
+    let run = verify(&w, &["--mode", "rebuild"]);
     assert_eq!(run.verdict(), "mismatch", "{:#}", run.json);
     assert!(
         run.has("content-differs", Some("metadata.gz")),
@@ -154,15 +112,15 @@ fn metadata_that_gained_an_executable_is_caught_only_by_rebuild() {
 #[test]
 fn metadata_with_a_changed_dependency_is_caught_by_rebuild() {
     let w = World::new();
-    let gem = w.honest();
+    let gem = honest(&w);
     let tampered = repack(&gem, false, |m| {
         edit_metadata(m, |y| {
             assert!(y.contains("name: rack"), "{y}");
             y.replace("name: rack", "name: rack-evil")
         })
     });
-    w.publish(&tampered);
-    let run = w.verify(&["--mode", "rebuild"]);
+    publish(&w, &tampered);
+    let run = verify(&w, &["--mode", "rebuild"]);
     assert_eq!(run.verdict(), "mismatch", "{:#}", run.json);
     assert!(
         run.has("content-differs", Some("metadata.gz")),
@@ -194,8 +152,8 @@ fn a_gemspec_that_fails_in_the_sandbox_is_rebuild_failed() {
         &["v1.0.0"],
     );
     let gem = gem_build(&dir, "rebuilt.gemspec");
-    w.publish(&gem);
-    let run = w.verify(&["--mode", "rebuild"]);
+    publish(&w, &gem);
+    let run = verify(&w, &["--mode", "rebuild"]);
     assert_eq!(run.verdict(), "unverifiable", "{:#}", run.json);
     let m = run.message("rebuild-failed");
     assert!(m.contains("`gem build` failed"), "{m}");

@@ -342,6 +342,55 @@ impl Run {
     }
 }
 
+/// A scratch world: repositories, a registry directory and a cache.
+pub struct World {
+    _tmp: tempfile::TempDir,
+    pub repos: PathBuf,
+    pub www: Registry,
+    pub cache: PathBuf,
+}
+
+impl World {
+    pub fn new() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let repos = tmp.path().join("repos");
+        std::fs::create_dir_all(&repos).unwrap();
+        let www = Registry::new(&tmp.path().join("www"));
+        let cache = tmp.path().join("cache");
+        World {
+            repos,
+            www,
+            cache,
+            _tmp: tmp,
+        }
+    }
+
+    /// Publish one `ruby` gem version (`sha` overrides the published digest).
+    pub fn publish(&self, name: &str, number: &str, gem: &[u8], sha: Option<String>) {
+        self.www.publish(
+            name,
+            &[Published {
+                number,
+                platform: "ruby",
+                gem,
+                sha,
+            }],
+            serde_json::json!({}),
+        );
+    }
+
+    /// `provero verify` of `spec` against this world's registry, served for the run.
+    pub fn verify_with(&self, spec: &str, extra: &[&str]) -> Run {
+        let server = TestServer::serve_dir(self.www.root.clone());
+        let url = format!("{}/", server.base_url().trim_end_matches('/'));
+        provero_with(&url, &self.repos, &self.cache, spec, extra)
+    }
+
+    pub fn verify(&self, spec: &str) -> Run {
+        self.verify_with(spec, &[])
+    }
+}
+
 /// `provero verify` against the loopback registry, with GitHub rewritten to `repos`.
 pub fn provero(registry: &str, repos: &Path, cache: &Path, spec: &str) -> Run {
     provero_with(registry, repos, cache, spec, &[])
