@@ -3,6 +3,7 @@
 
 pub mod allow;
 pub mod archive;
+pub mod attest;
 pub mod best_commit;
 pub mod cli;
 pub mod compare;
