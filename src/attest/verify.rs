@@ -290,6 +290,36 @@ mod tests {
         assert_eq!(v.subjects[0].name, "sigstore-3.6.1.tar.gz");
     }
 
+    /// A bare PEP 740 attestation published from GitLab CI (pypi-attestations' test asset).
+    #[test]
+    fn a_real_gitlab_attestation_verifies_and_names_its_publisher() {
+        let json = include_bytes!("testdata/gitlab_oidc_project-0.0.3.tar.gz.publish.attestation");
+        let signed = parse_pep740_provenance(json).unwrap().remove(0);
+        let sha = "c1ca9b0d85df1606451098233018534497bf584362e10e4a8c21dfaea92c02a8";
+        let v = verify(
+            &signed,
+            "gitlab_oidc_project-0.0.3.tar.gz",
+            sha,
+            &TrustRoot::sigstore_public(),
+        );
+        assert_eq!(v.checks.subject_digest, Check::Passed);
+        assert_eq!(v.checks.certificate_chain, Check::Passed);
+        assert_eq!(v.checks.signature, Check::Passed);
+        assert_eq!(v.checks.transparency_log, Check::Passed);
+        assert!(v.notes.is_empty(), "{:?}", v.notes);
+        let p = &v.publisher;
+        assert_eq!(p.issuer.as_deref(), Some("https://gitlab.com"));
+        assert_eq!(
+            p.repository.as_deref(),
+            Some("https://gitlab.com/facutuesca/gitlab-oidc-project")
+        );
+        assert_eq!(
+            p.commit.as_deref(),
+            Some("72f7c63b75eb55ea80864962f0e645c93414da34")
+        );
+        assert_eq!(p.git_ref.as_deref(), Some("refs/heads/main"));
+    }
+
     #[test]
     fn another_artifact_digest_fails_the_subject_check_naming_both() {
         let other = "00".repeat(32);
