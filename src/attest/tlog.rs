@@ -215,7 +215,7 @@ pub(crate) fn verify_entry(
 
 /// The entry's body is about this envelope: without this, any valid entry would do. Rekor v1
 /// writes DSSE envelopes as `dsse` 0.0.1 (or `intoto` 0.0.2), Rekor v2 as `dsse` 0.0.2 or
-/// `hashedrekord` 0.0.2 (over the PAE digest).
+/// `hashedrekord` 0.0.2 (over the PAE digest); message signatures are `hashedrekord` 0.0.1/0.0.2.
 fn records_this_envelope(e: &Entry, signed: &Signed) -> Result<(), Refused> {
     let body: Value = serde_json::from_slice(&e.body)
         .map_err(|_| Refused::Failed("the log entry's body is not JSON".into()))?;
@@ -272,9 +272,17 @@ fn records_this_envelope(e: &Entry, signed: &Signed) -> Result<(), Refused> {
                 })
                 .collect(),
         ),
+        ("hashedrekord", "0.0.1") => (
+            hex_at(spec, "/data/hash/value"),
+            signed_digest(signed),
+            vec![(
+                b64_at(spec, "/signature/content"),
+                pem_at(spec, "/signature/publicKey/content"),
+            )],
+        ),
         ("hashedrekord", "0.0.2") => (
             b64_at(spec, "/hashedRekordV002/data/digest"),
-            Sha256::digest(pae(&signed.payload_type, &signed.payload)).to_vec(),
+            signed_digest(signed),
             vec![(
                 b64_at(spec, "/hashedRekordV002/signature/content"),
                 b64_at(
@@ -304,6 +312,15 @@ fn records_this_envelope(e: &Entry, signed: &Signed) -> Result<(), Refused> {
         ));
     }
     Ok(())
+}
+
+/// The digest a `hashedrekord` entry records: the artifact's for a message signature, the
+/// PAE's for a DSSE envelope.
+fn signed_digest(signed: &Signed) -> Vec<u8> {
+    match &signed.message_digest {
+        Some(d) => d.to_vec(),
+        None => Sha256::digest(pae(&signed.payload_type, &signed.payload)).to_vec(),
+    }
 }
 
 fn b64_any(s: &str) -> Option<Vec<u8>> {
