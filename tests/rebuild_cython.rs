@@ -63,9 +63,15 @@ fn world(fx: &Fixture) -> Option<(PathBuf, String)> {
         return None;
     }
     let r = fx.repo("cy-rb");
+    // Inside the rebuild (no PROVERO_TEST_PUBLISHING), when provero puts the Cython it
+    // fetched from the index on PYTHONPATH, the build must import that one, not the
+    // installed one (without it, as when the index has no such Cython, the installed one).
     r.write(
         "setup.py",
-        "from setuptools import setup, Extension\nfrom Cython.Build import cythonize\n\n\
+        "import os\nimport Cython\nfrom setuptools import setup, Extension\nfrom Cython.Build import cythonize\n\n\
+         if 'PROVERO_TEST_PUBLISHING' not in os.environ and 'PYTHONPATH' in os.environ \\\n\
+         \x20       and '/generators/' not in Cython.__file__:\n\
+         \x20   raise SystemExit('provero-test: the build imported the installed Cython ' + Cython.__file__)\n\n\
          setup(name='cy-rb', version='0.5.0', packages=['cy_rb'],\n      \
          url='https://github.com/acme/cy-rb',\n      \
          ext_modules=cythonize([Extension('cy_rb._speed', ['cy_rb/_speed.pyx'])], language_level=3))\n",
@@ -77,7 +83,23 @@ fn world(fx: &Fixture) -> Option<(PathBuf, String)> {
     .write("cy_rb/_speed.pyx", "def double(int x):\n    return x * 2\n");
     r.commit("cy-rb 0.5.0");
     r.tag("v0.5.0");
-    let sdist = fx.sdist(&r, "");
+    let out = fx.root().join("dist").join("cy-rb");
+    let o = Command::new("python3")
+        .args(["setup.py", "-q", "sdist", "-d"])
+        .arg(&out)
+        .current_dir(&r.dir)
+        .env("PROVERO_TEST_PUBLISHING", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .expect("python3 runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sdist = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let (wheel, version) = installed_cython_wheel(fx);
     fx.publish("a", "cy-rb", &[(&sdist, None)], false);
     fx.publish("a", "cython", &[(&wheel, None)], false);
@@ -94,7 +116,7 @@ fn publish_edited(fx: &Fixture, sdist: &PathBuf, index: &str, edit: impl Fn(&str
     repack(sdist, &out, |entries| {
         let e = entries
             .iter_mut()
-            .find(|(p, _)| p == "cy-rb-0.5.0/cy_rb/_speed.c")
+            .find(|(p, _)| p.ends_with("/cy_rb/_speed.c"))
             .expect("the sdist has the generated .c");
         let edited = edit(std::str::from_utf8(&e.1).unwrap());
         assert_ne!(edited.as_bytes(), &e.1[..], "the edit changed nothing");
@@ -134,6 +156,12 @@ fn cython_output_is_not_comparable_in_diff_mode_and_verified_by_regeneration() {
     let res = result(&v);
     assert_eq!(res["verdict"], "verified", "{res:#}");
     assert_eq!(code, 0);
+    // The build itself imported the named Cython (its setup.py checks where from).
+    let packager = res["rebuild"]["packager_version"].as_str().unwrap();
+    assert!(
+        packager.ends_with(&format!(", Cython {version}")),
+        "{packager}"
+    );
     let regen: Vec<&serde_json::Value> = res["rebuild"]["stabilizers"]
         .as_array()
         .unwrap()

@@ -22,8 +22,10 @@ use std::time::Duration;
 use crate::archive::Content;
 use crate::compare::unified_diff;
 use crate::ecosystem::RegistryCx;
+use crate::http::Http;
+use crate::profile::Profile;
 use crate::rebuild::regenerate::{Outcome, RegenCx, Regenerated};
-use crate::rebuild::sandbox;
+use crate::rebuild::{sandbox, PlanCx};
 
 use super::generated::{generated_by, Generated};
 use super::registry::{self, FileKind, IndexFile};
@@ -88,6 +90,47 @@ pub async fn regenerate(cx: &RegenCx<'_>) -> Vec<Regenerated> {
     out
 }
 
+/// The Cython the package's own build should import: the version its published Cython output
+/// names (the most named, if several), unpacked from the index. A `setup.py` that cythonizes
+/// (or imports `Cython.Distutils`) then builds with the Cython the sdist was made with, not
+/// with whatever is installed; `None` when nothing names one or it cannot be obtained (the
+/// regeneration then says why).
+pub async fn for_build(cx: &PlanCx<'_>, exe: &Path) -> Option<(String, PathBuf)> {
+    let pkg = cx.pkg_path();
+    let mut named: Vec<String> = cx
+        .pkg
+        .files
+        .map
+        .iter()
+        .filter(|(p, _)| p.ends_with(".c") || p.ends_with(".cpp"))
+        .filter_map(|(p, c)| match c {
+            Content::File { data, .. } => {
+                generated_by(p, data, &cx.pkg.files, |i| pkg.join(i).is_file())
+            }
+            _ => None,
+        })
+        .filter(|g| g.generator == "Cython")
+        .filter_map(|g| g.version)
+        .collect();
+    named.sort();
+    let mut runs: Vec<(usize, String)> = Vec::new();
+    for v in named {
+        match runs.last_mut() {
+            Some((n, last)) if *last == v => *n += 1,
+            _ => runs.push((1, v)),
+        }
+    }
+    let (_, version) = runs.into_iter().max()?;
+    let tag = python_tag(exe)?;
+    match obtain(cx.http, cx.profile, cx.cache_dir, &version, &tag).await {
+        Ok(dir) => Some((version, dir)),
+        Err(e) => {
+            tracing::info!("the build runs without Cython {version}: {e}");
+            None
+        }
+    }
+}
+
 /// Regenerate one file: the outcome and how Cython was run, or why it could not be.
 async fn one(
     cx: &RegenCx<'_>,
@@ -104,7 +147,7 @@ async fn one(
     };
     let tag =
         python_tag(&exe).ok_or_else(|| format!("{} did not say its version", exe.display()))?;
-    let wheel = obtain(cx, &version, &tag).await?;
+    let wheel = obtain(cx.http, cx.profile, cx.cache_dir, &version, &tag).await?;
     let driver = cx.scratch.join("provero_cython.py");
     std::fs::write(&driver, DRIVER).map_err(|e| format!("{}: {e}", driver.display()))?;
     let file = path.rsplit('/').next().unwrap_or(path);
@@ -282,27 +325,30 @@ fn pick<'p>(files: &'p [IndexFile], version: &str, tag: &str) -> Result<&'p Inde
 
 /// The unpacked wheel of Cython `version` in the cache, fetched from the profile's index and
 /// checked against its sha256 the first time.
-async fn obtain(cx: &RegenCx<'_>, version: &str, tag: &str) -> Result<PathBuf, String> {
+async fn obtain(
+    http: &Http,
+    profile: &Profile,
+    cache_dir: &Path,
+    version: &str,
+    tag: &str,
+) -> Result<PathBuf, String> {
     let safe: String = version
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
         .collect();
-    let root = cx.cache_dir.join("generators");
+    let root = cache_dir.join("generators");
     let dir = root.join(format!("cython-{safe}-{tag}"));
     if dir.join(".provero-complete").is_file() {
         return Ok(dir);
     }
-    let rcx = RegistryCx {
-        http: cx.http,
-        profile: cx.profile,
-    };
+    let rcx = RegistryCx { http, profile };
     let page = registry::page(&rcx, "cython")
         .await
         .map_err(|e| format!("Cython {version} cannot be obtained: {e}"))?;
     let file = pick(&page.files, version, tag).map_err(|e| {
         format!(
             "Cython {version} cannot be obtained from {}: {e}",
-            cx.profile.url
+            profile.url
         )
     })?;
     let Some(sha) = &file.sha256 else {
@@ -311,8 +357,7 @@ async fn obtain(cx: &RegenCx<'_>, version: &str, tag: &str) -> Result<PathBuf, S
             file.filename
         ));
     };
-    let body = cx
-        .http
+    let body = http
         .get(&file.url, None)
         .await
         .map_err(|e| format!("downloading {}: {e}", file.url))?;

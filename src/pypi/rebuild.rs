@@ -127,17 +127,34 @@ impl Rebuilder for Pep517Sdist {
             )));
         }
         let version = String::from_utf8_lossy(&probe.stdout).trim().to_string();
+        let mut packager_version = if version.is_empty() {
+            String::new()
+        } else {
+            format!("{dist} {version}")
+        };
+        let mut env = vec![
+            ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+            ("PYTHONNOUSERSITE".into(), "1".into()),
+        ];
+        let mut read_only = prefixes;
+        // The build imports the Cython the published Cython output names, so that a
+        // `setup.py` that cythonizes writes what the regeneration checks (`cython.rs`).
+        if let Some((cython, dir)) = super::cython::for_build(cx, &exe).await {
+            env.push(("PYTHONPATH".into(), dir.display().to_string()));
+            read_only.push(dir);
+            packager_version = [packager_version, format!("Cython {cython}")]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(", ");
+        }
         let out = cx.scratch.join("dist");
         std::fs::create_dir_all(&out).map_err(|e| Failure::Failed(e.to_string()))?;
         let hook = cx.scratch.join("provero_build_sdist.py");
         std::fs::write(&hook, HOOK).map_err(|e| Failure::Failed(e.to_string()))?;
         Ok(Plan {
             packager: backend.clone(),
-            packager_version: if version.is_empty() {
-                String::new()
-            } else {
-                format!("{dist} {version}")
-            },
+            packager_version,
             argv: vec![
                 exe.display().to_string(),
                 hook.display().to_string(),
@@ -146,15 +163,12 @@ impl Rebuilder for Pep517Sdist {
                 out.display().to_string(),
             ],
             cwd: dir,
-            env: vec![
-                ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
-                ("PYTHONNOUSERSITE".into(), "1".into()),
-            ],
+            env,
             path: exe
                 .parent()
                 .map(|p| vec![p.to_path_buf()])
                 .unwrap_or_default(),
-            read_only: prefixes,
+            read_only,
             output_dir: out,
             output_suffix: ".tar.gz".into(),
             data: Box::new(()),

@@ -127,6 +127,8 @@ pub struct PlanCx<'a> {
     pub pkg_dir: &'a str,
     /// The throwaway directory: the only one the build may write.
     pub scratch: &'a Path,
+    /// provero's cache directory (tools a build needs, fetched once, are kept there).
+    pub cache_dir: &'a Path,
 }
 
 impl PlanCx<'_> {
@@ -311,6 +313,7 @@ pub async fn rebuild(req: Request<'_>) -> Rebuilt {
         src: &src,
         pkg_dir: req.pkg_dir,
         scratch: &scratch.0,
+        cache_dir: req.cache_dir,
     };
     let materialise_ms = t0.elapsed().as_millis();
     let t1 = Instant::now();
