@@ -5,7 +5,8 @@
 //!
 //! That Cython comes from the PyPI profile's own index before the sandboxed step: the
 //! pure-Python wheel (`Cython-X.Y.Z-py2.py3-none-any.whl`, `cython-X.Y.Z-py3-none-any.whl`)
-//! where it exists, else a wheel for this interpreter and platform; its sha256 is checked
+//! where it exists, else a wheel for this interpreter and platform, else (older releases)
+//! the sdist, whose source tree runs uncompiled; its sha256 is checked
 //! against the index, and it is unpacked once into `<cache>/generators/cython-X.Y.Z/`. In the
 //! sandbox (no network) the unpacked wheel goes first on `sys.path` and a small driver checks
 //! that the Cython imported is that one, then runs it from the package directory: the paths
@@ -310,21 +311,30 @@ fn pick<'p>(files: &'p [IndexFile], version: &str, tag: &str) -> Result<&'p Inde
         return Err(format!("the index has no Cython {version}"));
     }
     let mut wheels: Vec<&IndexFile> = of_version
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|f| f.filename.ends_with(".whl") && wheel_fits(&f.filename, tag))
         .collect();
     wheels.sort_by_key(|f| (super::wheel::platform_rank(&f.filename), f.filename.clone()));
-    wheels.first().copied().ok_or_else(|| {
-        format!(
-            "the index has no wheel of Cython {version} for this Python ({tag}, {} {})",
-            std::env::consts::OS,
-            std::env::consts::ARCH
-        )
-    })
+    if let Some(w) = wheels.first() {
+        return Ok(w);
+    }
+    // Older Cython has neither a pure wheel nor one for a newer Python; its sdist's tree runs
+    // uncompiled (the same code the compiled wheels are built from).
+    of_version
+        .into_iter()
+        .find(|f| f.filename.ends_with(".tar.gz"))
+        .ok_or_else(|| {
+            format!(
+                "the index has no wheel of Cython {version} for this Python ({tag}, {} {}) and no sdist",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            )
+        })
 }
 
-/// The unpacked wheel of Cython `version` in the cache, fetched from the profile's index and
-/// checked against its sha256 the first time.
+/// The unpacked wheel (or sdist tree) of Cython `version` in the cache, fetched from the
+/// profile's index and checked against its sha256 the first time.
 async fn obtain(
     http: &Http,
     profile: &Profile,
@@ -383,14 +393,26 @@ async fn obtain(
 
 /// Unpack a wheel into `dir` (through a temporary sibling, renamed when complete).
 fn unpack(bytes: &[u8], dir: &Path, name: &str) -> Result<(), String> {
-    let raw = super::zipread::read_zip(bytes, crate::archive::Limits::default())
-        .map_err(|e| format!("{name}: {e}"))?;
+    let limits = crate::archive::Limits::default();
+    let raw = if name.ends_with(".whl") {
+        super::zipread::read_zip(bytes, limits)
+    } else {
+        crate::archive::read_tar_gz(bytes, limits)
+    }
+    .map_err(|e| format!("{name}: {e}"))?;
     if let Some(f) = raw.findings.first() {
         return Err(format!("{name}: {}", f.message));
     }
+    // An sdist's files sit under its `<name>-<version>/` directory.
+    let top = name
+        .strip_suffix(".tar.gz")
+        .map(|stem| format!("{stem}/"))
+        .unwrap_or_default();
     let parent = dir.parent().unwrap_or(dir);
+    static UNPACKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = UNPACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = parent.join(format!(
-        ".tmp-{}-{}",
+        ".tmp-{}-{n}-{}",
         std::process::id(),
         dir.file_name()
             .map(|n| n.to_string_lossy())
@@ -398,10 +420,17 @@ fn unpack(bytes: &[u8], dir: &Path, name: &str) -> Result<(), String> {
     ));
     let _ = std::fs::remove_dir_all(&tmp);
     for (path, content) in &raw.entries {
+        // Links are never written (Cython needs none); every path is clean (no `..`).
         let Content::File { data, .. } = content else {
-            return Err(format!("{name}: `{path}` is not a regular file"));
+            continue;
         };
-        let file = tmp.join(path);
+        let Some(rel) = path
+            .strip_prefix(&top)
+            .or((top.is_empty()).then_some(path.as_str()))
+        else {
+            return Err(format!("{name}: `{path}` is outside `{top}`"));
+        };
+        let file = tmp.join(rel);
         if let Some(p) = file.parent() {
             std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
         }
@@ -471,6 +500,18 @@ mod tests {
             .contains("no wheel of Cython 3.3.1 for this Python (cp39"));
         assert!(wheel_fits("cython-3.3.1-py3-none-any.whl", "cp311"));
         assert!(wheel_fits("Cython-0.29.15-py2.py3-none-any.whl", "cp311"));
+    }
+
+    #[test]
+    fn an_old_cython_without_a_fitting_wheel_comes_from_its_sdist() {
+        let files = [
+            f("Cython-0.29.14-cp38-cp38-manylinux1_x86_64.whl"),
+            f("Cython-0.29.14.tar.gz"),
+        ];
+        assert_eq!(
+            pick(&files, "0.29.14", "cp311").unwrap().filename,
+            "Cython-0.29.14.tar.gz"
+        );
     }
 
     #[test]
