@@ -9,7 +9,7 @@
 
 mod pypi_common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pypi_common::{repack, result, with_code, Fixture};
@@ -107,7 +107,7 @@ fn world(fx: &Fixture) -> Option<(PathBuf, String)> {
 }
 
 /// Publish `cy-rb` repacked with its `.c` edited by `edit` on index `index` (with the wheel).
-fn publish_edited(fx: &Fixture, sdist: &PathBuf, index: &str, edit: impl Fn(&str) -> String) {
+fn publish_edited(fx: &Fixture, sdist: &Path, index: &str, edit: impl Fn(&str) -> String) {
     let out = fx
         .root()
         .join("dist")

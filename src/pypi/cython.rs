@@ -64,6 +64,9 @@ const TIME_LIMIT: Duration = Duration::from_secs(300);
 /// Regenerate every published Cython output whose input is committed.
 pub async fn regenerate(cx: &RegenCx<'_>) -> Vec<Regenerated> {
     let mut out = Vec::new();
+    // The way that reproduced one module is tried first for the next (one project's modules
+    // are usually cythonized alike).
+    let mut worked: Option<usize> = None;
     for (path, content) in &cx.published.map {
         let Content::File { data, .. } = content else {
             continue;
@@ -78,7 +81,7 @@ pub async fn regenerate(cx: &RegenCx<'_>) -> Vec<Regenerated> {
             continue;
         }
         let by = format!("{} from `{}`", g.by(), g.input);
-        let (by, outcome) = match one(cx, out.len(), path, data, &g).await {
+        let (by, outcome) = match one(cx, out.len(), path, data, &g, &mut worked).await {
             Ok((outcome, how)) => (format!("{by} ({how})"), outcome),
             Err(why) => (by, Outcome::NotComparable(why)),
         };
@@ -139,6 +142,7 @@ async fn one(
     path: &str,
     published: &[u8],
     g: &Generated,
+    worked: &mut Option<usize>,
 ) -> Result<(Outcome, String), String> {
     let Some(version) = g.version.clone() else {
         return Err("its header names no Cython version".into());
@@ -154,9 +158,12 @@ async fn one(
     let file = path.rsplit('/').next().unwrap_or(path);
     let mut closest: Option<(usize, String, Vec<u8>)> = None;
     let mut failures = Vec::new();
-    let tries = attempts(g, path);
+    let mut tries: Vec<_> = attempts(g, path).into_iter().enumerate().collect();
+    if let Some(w) = *worked {
+        tries.sort_by_key(|(i, _)| *i != w);
+    }
     let n_tries = tries.len();
-    for (i, (how, kind, args)) in tries.into_iter().enumerate() {
+    for (i, (how, kind, args)) in tries {
         let dir = cx.scratch.join("regenerated").join(format!("{n}-{i}"));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let out = dir.join(file);
@@ -195,10 +202,11 @@ async fn one(
             continue;
         };
         if bytes == published {
+            *worked = Some(i);
             return Ok((Outcome::Same, how));
         }
         let distance = unified_diff(&bytes, published, "a", "b").map_or(usize::MAX, |d| d.len());
-        if closest.as_ref().is_none_or(|(d, _, _)| distance < *d) {
+        if !closest.as_ref().is_some_and(|(d, _, _)| *d <= distance) {
             closest = Some((distance, how, bytes));
         }
     }
@@ -208,8 +216,9 @@ async fn one(
             format!("{how}, the closest of {n_tries} runs"),
         )),
         None => Err(format!(
-            "Cython {version} failed in the sandbox: {}",
-            failures.join("; ")
+            "Cython {version} failed in the sandbox ({} runs); {}",
+            failures.len(),
+            failures.first().map(String::as_str).unwrap_or("")
         )),
     }
 }
