@@ -4,8 +4,9 @@
 //! files, with a RECORD). Diff mode leaves the `.c` `not-comparable` naming Cython and the
 //! `.pyx`; rebuild mode regenerates it with the Cython version its header names, fetched from
 //! the index, in the sandbox: the honest file is verified by that, a tampered one (one line of
-//! code changed, the header kept) is a red flag with the diff, and a header naming a Cython the
-//! index does not have is `not-comparable` saying so.
+//! code changed, the header kept) is a red flag with the diff, a header naming a Cython the
+//! index does not have is `not-comparable` saying so, and a generated file the project commits
+//! is source (compared as committed, not regenerated).
 
 mod pypi_common;
 
@@ -254,4 +255,57 @@ fn a_cython_version_the_index_does_not_have_is_not_comparable() {
         m.contains("Cython 0.29.99") && m.contains("the index has no Cython 0.29.99"),
         "{m}"
     );
+}
+
+#[test]
+fn a_committed_generated_file_is_source_and_not_regenerated() {
+    let fx = Fixture::new();
+    if let Err(e) = provero::rebuild::sandbox::check() {
+        eprintln!("skipped: the rebuild sandbox is unusable here: {e}");
+        return;
+    }
+    // The project commits its Cython output, generated from an older `.pyx`: the published
+    // `.c` is the committed one, though regenerating it from today's `.pyx` would differ.
+    let r = fx.repo("cy-kept");
+    r.write(
+        "setup.py",
+        "from setuptools import setup, Extension\n\n\
+         setup(name='cy-kept', version='1.0.0', packages=['cy_kept'],\n      \
+         url='https://github.com/acme/cy-kept',\n      \
+         ext_modules=[Extension('cy_kept._speed', ['cy_kept/_speed.c'])])\n",
+    )
+    .write("MANIFEST.in", "include cy_kept/*.pyx\n")
+    .write(".gitignore", "*.egg-info/\nbuild/\n")
+    .write("README.md", "# cy-kept\n")
+    .write("cy_kept/__init__.py", "")
+    .write(
+        "cy_kept/_speed.pyx",
+        "def double(int x):\n    return x * 2\n",
+    );
+    let o = Command::new("python3")
+        .args(["-m", "cython", "-3", "cy_kept/_speed.pyx"])
+        .current_dir(&r.dir)
+        .output()
+        .expect("python3 runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    r.write(
+        "cy_kept/_speed.pyx",
+        "def double(int x):\n    return x * 4\n",
+    );
+    r.commit("cy-kept 1.0.0");
+    r.tag("v1.0.0");
+    let sdist = fx.sdist(&r, "");
+    fx.publish("a", "cy-kept", &[(&sdist, None)], false);
+    let (code, v) = fx.verify_with("a", "pypi:cy-kept@1.0.0", &REBUILD);
+    let res = result(&v);
+    assert_eq!(res["verdict"], "verified", "{res:#}");
+    assert_eq!(code, 0);
+    let regenerated = res["rebuild"]["stabilizers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == "regenerated-from-source");
+    assert!(!regenerated, "{res:#}");
+    // Nothing asked the index for a Cython.
+    assert_eq!(fx.server.hits("/a/simple/cython/"), 0);
 }

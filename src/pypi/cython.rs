@@ -71,7 +71,7 @@ pub async fn regenerate(cx: &RegenCx<'_>) -> Vec<Regenerated> {
         let Content::File { data, .. } = content else {
             continue;
         };
-        if !(path.ends_with(".c") || path.ends_with(".cpp")) {
+        if !(path.ends_with(".c") || path.ends_with(".cpp")) || cx.committed_as(path, data) {
             continue;
         }
         let Some(g) = generated_by(path, data, cx.published, |i| cx.committed(i)) else {
@@ -108,6 +108,12 @@ pub async fn for_build(cx: &PlanCx<'_>, exe: &Path) -> Option<(String, PathBuf)>
         .iter()
         .filter(|(p, _)| p.ends_with(".c") || p.ends_with(".cpp"))
         .filter_map(|(p, c)| match c {
+            // A committed copy with the same bytes is source, not output.
+            Content::File { data, .. }
+                if std::fs::read(pkg.join(p)).ok().as_ref() == Some(data) =>
+            {
+                None
+            }
             Content::File { data, .. } => {
                 generated_by(p, data, &cx.pkg.files, |i| pkg.join(i).is_file())
             }

@@ -3,7 +3,9 @@
 //! generator (Cython, SWIG, protoc) writes from a committed input. Writer output is metadata
 //! nobody imports: excused by name and shape. Generated code is compiled or run, and diff mode
 //! cannot regenerate it, so it is `not-comparable` (naming the generator and its input), never
-//! excused, and only when that input is in the source at the commit.
+//! excused, and only when that input is in the source at the commit. Rebuild mode asks the
+//! same question ([`generated_by`]) and regenerates Cython output with the Cython its header
+//! names (`cython.rs`).
 
 use super::pyconfig::{parse_ini, setup_py_value, PyValue};
 use super::source::ProjectFiles;

@@ -52,6 +52,19 @@ impl RegenCx<'_> {
         };
         self.tree.get(&path).is_some()
     }
+
+    /// Is the published `path` committed with these very bytes? Then it is source, not
+    /// output, and is compared like any other file (a project may commit generated files).
+    pub fn committed_as(&self, path: &str, data: &[u8]) -> bool {
+        let path = if self.pkg_dir.is_empty() {
+            path.to_string()
+        } else {
+            format!("{}/{path}", self.pkg_dir)
+        };
+        self.tree
+            .get(&path)
+            .is_some_and(|e| e.oid == crate::archive::git_blob_id(data))
+    }
 }
 
 /// How regenerating one published file ended.
