@@ -4,6 +4,7 @@
 
 pub mod artifact;
 pub mod bytecode;
+pub mod cython;
 pub mod deps;
 pub mod generated;
 pub mod lockfile;

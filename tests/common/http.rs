@@ -1,7 +1,8 @@
 //! A tiny static HTTP/1.1 server for loopback-only tests.
 //!
 //! Serves files from a directory by URL path (a directory path ending in `/` by its
-//! `index.html`; 404 otherwise), one thread per
+//! `index.html`, or by its `index.json` to a client that accepts PEP 691 JSON; 404
+//! otherwise), one thread per
 //! connection, `Connection: close`. Faults can be queued per path (for
 //! example "answer 503 twice, then serve normally") and every request is
 //! logged so a test can count how often a path was fetched. The server stops
@@ -205,6 +206,7 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
     }
     let at = Instant::now();
     let mut content_length = 0usize;
+    let mut accept = String::new();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
@@ -217,6 +219,9 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
         if let Some((k, v)) = line.split_once(':') {
             if k.trim().eq_ignore_ascii_case("content-length") {
                 content_length = v.trim().parse().unwrap_or(0);
+            }
+            if k.trim().eq_ignore_ascii_case("accept") {
+                accept = v.trim().to_ascii_lowercase();
             }
         }
     }
@@ -258,6 +263,8 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
         (f.status, extra, f.body)
     } else if method != "GET" && method != "HEAD" {
         (405, String::new(), b"method not allowed\n".to_vec())
+    } else if let Some(json) = simple_json(&state.root, &path, &accept) {
+        (200, format!("Content-Type: {PEP691}\r\n"), json)
     } else {
         match resolve(&state.root, &path).and_then(|p| std::fs::read(p).ok()) {
             Some(bytes) => (200, content_type(&path), bytes),
@@ -303,6 +310,18 @@ fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
         return Some(full.join("index.html"));
     }
     full.is_file().then_some(full)
+}
+
+/// The PEP 691 JSON media type of the PyPI Simple API.
+const PEP691: &str = "application/vnd.pypi.simple.v1+json";
+
+/// A directory's `index.json`, for a client that accepts PEP 691 JSON (PyPI's content
+/// negotiation); other clients get the directory's `index.html`.
+fn simple_json(root: &Path, path: &str, accept: &str) -> Option<Vec<u8>> {
+    if !path.ends_with('/') || !accept.contains(PEP691) {
+        return None;
+    }
+    std::fs::read(resolve(root, &format!("{path}index.json"))?).ok()
 }
 
 fn content_type(path: &str) -> String {

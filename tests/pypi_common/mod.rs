@@ -1,18 +1,23 @@
 //! Fixtures for the PyPI integration tests: real git repositories with tags, real sdists built
-//! from them by setuptools (`python3 setup.py sdist`), and a loopback HTTP server that speaks
-//! the Simple API: PEP 691 JSON when asked for it and the page has `index.json`, PEP 503 HTML
-//! otherwise. The provero binary runs against them with `--git-rewrite` to the local repos.
+//! from them by setuptools (`python3 setup.py sdist`), and the shared loopback server
+//! (`tests/common/http.rs`) speaking the Simple API: PEP 691 JSON when asked for it and the
+//! page has `index.json`, PEP 503 HTML otherwise. The provero binary runs against them with
+//! `--git-rewrite` to the local repos.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+#[path = "../common/http.rs"]
+pub mod http;
+
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
 pub struct Fixture {
+    // Field order matters for Drop: stop the server before deleting its files.
+    pub server: http::TestServer,
     pub tmp: tempfile::TempDir,
     pub port: u16,
 }
@@ -23,8 +28,9 @@ impl Fixture {
         for d in ["git", "www", "cache", "dist"] {
             std::fs::create_dir_all(tmp.path().join(d)).unwrap();
         }
-        let port = serve(tmp.path().join("www"));
-        Fixture { tmp, port }
+        let server = http::TestServer::serve_dir(tmp.path().join("www"));
+        let port = server.port();
+        Fixture { server, tmp, port }
     }
 
     pub fn root(&self) -> &Path {
@@ -373,64 +379,4 @@ pub fn codes(v: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// A loopback HTTP/1.1 server for `root`; directory URLs serve `index.json` to a client that
-/// accepts PEP 691 JSON (when present) and `index.html` otherwise.
-pub fn serve(root: PathBuf) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let root = root.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut first = String::new();
-                if reader.read_line(&mut first).is_err() {
-                    return;
-                }
-                let mut accept = String::new();
-                loop {
-                    let mut l = String::new();
-                    if reader.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
-                        break;
-                    }
-                    if l.to_ascii_lowercase().starts_with("accept:") {
-                        accept = l.to_ascii_lowercase();
-                    }
-                }
-                let path = first.split_whitespace().nth(1).unwrap_or("/");
-                let path = path.split(['?', '#']).next().unwrap_or("/");
-                let local = root.join(path.trim_start_matches('/'));
-                let (file, ctype) = if path.ends_with('/') {
-                    let json = local.join("index.json");
-                    if accept.contains("application/vnd.pypi.simple.v1+json") && json.is_file() {
-                        (json, "application/vnd.pypi.simple.v1+json")
-                    } else {
-                        (local.join("index.html"), "text/html; charset=utf-8")
-                    }
-                } else {
-                    (local, "application/octet-stream")
-                };
-                let resp = match std::fs::read(&file) {
-                    Ok(body) if !path.contains("..") => {
-                        let mut r = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        )
-                        .into_bytes();
-                        r.extend(body);
-                        r
-                    }
-                    _ => {
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            .to_vec()
-                    }
-                };
-                let _ = stream.write_all(&resp);
-            });
-        }
-    });
-    port
 }
