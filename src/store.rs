@@ -87,14 +87,16 @@ pub struct Settings<'a> {
     pub profile: &'a Profile,
     /// `--git-rewrite` rules: which repository the source is fetched from.
     pub rewrites: &'a Rewrites,
+    /// Which trust root signed attestations were checked against (`--trust-root`).
+    pub trust_root: &'a str,
 }
 
 impl Settings<'_> {
     /// A digest of every field (their `Debug` forms, so a field added to `Profile` counts too).
     pub fn fingerprint(&self) -> String {
         let text = format!(
-            "mode={}\nregistry={:?}\nrewrites={:?}\n",
-            self.mode, self.profile, self.rewrites
+            "mode={}\nregistry={:?}\nrewrites={:?}\ntrust_root={}\n",
+            self.mode, self.profile, self.rewrites, self.trust_root
         );
         crate::archive::sha256_hex(text.as_bytes())[..32].to_string()
     }
@@ -499,6 +501,7 @@ mod tests {
             lockfile: None,
             mode: Default::default(),
             rebuild: None,
+            attestations: Vec::new(),
         }
     }
 
@@ -556,6 +559,7 @@ mod tests {
                 mode,
                 profile,
                 rewrites,
+                trust_root: "sigstore-public",
             }
             .fingerprint()
         };
@@ -572,6 +576,13 @@ mod tests {
             assert_ne!(&base, f, "setting {i}");
         }
         assert_ne!(others[1], others[2], "two mirrors");
+        let other_root = Settings {
+            mode: "diff",
+            profile: p,
+            rewrites: &none,
+            trust_root: "file:ab",
+        };
+        assert_ne!(base, other_root.fingerprint(), "another trust root");
     }
 
     #[test]
