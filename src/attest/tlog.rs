@@ -83,14 +83,12 @@ impl Entry {
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 Some(Proof {
-                    log_index: int(p.get("logIndex"))
-                        .ok_or("its inclusion proof has no logIndex")?,
+                    log_index: int(p.get("logIndex")).ok_or("its inclusion proof has no logIndex")?,
                     root_hash: b(
                         &text(p, "rootHash").ok_or("its inclusion proof has no rootHash")?,
                         "the root hash",
                     )?,
-                    tree_size: int(p.get("treeSize"))
-                        .ok_or("its inclusion proof has no treeSize")?,
+                    tree_size: int(p.get("treeSize")).ok_or("its inclusion proof has no treeSize")?,
                     hashes,
                     checkpoint: p.get("checkpoint").and_then(|c| text(c, "envelope")),
                 })
