@@ -49,7 +49,9 @@ pub fn parse_sigstore_bundle(json: &[u8]) -> Result<Vec<Signed>, AttestError> {
                 .collect()
         }
         Value::Object(_) => Ok(vec![bundle(&v)?]),
-        _ => Err(malformed("it is neither a Sigstore bundle nor a list of bundles")),
+        _ => Err(malformed(
+            "it is neither a Sigstore bundle nor a list of bundles",
+        )),
     }
 }
 
@@ -63,7 +65,9 @@ pub fn parse_pep740_provenance(json: &[u8]) -> Result<Vec<Signed>, AttestError> 
     let bundles = v
         .get("attestation_bundles")
         .and_then(Value::as_array)
-        .ok_or_else(|| malformed("it is not a PEP 740 provenance object (no attestation_bundles)"))?;
+        .ok_or_else(|| {
+            malformed("it is not a PEP 740 provenance object (no attestation_bundles)")
+        })?;
     let mut out = Vec::new();
     for (i, b) in bundles.iter().enumerate() {
         let publisher = b.get("publisher").filter(|p| p.is_object()).cloned();
@@ -78,7 +82,10 @@ pub fn parse_pep740_provenance(json: &[u8]) -> Result<Vec<Signed>, AttestError> 
                 )));
             }
             out.push(pep740_attestation(a, publisher.clone()).map_err(|e| {
-                malformed(format!("attestation_bundles[{i}].attestations[{j}]: {}", inner(e)))
+                malformed(format!(
+                    "attestation_bundles[{i}].attestations[{j}]: {}",
+                    inner(e)
+                ))
             })?);
         }
     }
@@ -134,7 +141,9 @@ fn bundle(v: &Value) -> Result<Signed, AttestError> {
     }
     if let Some(mt) = v.get("mediaType").and_then(Value::as_str) {
         if !mt.starts_with("application/vnd.dev.sigstore.bundle") {
-            return Err(malformed(format!("its media type {mt:?} is not a Sigstore bundle")));
+            return Err(malformed(format!(
+                "its media type {mt:?} is not a Sigstore bundle"
+            )));
         }
     }
     let vm = v
@@ -147,7 +156,9 @@ fn bundle(v: &Value) -> Result<Signed, AttestError> {
             .get("certificates")
             .and_then(Value::as_array)
             .and_then(|c| c.first())
-            .ok_or_else(|| malformed("verificationMaterial.x509CertificateChain has no certificate"))?;
+            .ok_or_else(|| {
+                malformed("verificationMaterial.x509CertificateChain has no certificate")
+            })?;
         str_field(first, "rawBytes", "the first certificate of the chain")?
     } else if vm.get("publicKey").is_some() {
         return Err(malformed(
@@ -158,17 +169,19 @@ fn bundle(v: &Value) -> Result<Signed, AttestError> {
     };
     let certificate = b64(cert_b64, "the certificate")?;
     let tlog_entries = tlog_entries(vm.get("tlogEntries"), "verificationMaterial.tlogEntries")?;
-    let env = match v.get("dsseEnvelope") {
-        Some(env) => env,
-        None if v.get("messageSignature").is_some() => {
-            return Err(malformed(
+    let env =
+        match v.get("dsseEnvelope") {
+            Some(env) => env,
+            None if v.get("messageSignature").is_some() => return Err(malformed(
                 "the bundle signs a message digest, not a DSSE envelope: it holds no attestation",
-            ))
-        }
-        None => return Err(malformed("the bundle has no dsseEnvelope")),
-    };
+            )),
+            None => return Err(malformed("the bundle has no dsseEnvelope")),
+        };
     let payload_type = str_field(env, "payloadType", "the dsseEnvelope")?.to_string();
-    let payload = b64(str_field(env, "payload", "the dsseEnvelope")?, "the DSSE payload")?;
+    let payload = b64(
+        str_field(env, "payload", "the dsseEnvelope")?,
+        "the DSSE payload",
+    )?;
     let sigs = env
         .get("signatures")
         .and_then(Value::as_array)
@@ -179,7 +192,10 @@ fn bundle(v: &Value) -> Result<Signed, AttestError> {
             sigs.len()
         )));
     };
-    let signature = b64(str_field(sig, "sig", "the DSSE signature")?, "the DSSE signature")?;
+    let signature = b64(
+        str_field(sig, "sig", "the DSSE signature")?,
+        "the DSSE signature",
+    )?;
     Ok(Signed {
         payload_type,
         payload,
@@ -207,9 +223,17 @@ fn pep740_attestation(v: &Value, publisher: Option<Value>) -> Result<Signed, Att
         vm.get("transparency_entries"),
         "verification_material.transparency_entries",
     )?;
-    let env = v.get("envelope").ok_or_else(|| malformed("it has no envelope"))?;
-    let payload = b64(str_field(env, "statement", "the envelope")?, "the statement")?;
-    let signature = b64(str_field(env, "signature", "the envelope")?, "the signature")?;
+    let env = v
+        .get("envelope")
+        .ok_or_else(|| malformed("it has no envelope"))?;
+    let payload = b64(
+        str_field(env, "statement", "the envelope")?,
+        "the statement",
+    )?;
+    let signature = b64(
+        str_field(env, "signature", "the envelope")?,
+        "the signature",
+    )?;
     Ok(Signed {
         payload_type: IN_TOTO.to_string(),
         payload,
@@ -250,7 +274,9 @@ mod tests {
             let e = parse_sigstore_bundle(input).unwrap_err().to_string();
             assert!(e.starts_with(expect), "{e}");
         }
-        let e = parse_pep740_provenance(b"{\"version\":1}").unwrap_err().to_string();
+        let e = parse_pep740_provenance(b"{\"version\":1}")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "the attestation is malformed: it is not a PEP 740 provenance object (no attestation_bundles)"

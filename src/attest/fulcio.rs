@@ -5,10 +5,10 @@
 //! Only the trust root's certificates are trusted to issue: intermediates a bundle carries are
 //! not used (as in sigstore-python), so a bundle cannot bring its own CA.
 
-use x509_cert::der::asn1::{ObjectIdentifier, Utf8StringRef};
-use x509_cert::der::{Decode, Encode};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256, Sha384, Sha512};
+use x509_cert::der::asn1::{ObjectIdentifier, Utf8StringRef};
+use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
 use x509_cert::spki::SubjectPublicKeyInfoRef;
@@ -61,7 +61,9 @@ impl PublicKey {
             .as_bytes()
             .ok_or("the public key is not a whole number of bytes")?;
         if spki.algorithm.oid == ED25519 {
-            let bytes: [u8; 32] = bits.try_into().map_err(|_| "the Ed25519 key is not 32 bytes")?;
+            let bytes: [u8; 32] = bits
+                .try_into()
+                .map_err(|_| "the Ed25519 key is not 32 bytes")?;
             return ed25519_dalek::VerifyingKey::from_bytes(&bytes)
                 .map(PublicKey::Ed25519)
                 .map_err(|e| format!("the Ed25519 key is invalid: {e}"));
@@ -202,7 +204,11 @@ impl Cert {
             ECDSA_SHA384 => Hash::Sha384,
             ECDSA_SHA512 => Hash::Sha512,
             ED25519 => Hash::Sha512,
-            other => return Err(format!("its signature algorithm {other} is not ECDSA or Ed25519")),
+            other => {
+                return Err(format!(
+                    "its signature algorithm {other} is not ECDSA or Ed25519"
+                ))
+            }
         };
         let sig = self
             .cert
@@ -281,9 +287,7 @@ pub(crate) fn verify_chain(leaf: &Cert, root: &TrustRoot, at: Option<i64>) -> Ch
             if &issuer.cert.tbs_certificate.subject != issuer_name {
                 continue;
             }
-            let verified = issuer
-                .public_key()
-                .and_then(|key| leaf.signed_by(&key));
+            let verified = issuer.public_key().and_then(|key| leaf.signed_by(&key));
             if let Err(e) = verified {
                 named_but_bad = Some(format!(
                     "the certificate names {} ({}) as its issuer, but {e} with its key",

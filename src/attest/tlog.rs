@@ -1,9 +1,15 @@
 //! Rekor transparency log entries as bundles carry them (`tlogEntries`, PEP 740
-//! `transparency_entries`).
+//! `transparency_entries`), and what verifying one proves: the entry records this envelope, the
+//! log signed its timestamp (inclusion promise), and the RFC 9162 inclusion proof leads to a
+//! tree head (checkpoint) signed by the log.
 
+use base64::Engine as _;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::bundle::b64;
+use super::fulcio::{utc, Hash, PublicKey};
+use super::trust_root::TrustRoot;
 
 /// More log entries than this per attestation are refused (Sigstore writes one).
 pub(crate) const MAX_ENTRIES: usize = 8;
@@ -83,12 +89,14 @@ impl Entry {
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 Some(Proof {
-                    log_index: int(p.get("logIndex")).ok_or("its inclusion proof has no logIndex")?,
+                    log_index: int(p.get("logIndex"))
+                        .ok_or("its inclusion proof has no logIndex")?,
                     root_hash: b(
                         &text(p, "rootHash").ok_or("its inclusion proof has no rootHash")?,
                         "the root hash",
                     )?,
-                    tree_size: int(p.get("treeSize")).ok_or("its inclusion proof has no treeSize")?,
+                    tree_size: int(p.get("treeSize"))
+                        .ok_or("its inclusion proof has no treeSize")?,
                     hashes,
                     checkpoint: p.get("checkpoint").and_then(|c| text(c, "envelope")),
                 })
@@ -110,4 +118,271 @@ impl Entry {
 fn inner(msg: String) -> String {
     msg.trim_start_matches("the attestation is malformed: ")
         .to_string()
+}
+
+/// What a verified log entry proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Proven {
+    /// The time the log signed for the entry (with its signed entry timestamp).
+    pub time: Option<i64>,
+    pub set: bool,
+    pub inclusion: bool,
+    pub log: String,
+}
+
+/// Why an entry was not accepted: it is wrong, or provero cannot check it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refused {
+    Failed(String),
+    Unsupported(String),
+}
+
+/// Verify one entry: it is in a log of the trust root, records this envelope (signature,
+/// payload, certificate), and its signed entry timestamp and/or inclusion proof verify with
+/// the log's key.
+pub(crate) fn verify_entry(
+    e: &Entry,
+    root: &TrustRoot,
+    payload: &[u8],
+    signature: &[u8],
+    leaf_der: &[u8],
+) -> Result<Proven, Refused> {
+    let log = root.tlog_by_id(&e.log_id).ok_or_else(|| {
+        Refused::Failed(format!(
+            "the log entry is from a log the trust root does not name (log id {})",
+            hex::encode(&e.log_id)
+        ))
+    })?;
+    let key = log.key.as_ref().ok_or_else(|| {
+        Refused::Unsupported(format!(
+            "the key of the log {} ({}) is not one provero verifies",
+            log.base_url, log.key_details
+        ))
+    })?;
+    records_this_envelope(e, payload, signature, leaf_der)?;
+    if e.set.is_none() && e.proof.is_none() {
+        return Err(Refused::Failed(
+            "the log entry carries neither a signed entry timestamp nor an inclusion proof".into(),
+        ));
+    }
+    let mut proven = Proven {
+        // integratedTime is only the log's word when its signed entry timestamp verifies.
+        time: None,
+        set: false,
+        inclusion: false,
+        log: log.base_url.clone(),
+    };
+    if let Some(set) = &e.set {
+        let t = e.integrated_time.ok_or_else(|| {
+            Refused::Failed(
+                "the log entry has a signed entry timestamp but no integratedTime".into(),
+            )
+        })?;
+        let signed = format!(
+            r#"{{"body":"{}","integratedTime":{t},"logID":"{}","logIndex":{}}}"#,
+            base64::engine::general_purpose::STANDARD.encode(&e.body),
+            hex::encode(&e.log_id),
+            e.log_index
+        );
+        key.verify(Hash::Sha256, signed.as_bytes(), set).map_err(|err| {
+            Refused::Failed(format!(
+                "the signed entry timestamp of log index {} does not verify with the key of {}: {err}",
+                e.log_index, log.base_url
+            ))
+        })?;
+        proven.set = true;
+        proven.time = Some(t);
+    }
+    if let Some(p) = &e.proof {
+        inclusion(p, &e.body).map_err(Refused::Failed)?;
+        let note = p.checkpoint.as_deref().ok_or_else(|| {
+            Refused::Failed("the inclusion proof carries no checkpoint (signed tree head)".into())
+        })?;
+        checkpoint(note, p, key).map_err(Refused::Failed)?;
+        proven.inclusion = true;
+    }
+    if let Some(t) = proven.time {
+        if !log.valid_for.contains(t) {
+            return Err(Refused::Failed(format!(
+                "the log {} was not valid for entries at {}",
+                log.base_url,
+                utc(t)
+            )));
+        }
+    }
+    Ok(proven)
+}
+
+/// The entry's body is about this envelope: without this, any valid entry would do.
+fn records_this_envelope(
+    e: &Entry,
+    payload: &[u8],
+    signature: &[u8],
+    leaf_der: &[u8],
+) -> Result<(), Refused> {
+    let body: Value = serde_json::from_slice(&e.body)
+        .map_err(|_| Refused::Failed("the log entry's body is not JSON".into()))?;
+    let kind = body.get("kind").and_then(Value::as_str).unwrap_or(&e.kind);
+    let version = body
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or(&e.version);
+    let spec = body.get("spec").cloned().unwrap_or(Value::Null);
+    let payload_hash = hex::encode(Sha256::digest(payload));
+    let (hash, sigs) = match (kind, version) {
+        ("dsse", "0.0.1") => (
+            spec.pointer("/payloadHash/value"),
+            spec.get("signatures").and_then(Value::as_array),
+        ),
+        ("intoto", "0.0.2") => (
+            spec.pointer("/content/payloadHash/value"),
+            spec.pointer("/content/envelope/signatures")
+                .and_then(Value::as_array),
+        ),
+        _ => {
+            return Err(Refused::Unsupported(format!(
+                "log entries of kind {kind} {version} are not checked by provero"
+            )))
+        }
+    };
+    if hash.and_then(Value::as_str) != Some(payload_hash.as_str()) {
+        return Err(Refused::Failed(format!(
+            "the log entry records another payload than the attestation's (sha256 {payload_hash})"
+        )));
+    }
+    let ours = sigs.into_iter().flatten().any(|s| {
+        let sig = s
+            .get("signature")
+            .or_else(|| s.get("sig"))
+            .and_then(Value::as_str)
+            .and_then(|t| b64_any(t));
+        // intoto 0.0.2 base64-encodes the already base64 signature once more.
+        let sig_matches = sig.as_deref() == Some(signature)
+            || sig
+                .as_deref()
+                .and_then(|s| std::str::from_utf8(s).ok())
+                .and_then(b64_any)
+                .as_deref()
+                == Some(signature);
+        let verifier = s
+            .get("verifier")
+            .or_else(|| s.get("publicKey"))
+            .and_then(Value::as_str)
+            .and_then(b64_any)
+            .and_then(|pem| pem_der(&pem));
+        sig_matches && verifier.as_deref() == Some(leaf_der)
+    });
+    if !ours {
+        return Err(Refused::Failed(
+            "the log entry records another signature or certificate than the attestation's".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn b64_any(s: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .ok()
+}
+
+/// The DER inside a PEM `CERTIFICATE` block.
+fn pem_der(pem: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(pem).ok()?;
+    let body: String = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    b64_any(&body)
+}
+
+fn node(left: &[u8], right: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// RFC 9162 §2.1.3.2: the audit path from the entry's leaf hash to the root hash.
+fn inclusion(p: &Proof, body: &[u8]) -> Result<(), String> {
+    let (index, size) = (p.log_index, p.tree_size);
+    if index < 0 || size <= 0 || index >= size {
+        return Err(format!(
+            "the inclusion proof's index {index} is not inside its tree of size {size}"
+        ));
+    }
+    let mut leaf = Sha256::new();
+    leaf.update([0u8]);
+    leaf.update(body);
+    let mut r: [u8; 32] = leaf.finalize().into();
+    let (mut fn_, mut sn) = (index as u64, (size - 1) as u64);
+    for h in &p.hashes {
+        if h.len() != 32 {
+            return Err("an inclusion proof hash is not 32 bytes".into());
+        }
+        if sn == 0 {
+            return Err("the inclusion proof has more hashes than its tree needs".into());
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = node(h, &r);
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            r = node(&r, h);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    if sn != 0 || r[..] != p.root_hash[..] {
+        return Err(format!(
+            "the inclusion proof does not lead to the root hash {} of the tree of size {size}",
+            hex::encode(&p.root_hash)
+        ));
+    }
+    Ok(())
+}
+
+/// The checkpoint is a signed note (C2SP signed-note) whose body names the proof's tree size
+/// and root hash, signed by the log's key.
+fn checkpoint(note: &str, p: &Proof, key: &PublicKey) -> Result<(), String> {
+    let (text, sigs) = note
+        .split_once("\n\n")
+        .ok_or("the checkpoint is not a signed note")?;
+    let text = format!("{text}\n");
+    let mut lines = text.lines();
+    let origin = lines.next().unwrap_or_default();
+    let size = lines.next().and_then(|l| l.parse::<i64>().ok());
+    let root = lines.next().and_then(b64_any);
+    if size != Some(p.tree_size) || root.as_deref() != Some(&p.root_hash[..]) {
+        return Err("the checkpoint names another tree than the inclusion proof".into());
+    }
+    let name = origin.split(" - ").next().unwrap_or(origin);
+    for line in sigs.lines().take(16) {
+        let Some(rest) = line.strip_prefix("\u{2014} ") else {
+            continue;
+        };
+        // Every signature line is tried: the key hint (first 4 bytes) differs between
+        // Rekor v1 (the log id) and C2SP notes, and verifying is what counts.
+        let Some((_signer, sig)) = rest.rsplit_once(' ') else {
+            continue;
+        };
+        let Some(sig) = b64_any(sig).filter(|s| s.len() > 4) else {
+            continue;
+        };
+        if key
+            .verify(key.natural_hash(), text.as_bytes(), &sig[4..])
+            .is_ok()
+        {
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "the checkpoint of {name} carries no signature that verifies with the log's key"
+    ))
 }

@@ -145,7 +145,12 @@ impl TrustRoot {
                 .cert_chain
                 .certificates
                 .iter()
-                .map(|c| b64(&c.raw_bytes, &format!("certificateAuthorities[{i}] certificate")))
+                .map(|c| {
+                    b64(
+                        &c.raw_bytes,
+                        &format!("certificateAuthorities[{i}] certificate"),
+                    )
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             for (j, der) in certs.iter().enumerate() {
                 super::fulcio::parse_certificate(der).map_err(|e| {
@@ -162,7 +167,10 @@ impl TrustRoot {
             cas.push(CertificateAuthority {
                 uri: ca.uri,
                 certs,
-                valid_for: valid_for(ca.valid_for.as_ref(), &format!("certificateAuthorities[{i}]"))?,
+                valid_for: valid_for(
+                    ca.valid_for.as_ref(),
+                    &format!("certificateAuthorities[{i}]"),
+                )?,
             });
         }
         let mut tlogs = Vec::new();
@@ -286,6 +294,9 @@ mod tests {
         let e = TrustRoot::from_json(br#"{"certificateAuthorities": []}"#)
             .unwrap_err()
             .to_string();
-        assert_eq!(e, "the trust root is malformed: it names no certificate authority");
+        assert_eq!(
+            e,
+            "the trust root is malformed: it names no certificate authority"
+        );
     }
 }

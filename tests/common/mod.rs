@@ -10,6 +10,7 @@ pub mod crates;
 pub mod git;
 pub mod http;
 pub mod run;
+pub mod sigstore;
 pub mod tarball;
 
 use std::path::{Path, PathBuf};
