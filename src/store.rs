@@ -103,12 +103,13 @@ impl Settings<'_> {
 }
 
 /// A finding that says the verdict was decided by a failure that may pass (a host down, DNS,
-/// a download cut off): such a result is not a fact of the artifact and is not stored.
+/// a download cut off, attestations that could not be fetched): such a result is not a fact
+/// of the artifact and is not stored.
 pub fn transient(r: &PackageResult) -> Option<&Finding> {
     r.findings.iter().find(|f| {
         matches!(
             f.code,
-            Code::RepositoryUnreachable | Code::ArtifactUnavailable
+            Code::RepositoryUnreachable | Code::ArtifactUnavailable | Code::AttestationUnavailable
         )
     })
 }
@@ -521,6 +522,13 @@ mod tests {
             "could not resolve host",
         ));
         w.send(t, "s1");
+        // Verified, but the attestations could not be asked for: they might change it.
+        let mut a = result("d", "dd", Verdict::Verified);
+        a.findings.push(Finding::new(
+            Code::AttestationUnavailable,
+            "the attestations could not be fetched: HTTP 503",
+        ));
+        w.send(a, "s1");
         assert_eq!(w.finish().unwrap(), 1);
         let s = Store::open(&path).unwrap();
         assert_eq!(s.count().unwrap(), 1);
