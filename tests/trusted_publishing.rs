@@ -570,3 +570,79 @@ fn gems_attestation_with_a_bad_signature_is_invalid_and_the_tag_is_used() {
     assert_eq!(run.result()["source"]["commit_from"], "tag");
     assert!(run.result().get("attestations").is_none());
 }
+
+#[test]
+fn every_report_format_says_where_the_commit_came_from() {
+    let w = World::new();
+    let fx = w.honest_crate("tp-formats", "1.0.0");
+    w.publish(&fx, &fx.crate_bytes);
+    fx.repo
+        .write("src/lib.rs", common::LIB_RS.replace("a + b", "b + a"));
+    let later = fx.repo.commit_all("later");
+    fx.repo.push_to(&fx.upstream, &["main"]);
+    serve_trustpub(&w, &fx, trustpub("acme/tp-formats", &later));
+    let dir = w.root().join("reports");
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = ["r.json", "r.md", "r.sarif", "r.html", "r.junit.xml"].map(|f| dir.join(f));
+    let mut args = vec!["--no-db".to_string()];
+    for f in &files {
+        args.push("--output".into());
+        args.push(f.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = w.run(&args, &[&fx.spec()]);
+    assert_eq!(out.code, 1, "{}", out.dump());
+    let read = |i: usize| std::fs::read_to_string(&files[i]).unwrap();
+    // Human (stdout): the commit's source on the verdict line, the publisher beneath.
+    assert!(
+        out.stdout.contains("(from trusted-publishing)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("attestation  trusted-publishing: https://github.com/acme/tp-formats"),
+        "{}",
+        out.stdout
+    );
+    let json: Value = serde_json::from_str(&read(0)).unwrap();
+    assert_eq!(
+        json["results"][0]["source"]["commit_from"],
+        "trusted-publishing"
+    );
+    assert_eq!(
+        json["results"][0]["attestations"][0]["kind"],
+        "trusted-publishing"
+    );
+    let md = read(1);
+    assert!(md.contains("(commit from trusted-publishing)"), "{md}");
+    assert!(md.contains("- attestation: trusted-publishing:"), "{md}");
+    let sarif: Value = serde_json::from_str(&read(2)).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for r in results {
+        assert_eq!(
+            r["properties"]["commit_from"], "trusted-publishing",
+            "{r:#}"
+        );
+        assert_eq!(
+            r["properties"]["attestations"][0]["publisher"]["commit"],
+            later.as_str()
+        );
+    }
+    let html = read(3);
+    assert!(
+        html.contains("<dt>commit from</dt><dd><code>trusted-publishing</code>"),
+        "{html}"
+    );
+    assert!(html.contains("<dt>attestation</dt>"), "{html}");
+    let junit = read(4);
+    assert!(
+        junit.contains("(commit from trusted-publishing)"),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("attestation: trusted-publishing:"),
+        "{junit}"
+    );
+}
