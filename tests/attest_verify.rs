@@ -206,6 +206,40 @@ fn with_a_transparency_log_all_four_checks_pass() {
 }
 
 #[test]
+fn certificate_times_are_checked_against_the_log_time_only() {
+    let past = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+    // Without a log there is no trusted time: a long-expired test leaf is not a failure.
+    let ca = TestCa::new();
+    let att = ca.sign_at(&publisher(), FILE, &sha(9), past);
+    let v = check(&pep740(&att), &sha(9), &root_of(&ca));
+    assert_agrees(&v);
+    assert!(
+        v.notes
+            .iter()
+            .any(|n| n.contains("validity times were not checked")),
+        "{:?}",
+        v.notes
+    );
+    // With a log, the signed log time (inside the leaf's 10 minutes) is what counts.
+    let ca = TestCa::with_log();
+    let v = check(
+        &bundle(&ca.sign_at(&publisher(), FILE, &sha(9), past)),
+        &sha(9),
+        &root_of(&ca),
+    );
+    assert_agrees(&v);
+    assert_eq!(v.checks.transparency_log, Check::Passed);
+    // The report's shape of a check.
+    let json = serde_json::to_value(&v.checks).unwrap();
+    assert_eq!(json["signature"], serde_json::json!({"status": "passed"}));
+    let nc = serde_json::to_value(Check::NotChecked("why".into())).unwrap();
+    assert_eq!(
+        nc,
+        serde_json::json!({"status": "not-checked", "reason": "why"})
+    );
+}
+
+#[test]
 fn garbage_is_an_error_not_a_panic() {
     for input in [
         &b""[..],

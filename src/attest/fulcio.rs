@@ -14,7 +14,7 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
 use x509_cert::spki::SubjectPublicKeyInfoRef;
 use x509_cert::Certificate;
 
-use super::trust_root::TrustRoot;
+use super::trust_root::{CertificateAuthority, TrustRoot};
 use super::{Check, Publisher};
 
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
@@ -278,9 +278,10 @@ pub(crate) fn verify_chain(leaf: &Cert, root: &TrustRoot, at: Option<i64>) -> Ch
         return Check::Failed(problem);
     }
     let issuer_name = &leaf.cert.tbs_certificate.issuer;
-    let mut named_but_bad = None;
+    // The reasons a CA that names the issuer was not taken; another CA may still do.
+    let (mut named_but_bad, mut out_of_time) = (None, None);
     for ca in &root.cas {
-        for der in &ca.certs {
+        for (i, der) in ca.certs.iter().enumerate() {
             let Ok(issuer) = parse_certificate(der) else {
                 continue;
             };
@@ -296,38 +297,59 @@ pub(crate) fn verify_chain(leaf: &Cert, root: &TrustRoot, at: Option<i64>) -> Ch
                 continue;
             }
             if let Some(t) = at {
-                let (nb, na) = leaf.validity();
-                if t < nb || t > na {
-                    return Check::Failed(format!(
-                        "the certificate was not valid at the log's time {} (valid {} to {})",
-                        utc(t),
-                        utc(nb),
-                        utc(na)
-                    ));
-                }
-                if !ca.valid_for.contains(t) {
-                    return Check::Failed(format!(
-                        "the certificate authority {} was not valid at the log's time {}",
-                        ca.uri,
-                        utc(t)
-                    ));
-                }
-                let (inb, ina) = issuer.validity();
-                if t < inb || t > ina {
-                    return Check::Failed(format!(
-                        "the issuing certificate {issuer_name} was not valid at the log's time {}",
-                        utc(t)
-                    ));
+                if let Some(why) = time_problem(leaf, ca, &ca.certs[i..], t) {
+                    out_of_time = Some(why);
+                    continue;
                 }
             }
             return Check::Passed;
         }
     }
-    Check::Failed(named_but_bad.unwrap_or_else(|| {
+    Check::Failed(out_of_time.or(named_but_bad).unwrap_or_else(|| {
         format!(
             "the certificate was not issued by a certificate authority of the trust root (its issuer is {issuer_name})"
         )
     }))
+}
+
+/// Why the leaf, the CA or a certificate of its chain (from the issuer up) was not valid at
+/// the log's time `t`.
+fn time_problem(
+    leaf: &Cert,
+    ca: &CertificateAuthority,
+    chain: &[Vec<u8>],
+    t: i64,
+) -> Option<String> {
+    let (nb, na) = leaf.validity();
+    if t < nb || t > na {
+        return Some(format!(
+            "the certificate was not valid at the log's time {} (valid {} to {})",
+            utc(t),
+            utc(nb),
+            utc(na)
+        ));
+    }
+    if !ca.valid_for.contains(t) {
+        return Some(format!(
+            "the certificate authority {} was not valid at the log's time {}",
+            ca.uri,
+            utc(t)
+        ));
+    }
+    for der in chain {
+        let Ok(c) = parse_certificate(der) else {
+            continue;
+        };
+        let (nb, na) = c.validity();
+        if t < nb || t > na {
+            return Some(format!(
+                "the CA certificate {} was not valid at the log's time {}",
+                c.cert.tbs_certificate.subject,
+                utc(t)
+            ));
+        }
+    }
+    None
 }
 
 pub(crate) fn utc(t: i64) -> String {

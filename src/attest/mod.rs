@@ -71,6 +71,20 @@ pub enum Check {
     NotChecked(String),
 }
 
+/// `{"status": "passed" | "failed" | "not-checked", "reason"?: "..."}`
+impl serde::Serialize for Check {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Check", 2)?;
+        st.serialize_field("status", self.status())?;
+        match self.reason() {
+            Some(r) => st.serialize_field("reason", r)?,
+            None => st.skip_field("reason")?,
+        }
+        st.end()
+    }
+}
+
 impl Check {
     pub fn passed(&self) -> bool {
         matches!(self, Check::Passed)
@@ -99,7 +113,7 @@ impl Check {
 }
 
 /// Every check made on one attestation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Checks {
     pub subject_digest: Check,
     pub certificate_chain: Check,
@@ -116,7 +130,7 @@ pub struct Subject {
 }
 
 /// What [`verify`] found.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Verification {
     /// Read from the leaf certificate (trust it only when [`Verification::valid`]).
     pub publisher: Publisher,

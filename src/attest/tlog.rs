@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 use super::bundle::b64;
 use super::fulcio::{utc, Hash, PublicKey};
 use super::trust_root::TrustRoot;
+use super::verify::pae;
+use super::Signed;
 
 /// More log entries than this per attestation are refused (Sigstore writes one).
 pub(crate) const MAX_ENTRIES: usize = 8;
@@ -143,9 +145,7 @@ pub(crate) enum Refused {
 pub(crate) fn verify_entry(
     e: &Entry,
     root: &TrustRoot,
-    payload: &[u8],
-    signature: &[u8],
-    leaf_der: &[u8],
+    signed: &Signed,
 ) -> Result<Proven, Refused> {
     let log = root.tlog_by_id(&e.log_id).ok_or_else(|| {
         Refused::Failed(format!(
@@ -159,7 +159,7 @@ pub(crate) fn verify_entry(
             log.base_url, log.key_details
         ))
     })?;
-    records_this_envelope(e, payload, signature, leaf_der)?;
+    records_this_envelope(e, signed)?;
     if e.set.is_none() && e.proof.is_none() {
         return Err(Refused::Failed(
             "the log entry carries neither a signed entry timestamp nor an inclusion proof".into(),
@@ -213,13 +213,10 @@ pub(crate) fn verify_entry(
     Ok(proven)
 }
 
-/// The entry's body is about this envelope: without this, any valid entry would do.
-fn records_this_envelope(
-    e: &Entry,
-    payload: &[u8],
-    signature: &[u8],
-    leaf_der: &[u8],
-) -> Result<(), Refused> {
+/// The entry's body is about this envelope: without this, any valid entry would do. Rekor v1
+/// writes DSSE envelopes as `dsse` 0.0.1 (or `intoto` 0.0.2), Rekor v2 as `dsse` 0.0.2 or
+/// `hashedrekord` 0.0.2 (over the PAE digest).
+fn records_this_envelope(e: &Entry, signed: &Signed) -> Result<(), Refused> {
     let body: Value = serde_json::from_slice(&e.body)
         .map_err(|_| Refused::Failed("the log entry's body is not JSON".into()))?;
     let kind = body.get("kind").and_then(Value::as_str).unwrap_or(&e.kind);
@@ -227,17 +224,64 @@ fn records_this_envelope(
         .get("apiVersion")
         .and_then(Value::as_str)
         .unwrap_or(&e.version);
-    let spec = body.get("spec").cloned().unwrap_or(Value::Null);
-    let payload_hash = hex::encode(Sha256::digest(payload));
-    let (hash, sigs) = match (kind, version) {
+    let spec = body.get("spec").unwrap_or(&Value::Null);
+    let at = |v: &Value, ptr: &str| v.pointer(ptr).and_then(Value::as_str).map(str::to_string);
+    let hex_at = |v: &Value, ptr: &str| at(v, ptr).and_then(|h| hex::decode(h).ok());
+    let b64_at = |v: &Value, ptr: &str| at(v, ptr).and_then(|t| b64_any(&t));
+    let pem_at = |v: &Value, ptr: &str| b64_at(v, ptr).and_then(|p| pem_der(&p));
+    let list = |v: &Value, ptr: &str| -> Vec<Value> {
+        v.pointer(ptr)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().take(16).cloned().collect())
+            .unwrap_or_default()
+    };
+    let payload_sha = Sha256::digest(&signed.payload).to_vec();
+    type Pair = (Option<Vec<u8>>, Option<Vec<u8>>);
+    let (recorded, expected, pairs): (Option<Vec<u8>>, Vec<u8>, Vec<Pair>) = match (kind, version) {
         ("dsse", "0.0.1") => (
-            spec.pointer("/payloadHash/value"),
-            spec.get("signatures").and_then(Value::as_array),
+            hex_at(spec, "/payloadHash/value"),
+            payload_sha,
+            list(spec, "/signatures")
+                .iter()
+                .map(|s| (b64_at(s, "/signature"), pem_at(s, "/verifier")))
+                .collect(),
         ),
         ("intoto", "0.0.2") => (
-            spec.pointer("/content/payloadHash/value"),
-            spec.pointer("/content/envelope/signatures")
-                .and_then(Value::as_array),
+            hex_at(spec, "/content/payloadHash/value"),
+            payload_sha,
+            list(spec, "/content/envelope/signatures")
+                .iter()
+                .map(|s| {
+                    // The signature is base64 of the envelope's (base64) signature.
+                    let sig =
+                        b64_at(s, "/sig").and_then(|t| b64_any(std::str::from_utf8(&t).ok()?));
+                    (sig, pem_at(s, "/publicKey"))
+                })
+                .collect(),
+        ),
+        ("dsse", "0.0.2") => (
+            b64_at(spec, "/dsseV002/payloadHash/digest"),
+            payload_sha,
+            list(spec, "/dsseV002/signatures")
+                .iter()
+                .map(|s| {
+                    (
+                        b64_at(s, "/content"),
+                        b64_at(s, "/verifier/x509Certificate/rawBytes"),
+                    )
+                })
+                .collect(),
+        ),
+        ("hashedrekord", "0.0.2") => (
+            b64_at(spec, "/hashedRekordV002/data/digest"),
+            Sha256::digest(pae(&signed.payload_type, &signed.payload)).to_vec(),
+            vec![(
+                b64_at(spec, "/hashedRekordV002/signature/content"),
+                b64_at(
+                    spec,
+                    "/hashedRekordV002/signature/verifier/x509Certificate/rawBytes",
+                ),
+            )],
         ),
         _ => {
             return Err(Refused::Unsupported(format!(
@@ -245,32 +289,14 @@ fn records_this_envelope(
             )))
         }
     };
-    if hash.and_then(Value::as_str) != Some(payload_hash.as_str()) {
+    if recorded.as_deref() != Some(&expected[..]) {
         return Err(Refused::Failed(format!(
-            "the log entry records another payload than the attestation's (sha256 {payload_hash})"
+            "the log entry (kind {kind} {version}) records another payload than the attestation's"
         )));
     }
-    let ours = sigs.into_iter().flatten().any(|s| {
-        let sig = s
-            .get("signature")
-            .or_else(|| s.get("sig"))
-            .and_then(Value::as_str)
-            .and_then(|t| b64_any(t));
-        // intoto 0.0.2 base64-encodes the already base64 signature once more.
-        let sig_matches = sig.as_deref() == Some(signature)
-            || sig
-                .as_deref()
-                .and_then(|s| std::str::from_utf8(s).ok())
-                .and_then(b64_any)
-                .as_deref()
-                == Some(signature);
-        let verifier = s
-            .get("verifier")
-            .or_else(|| s.get("publicKey"))
-            .and_then(Value::as_str)
-            .and_then(b64_any)
-            .and_then(|pem| pem_der(&pem));
-        sig_matches && verifier.as_deref() == Some(leaf_der)
+    let ours = pairs.iter().any(|(sig, cert)| {
+        sig.as_deref() == Some(&signed.signature[..])
+            && cert.as_deref() == Some(&signed.certificate[..])
     });
     if !ours {
         return Err(Refused::Failed(

@@ -53,7 +53,7 @@ pub fn verify(
     let (transparency_log, time) = tlog_check(signed, root);
     if time.is_none() {
         notes.push(
-            "certificate validity times were not checked: no transparency log entry vouches for the signing time"
+            "certificate validity times were not checked: no signed log entry timestamp vouches for the signing time (provero does not check RFC 3161 timestamps)"
                 .to_string(),
         );
     }
@@ -117,13 +117,7 @@ fn tlog_check(signed: &Signed, root: &TrustRoot) -> (Check, Option<i64>) {
     }
     let mut refusals = Vec::new();
     for e in &signed.tlog_entries {
-        match tlog::verify_entry(
-            e,
-            root,
-            &signed.payload,
-            &signed.signature,
-            &signed.certificate,
-        ) {
+        match tlog::verify_entry(e, root, signed) {
             Ok(p) if p.set || p.inclusion => return (Check::Passed, p.time),
             Ok(_) => {}
             Err(r) => refusals.push(r),
@@ -404,6 +398,61 @@ mod tests {
             "{:?}",
             v.notes
         );
+    }
+
+    /// A DSSE bundle logged in Rekor v2 (`hashedrekord` 0.0.2 over the PAE digest, Ed25519
+    /// checkpoint, RFC 3161 time) on Sigstore's staging instance: sigstore-python's test asset
+    /// `a.dsse.staging-rekor-v2.txt.sigstore.json`, with the staging `trusted_root.json` from
+    /// the sigstore 4.5.1 wheel.
+    #[test]
+    fn a_rekor_v2_bundle_verifies_by_its_inclusion_proof() {
+        let bundle = include_bytes!("testdata/a.dsse.staging-rekor-v2.txt.sigstore.json");
+        let root =
+            TrustRoot::from_json(include_bytes!("testdata/sigstage_trusted_root.json")).unwrap();
+        let signed = crate::attest::parse_sigstore_bundle(bundle)
+            .unwrap()
+            .remove(0);
+        let sha = "a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf";
+        let v = verify(&signed, "a.txt", sha, &root);
+        assert_eq!(v.checks.subject_digest, Check::Passed);
+        assert_eq!(v.checks.certificate_chain, Check::Passed);
+        assert_eq!(v.checks.signature, Check::Passed);
+        assert_eq!(v.checks.transparency_log, Check::Passed);
+        assert!(v.notes[0].contains("RFC 3161"), "{:?}", v.notes);
+        // The production root trusts neither staging's CA nor its log.
+        let v = verify(&signed, "a.txt", sha, &TrustRoot::sigstore_public());
+        assert!(v.checks.certificate_chain.failed() && v.checks.transparency_log.failed());
+        // Another signature than the one logged.
+        let mut other = signed.clone();
+        other.tlog_entries[0].body = String::from_utf8(other.tlog_entries[0].body.clone())
+            .unwrap()
+            .replacen("\"content\":\"MEUCIQCQ", "\"content\":\"MEUCIQCR", 1)
+            .into_bytes();
+        let v = verify(&other, "a.txt", sha, &root);
+        let why = v
+            .checks
+            .transparency_log
+            .reason()
+            .unwrap_or_default()
+            .to_string();
+        assert!(why.contains("another signature"), "{why}");
+    }
+
+    #[test]
+    fn a_ca_not_valid_at_the_log_time_fails_the_chain() {
+        let mut root: Value =
+            serde_json::from_slice(include_bytes!("sigstore_trusted_root.json")).unwrap();
+        for ca in root["certificateAuthorities"].as_array_mut().unwrap() {
+            ca["validFor"]["end"] = "2024-01-01T00:00:00Z".into();
+        }
+        let root = TrustRoot::from_json(&serde_json::to_vec(&root).unwrap()).unwrap();
+        let v = verify(&real(), "sigstore-3.6.1.tar.gz", REAL_SHA256, &root);
+        let why = v.checks.certificate_chain.reason().unwrap_or_default();
+        assert!(
+            why.contains("was not valid at the log's time 2024-12-19T17:09:53Z"),
+            "{why}"
+        );
+        assert!(!v.valid());
     }
 
     #[test]

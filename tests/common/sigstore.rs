@@ -205,6 +205,24 @@ impl TestCa {
         file_name: &str,
         sha256: &str,
     ) -> TestAttestation {
+        let now = time::OffsetDateTime::now_utc();
+        self.sign_at(
+            publisher,
+            file_name,
+            sha256,
+            now - time::Duration::minutes(1),
+        )
+    }
+
+    /// Like [`TestCa::sign`] with a leaf valid for 10 minutes from `not_before` (the log, if
+    /// any, records the entry a minute after it).
+    pub fn sign_at(
+        &self,
+        publisher: &TestPublisher,
+        file_name: &str,
+        sha256: &str,
+        not_before: time::OffsetDateTime,
+    ) -> TestAttestation {
         let (leaf_kp, leaf_key) = p256_key();
         let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
         p.distinguished_name = rcgen::DistinguishedName::new();
@@ -214,9 +232,9 @@ impl TestCa {
         p.subject_alt_names = vec![SanType::URI(
             publisher.workflow.as_str().try_into().unwrap(),
         )];
-        let now = time::OffsetDateTime::now_utc();
-        p.not_before = now - time::Duration::minutes(1);
-        p.not_after = now + time::Duration::minutes(10);
+        p.not_before = not_before;
+        p.not_after = not_before + time::Duration::minutes(10);
+        let logged = not_before + time::Duration::minutes(1);
         let issuer = "https://token.actions.githubusercontent.com";
         p.custom_extensions = vec![
             fulcio_ext(8, issuer),
@@ -247,7 +265,7 @@ impl TestCa {
                 &statement,
                 &signature,
                 &leaf.pem(),
-                now.unix_timestamp(),
+                logged.unix_timestamp(),
             )
         });
         TestAttestation {
