@@ -10,6 +10,9 @@
 //! Real git repositories, real `cargo package`, `python3 setup.py sdist` and `gem build`
 //! output; the test CA's `trusted_root.json` is given with `--trust-root`.
 
+// gems_support includes tests/common/http.rs itself, as the gems tests use it without `common`.
+#![allow(clippy::duplicate_mod)]
+
 mod common;
 mod gems_support;
 mod pypi_common;
