@@ -221,6 +221,12 @@ impl Verifier {
             }
         }
 
+        // What the registry says about who published it, checked against what was downloaded
+        // (reported even when the archive turns out unreadable).
+        let gathered = gather(&fetched, &resolved.filename, &dl.sha256, &self.opts.trust);
+        result.attestations = gathered.attestations;
+        result.findings.extend(gathered.findings);
+
         let published = Arc::new(dl.bytes);
         let pkg = {
             let _cpu = self.cpu_permits.acquire().await.expect("open");
@@ -244,9 +250,6 @@ impl Verifier {
         };
         result.findings.extend(pkg.findings.iter().cloned());
         // The evidence for the commit, strongest first (`attest::evidence`).
-        let gathered = gather(&fetched, &resolved.filename, &dl.sha256, &self.opts.trust);
-        result.attestations = gathered.attestations;
-        result.findings.extend(gathered.findings);
         let mut claims = gathered.claims;
         if let Some(c) = &pkg.commit {
             claims.push(Claim {

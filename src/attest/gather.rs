@@ -366,4 +366,26 @@ mod tests {
         assert_eq!(unknown.repository_url(), None);
         assert!(trusted_publishing("u", &unknown).claims.is_empty());
     }
+
+    #[test]
+    fn unreadable_documents_and_failures_claim_nothing() {
+        let trust = Trust::default();
+        for format in [SignedFormat::Pep740, SignedFormat::Bundles] {
+            let page = Fetched::Signed {
+                url: "http://mirror/p".into(),
+                format,
+                body: b"<html>not here</html>".to_vec(),
+            };
+            let g = gather(&page, "a-1.0.tar.gz", A, &trust);
+            assert!(g.claims.is_empty() && g.attestations.is_empty());
+            assert_eq!(g.findings.len(), 1);
+            assert_eq!(g.findings[0].code, Code::NotChecked);
+            assert!(g.findings[0].message.contains("http://mirror/p"));
+        }
+        let down = gather(&Fetched::Unavailable("HTTP 503".into()), "a", A, &trust);
+        assert_eq!(down.findings[0].code, Code::AttestationUnavailable);
+        assert!(down.claims.is_empty());
+        let none = gather(&Fetched::None, "a", A, &trust);
+        assert!(none.findings.is_empty() && none.attestations.is_empty());
+    }
 }
