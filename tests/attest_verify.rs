@@ -205,6 +205,38 @@ fn with_a_transparency_log_all_four_checks_pass() {
     );
 }
 
+/// RubyGems' bundles sign the gem's digest (`messageSignature`), not a statement.
+#[test]
+fn a_message_signature_over_the_gem_digest_is_checked_like_a_statement() {
+    for ca in [TestCa::new(), TestCa::with_log()] {
+        let root = root_of(&ca);
+        let att = ca.sign_digest(&publisher(), &sha(10));
+        let array = serde_json::to_vec(&serde_json::json!([att.sigstore_bundle()])).unwrap();
+        let signed = parse_sigstore_bundle(&array).unwrap().remove(0);
+        assert_eq!(signed.payload_type(), None);
+        let v = verify(&signed, "demo-1.0.0.gem", &sha(10), &root);
+        assert_eq!(v.checks.subject_digest, Check::Passed);
+        assert_eq!(v.checks.certificate_chain, Check::Passed);
+        assert_eq!(v.checks.signature, Check::Passed);
+        assert!(!v.checks.transparency_log.failed(), "{:?}", v.checks);
+        assert_eq!(root.has_tlogs(), v.checks.transparency_log.passed());
+        assert_eq!(v.publisher.commit.as_deref(), Some(COMMIT));
+        assert!(v.predicate_type.is_none());
+        // Another gem's digest, a changed signature, another CA.
+        let v = verify(&signed, "demo-1.0.0.gem", &sha(11), &root);
+        let why = v.checks.subject_digest.reason().unwrap();
+        assert!(why.contains(&sha(10)) && why.contains(&sha(11)), "{why}");
+        let bad = bundle(&att.clone().with_bad_signature());
+        assert!(verify(&bad, "demo-1.0.0.gem", &sha(10), &root)
+            .checks
+            .signature
+            .failed());
+        let foreign = bundle(&TestCa::new().sign_digest(&publisher(), &sha(10)));
+        let v = verify(&foreign, "demo-1.0.0.gem", &sha(10), &root);
+        assert!(v.checks.certificate_chain.failed() && !v.valid());
+    }
+}
+
 #[test]
 fn certificate_times_are_checked_against_the_log_time_only() {
     let past = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
@@ -267,16 +299,19 @@ fn garbage_is_an_error_not_a_panic() {
     );
 }
 
-fn sample() -> &'static (TrustRoot, Vec<u8>, Vec<u8>) {
-    static S: std::sync::OnceLock<(TrustRoot, Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+/// A trust root and genuine documents: PEP 740, a DSSE bundle, a message-signature bundle.
+fn sample() -> &'static (TrustRoot, [Vec<u8>; 3]) {
+    static S: std::sync::OnceLock<(TrustRoot, [Vec<u8>; 3])> = std::sync::OnceLock::new();
     S.get_or_init(|| {
         let ca = TestCa::with_log();
         let att = ca.sign(&publisher(), FILE, &sha(8));
-        (
-            root_of(&ca),
-            serde_json::to_vec(&att.pep740_provenance()).unwrap(),
-            serde_json::to_vec(&att.sigstore_bundle()).unwrap(),
-        )
+        let gem = ca.sign_digest(&publisher(), &sha(8));
+        let docs = [
+            att.pep740_provenance(),
+            att.sigstore_bundle(),
+            gem.sigstore_bundle(),
+        ];
+        (root_of(&ca), docs.map(|d| serde_json::to_vec(&d).unwrap()))
     })
 }
 
@@ -293,9 +328,9 @@ proptest! {
     /// A changed byte anywhere in a genuine attestation is an error or a verification that
     /// does not pass every check, never a panic.
     #[test]
-    fn a_changed_byte_never_panics(at in any::<prop::sample::Index>(), to in any::<u8>(), which in 0..2usize) {
-        let (root, pep, bun) = sample();
-        let mut doc = if which == 0 { pep.clone() } else { bun.clone() };
+    fn a_changed_byte_never_panics(at in any::<prop::sample::Index>(), to in any::<u8>(), which in 0..3usize) {
+        let (root, docs) = sample();
+        let mut doc = docs[which].clone();
         let i = at.index(doc.len());
         doc[i] = to;
         let parsed = if which == 0 { parse_pep740_provenance(&doc) } else { parse_sigstore_bundle(&doc) };

@@ -1,7 +1,8 @@
 //! The two wire formats of a signed attestation, normalised into [`Signed`]:
 //!
 //! - a Sigstore bundle (`application/vnd.dev.sigstore.bundle+json;version=0.1|0.2`,
-//!   `…bundle.v0.3+json`) with a `dsseEnvelope`, or a JSON array of them (RubyGems'
+//!   `…bundle.v0.3+json`) with a `dsseEnvelope` or a `messageSignature` (RubyGems signs the
+//!   gem's SHA-256), or a JSON array of them (RubyGems'
 //!   `/api/v1/attestations/<name>-<version>.json`);
 //! - a PEP 740 provenance object (PyPI's integrity API), or one bare PEP 740 attestation.
 //!
@@ -169,14 +170,15 @@ fn bundle(v: &Value) -> Result<Signed, AttestError> {
     };
     let certificate = b64(cert_b64, "the certificate")?;
     let tlog_entries = tlog_entries(vm.get("tlogEntries"), "verificationMaterial.tlogEntries")?;
-    let env =
-        match v.get("dsseEnvelope") {
-            Some(env) => env,
-            None if v.get("messageSignature").is_some() => return Err(malformed(
-                "the bundle signs a message digest, not a DSSE envelope: it holds no attestation",
-            )),
-            None => return Err(malformed("the bundle has no dsseEnvelope")),
-        };
+    let env = match (v.get("dsseEnvelope"), v.get("messageSignature")) {
+        (Some(env), _) => env,
+        (None, Some(ms)) => return message_signature(ms, certificate, tlog_entries),
+        (None, None) => {
+            return Err(malformed(
+                "the bundle has neither a dsseEnvelope nor a messageSignature",
+            ))
+        }
+    };
     let payload_type = str_field(env, "payloadType", "the dsseEnvelope")?.to_string();
     let payload = b64(
         str_field(env, "payload", "the dsseEnvelope")?,
@@ -202,6 +204,44 @@ fn bundle(v: &Value) -> Result<Signed, AttestError> {
         signature,
         certificate,
         tlog_entries,
+        message_digest: None,
+        claimed_publisher: None,
+    })
+}
+
+/// A `messageSignature`: the leaf signed the artifact (its SHA-256) itself.
+fn message_signature(
+    ms: &Value,
+    certificate: Vec<u8>,
+    tlog_entries: Vec<Entry>,
+) -> Result<Signed, AttestError> {
+    let md = ms
+        .get("messageDigest")
+        .ok_or_else(|| malformed("the messageSignature has no messageDigest"))?;
+    let alg = str_field(md, "algorithm", "the messageDigest")?;
+    if alg != "SHA2_256" {
+        return Err(malformed(format!(
+            "the message digest is {alg}, not SHA2_256"
+        )));
+    }
+    let digest = b64(
+        str_field(md, "digest", "the messageDigest")?,
+        "the message digest",
+    )?;
+    let digest: [u8; 32] = digest
+        .try_into()
+        .map_err(|_| malformed("the SHA2_256 message digest is not 32 bytes"))?;
+    let signature = b64(
+        str_field(ms, "signature", "the messageSignature")?,
+        "the message signature",
+    )?;
+    Ok(Signed {
+        payload_type: String::new(),
+        payload: Vec::new(),
+        signature,
+        certificate,
+        tlog_entries,
+        message_digest: Some(digest),
         claimed_publisher: None,
     })
 }
@@ -240,6 +280,7 @@ fn pep740_attestation(v: &Value, publisher: Option<Value>) -> Result<Signed, Att
         signature,
         certificate,
         tlog_entries,
+        message_digest: None,
         claimed_publisher: publisher,
     })
 }
@@ -255,7 +296,7 @@ mod tests {
         let signed = parse_pep740_provenance(REAL).unwrap();
         assert_eq!(signed.len(), 1);
         let s = &signed[0];
-        assert_eq!(s.payload_type(), IN_TOTO);
+        assert_eq!(s.payload_type(), Some(IN_TOTO));
         assert_eq!(s.tlog_entry_count(), 1);
         assert_eq!(
             s.claimed_publisher().unwrap()["repository"],

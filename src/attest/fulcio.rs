@@ -101,27 +101,37 @@ impl PublicKey {
 
     /// Verify `sig` (ECDSA: DER; Ed25519: 64 bytes) over `msg`.
     pub fn verify(&self, hash: Hash, msg: &[u8], sig: &[u8]) -> Result<(), String> {
+        if let PublicKey::Ed25519(k) = self {
+            let s = ed25519_dalek::Signature::from_slice(sig)
+                .map_err(|_| "the signature is not a 64-byte Ed25519 signature".to_string())?;
+            return k
+                .verify_strict(msg, &s)
+                .map_err(|_| "the signature does not verify".to_string());
+        }
         let digest: Vec<u8> = match hash {
             Hash::Sha256 => Sha256::digest(msg).to_vec(),
             Hash::Sha384 => Sha384::digest(msg).to_vec(),
             Hash::Sha512 => Sha512::digest(msg).to_vec(),
         };
+        self.verify_digest(&digest, sig)
+    }
+
+    /// Verify an ECDSA signature (DER) made over `digest` (a message signature over an
+    /// artifact's SHA-256 is one).
+    pub fn verify_digest(&self, digest: &[u8], sig: &[u8]) -> Result<(), String> {
         let bad = |_| "the signature does not verify".to_string();
+        let not_der = |_| "the signature is not a DER ECDSA signature".to_string();
         match self {
             PublicKey::P256(k) => {
-                let s = p256::ecdsa::Signature::from_der(sig)
-                    .map_err(|_| "the signature is not a DER ECDSA signature".to_string())?;
-                k.verify_prehash(&digest, &s).map_err(bad)
+                let s = p256::ecdsa::Signature::from_der(sig).map_err(not_der)?;
+                k.verify_prehash(digest, &s).map_err(bad)
             }
             PublicKey::P384(k) => {
-                let s = p384::ecdsa::Signature::from_der(sig)
-                    .map_err(|_| "the signature is not a DER ECDSA signature".to_string())?;
-                k.verify_prehash(&digest, &s).map_err(bad)
+                let s = p384::ecdsa::Signature::from_der(sig).map_err(not_der)?;
+                k.verify_prehash(digest, &s).map_err(bad)
             }
-            PublicKey::Ed25519(k) => {
-                let s = ed25519_dalek::Signature::from_slice(sig)
-                    .map_err(|_| "the signature is not a 64-byte Ed25519 signature".to_string())?;
-                k.verify_strict(msg, &s).map_err(bad)
+            PublicKey::Ed25519(_) => {
+                Err("an Ed25519 key does not sign digests (a message signature needs ECDSA)".into())
             }
         }
     }

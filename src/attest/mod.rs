@@ -2,12 +2,15 @@
 //! whether the signature over that claim holds (#11).
 //!
 //! The registries serve Sigstore-signed in-toto statements (PyPI: PEP 740 provenance objects;
-//! RubyGems: Sigstore bundles). This module parses both wire formats into one [`Signed`] and
+//! RubyGems: Sigstore bundles, whose `messageSignature` signs the gem's SHA-256 directly).
+//! This module parses both wire formats into one [`Signed`] and
 //! [`verify`]s it against a [`TrustRoot`] without any network access:
 //!
-//! - `subject_digest`: the statement names the artifact (sha256, file name compared loosely);
+//! - `subject_digest`: the statement names the artifact (sha256, file name compared loosely),
+//!   or the message signature's digest is the artifact's;
 //! - `certificate_chain`: the Fulcio leaf chains to a CA of the trust root;
-//! - `signature`: the DSSE signature (over PAE) verifies with the leaf's key;
+//! - `signature`: the DSSE signature (over PAE), or the message signature over the digest,
+//!   verifies with the leaf's key;
 //! - `transparency_log`: the Rekor entry's signed entry timestamp and inclusion proof verify with
 //!   the log's key, the entry is this envelope, and the leaf was valid at the log's time.
 //!
@@ -160,9 +163,12 @@ impl Verification {
 /// One signed attestation, normalised from either wire format.
 #[derive(Debug, Clone)]
 pub struct Signed {
-    /// The DSSE envelope.
+    /// The DSSE envelope (empty for a message signature).
     pub(crate) payload_type: String,
     pub(crate) payload: Vec<u8>,
+    /// A bundle's `messageSignature` signs the artifact's SHA-256 itself (what RubyGems
+    /// serves): no statement, the digest is the subject.
+    pub(crate) message_digest: Option<[u8; 32]>,
     pub(crate) signature: Vec<u8>,
     /// The leaf certificate (DER).
     pub(crate) certificate: Vec<u8>,
@@ -172,9 +178,12 @@ pub struct Signed {
 }
 
 impl Signed {
-    /// The DSSE payload type (`application/vnd.in-toto+json` for in-toto statements).
-    pub fn payload_type(&self) -> &str {
-        &self.payload_type
+    /// The DSSE payload type (`application/vnd.in-toto+json` for in-toto statements); `None`
+    /// for a message signature over the artifact's digest.
+    pub fn payload_type(&self) -> Option<&str> {
+        self.message_digest
+            .is_none()
+            .then_some(self.payload_type.as_str())
     }
 
     /// The registry's unsigned description of the publisher (PEP 740 `publisher`), if any.

@@ -215,7 +215,7 @@ pub(crate) fn verify_entry(
 
 /// The entry's body is about this envelope: without this, any valid entry would do. Rekor v1
 /// writes DSSE envelopes as `dsse` 0.0.1 (or `intoto` 0.0.2), Rekor v2 as `dsse` 0.0.2 or
-/// `hashedrekord` 0.0.2 (over the PAE digest).
+/// `hashedrekord` 0.0.2 (over the PAE digest); message signatures are `hashedrekord` 0.0.1/0.0.2.
 fn records_this_envelope(e: &Entry, signed: &Signed) -> Result<(), Refused> {
     let body: Value = serde_json::from_slice(&e.body)
         .map_err(|_| Refused::Failed("the log entry's body is not JSON".into()))?;
@@ -272,9 +272,17 @@ fn records_this_envelope(e: &Entry, signed: &Signed) -> Result<(), Refused> {
                 })
                 .collect(),
         ),
+        ("hashedrekord", "0.0.1") => (
+            hex_at(spec, "/data/hash/value"),
+            signed_digest(signed),
+            vec![(
+                b64_at(spec, "/signature/content"),
+                pem_at(spec, "/signature/publicKey/content"),
+            )],
+        ),
         ("hashedrekord", "0.0.2") => (
             b64_at(spec, "/hashedRekordV002/data/digest"),
-            Sha256::digest(pae(&signed.payload_type, &signed.payload)).to_vec(),
+            signed_digest(signed),
             vec![(
                 b64_at(spec, "/hashedRekordV002/signature/content"),
                 b64_at(
@@ -304,6 +312,15 @@ fn records_this_envelope(e: &Entry, signed: &Signed) -> Result<(), Refused> {
         ));
     }
     Ok(())
+}
+
+/// The digest a `hashedrekord` entry records: the artifact's for a message signature, the
+/// PAE's for a DSSE envelope.
+fn signed_digest(signed: &Signed) -> Vec<u8> {
+    match &signed.message_digest {
+        Some(d) => d.to_vec(),
+        None => Sha256::digest(pae(&signed.payload_type, &signed.payload)).to_vec(),
+    }
 }
 
 fn b64_any(s: &str) -> Option<Vec<u8>> {
@@ -344,9 +361,26 @@ fn inclusion(p: &Proof, body: &[u8]) -> Result<(), String> {
     let mut leaf = Sha256::new();
     leaf.update([0u8]);
     leaf.update(body);
-    let mut r: [u8; 32] = leaf.finalize().into();
-    let (mut fn_, mut sn) = (index as u64, (size - 1) as u64);
-    for h in &p.hashes {
+    if root_from_path(index as u64, size as u64, leaf.finalize().into(), &p.hashes)?
+        != p.root_hash[..]
+    {
+        return Err(format!(
+            "the inclusion proof does not lead to the root hash {} of the tree of size {size}",
+            hex::encode(&p.root_hash)
+        ));
+    }
+    Ok(())
+}
+
+/// The root hash an audit path leads to from leaf `index` of a tree of `size` leaves.
+fn root_from_path(
+    index: u64,
+    size: u64,
+    leaf: [u8; 32],
+    path: &[Vec<u8>],
+) -> Result<[u8; 32], String> {
+    let (mut fn_, mut sn, mut r) = (index, size - 1, leaf);
+    for h in path {
         if h.len() != 32 {
             return Err("an inclusion proof hash is not 32 bytes".into());
         }
@@ -365,13 +399,10 @@ fn inclusion(p: &Proof, body: &[u8]) -> Result<(), String> {
         fn_ >>= 1;
         sn >>= 1;
     }
-    if sn != 0 || r[..] != p.root_hash[..] {
-        return Err(format!(
-            "the inclusion proof does not lead to the root hash {} of the tree of size {size}",
-            hex::encode(&p.root_hash)
-        ));
+    if sn != 0 {
+        return Err("the inclusion proof has fewer hashes than its tree needs".into());
     }
-    Ok(())
+    Ok(r)
 }
 
 /// The checkpoint is a signed note (C2SP signed-note) whose body names the proof's tree size
@@ -411,4 +442,68 @@ fn checkpoint(note: &str, p: &Proof, key: &PublicKey) -> Result<(), String> {
     Err(format!(
         "the checkpoint of {name} carries no signature that verifies with the log's key"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn leaf(i: u64) -> [u8; 32] {
+        Sha256::digest([&[0u8][..], &i.to_be_bytes()].concat()).into()
+    }
+
+    /// RFC 6962 §2.1: MTH of leaves [lo, hi), split at the largest power of two below n.
+    fn mth(lo: u64, hi: u64) -> [u8; 32] {
+        if hi - lo == 1 {
+            return leaf(lo);
+        }
+        let k = (hi - lo).next_power_of_two() / 2;
+        node(&mth(lo, lo + k), &mth(lo + k, hi))
+    }
+
+    /// RFC 6962 §2.1.1: PATH(m, D[lo, hi)), deepest hash first.
+    fn path(m: u64, lo: u64, hi: u64) -> Vec<Vec<u8>> {
+        if hi - lo == 1 {
+            return Vec::new();
+        }
+        let k = (hi - lo).next_power_of_two() / 2;
+        if m < k {
+            let mut p = path(m, lo, lo + k);
+            p.push(mth(lo + k, hi).to_vec());
+            p
+        } else {
+            let mut p = path(m - k, lo + k, hi);
+            p.push(mth(lo, lo + k).to_vec());
+            p
+        }
+    }
+
+    proptest! {
+        /// The verifier agrees with the RFC's recursive definitions, and a changed hash,
+        /// index or size never leads to the root.
+        #[test]
+        fn audit_paths_lead_to_the_root_and_tampered_ones_do_not(
+            size in 1u64..300, at in any::<prop::sample::Index>(), flip in any::<prop::sample::Index>()
+        ) {
+            let m = at.index(size as usize) as u64;
+            let p = path(m, 0, size);
+            let root = mth(0, size);
+            prop_assert_eq!(root_from_path(m, size, leaf(m), &p), Ok(root));
+            if !p.is_empty() {
+                let mut bad = p.clone();
+                let i = flip.index(bad.len());
+                bad[i][0] ^= 1;
+                prop_assert_ne!(root_from_path(m, size, leaf(m), &bad), Ok(root));
+                prop_assert_ne!(root_from_path(m, size, leaf(m), &p[1..]), Ok(root));
+            }
+            if size > 1 {
+                let other = (m + 1) % size;
+                prop_assert_ne!(root_from_path(other, size, leaf(m), &p), Ok(root));
+            }
+            let mut longer = p.clone();
+            longer.push(root.to_vec());
+            prop_assert_ne!(root_from_path(m, size, leaf(m), &longer), Ok(root));
+        }
+    }
 }

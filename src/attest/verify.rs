@@ -89,6 +89,14 @@ fn signature_check(signed: &Signed, leaf: &Cert) -> Check {
         Ok(k) => k,
         Err(e) => return Check::Failed(format!("the certificate's key cannot verify: {e}")),
     };
+    if let Some(digest) = &signed.message_digest {
+        return match key.verify_digest(digest, &signed.signature) {
+            Ok(()) => Check::Passed,
+            Err(e) => Check::Failed(format!(
+                "the message signature over the artifact's digest does not verify with the certificate's key ({e})"
+            )),
+        };
+    }
     let msg = pae(&signed.payload_type, &signed.payload);
     match key.verify(key.natural_hash(), &msg, &signed.signature) {
         Ok(()) => Check::Passed,
@@ -143,6 +151,16 @@ struct Statement {
 
 impl Statement {
     fn read(signed: &Signed) -> Result<Statement, String> {
+        if let Some(digest) = &signed.message_digest {
+            // The signature is over the artifact itself: its digest is the only subject.
+            return Ok(Statement {
+                subjects: vec![Subject {
+                    name: String::new(),
+                    sha256: Some(hex::encode(digest)),
+                }],
+                predicate_type: None,
+            });
+        }
         if signed.payload_type != IN_TOTO {
             return Err(format!(
                 "the envelope's payload type is {:?}, not an in-toto statement ({IN_TOTO})",
@@ -192,7 +210,7 @@ fn subject_check(st: &Statement, name: &str, sha256: &str, notes: &mut Vec<Strin
         .iter()
         .find(|s| s.sha256.as_deref() == Some(&want))
     {
-        if !loose_name_eq(&s.name, name) {
+        if !s.name.is_empty() && !loose_name_eq(&s.name, name) {
             notes.push(format!(
                 "the subject with the artifact's sha256 is named {:?}, the artifact {name:?}",
                 s.name
@@ -206,6 +224,10 @@ fn subject_check(st: &Statement, name: &str, sha256: &str, notes: &mut Vec<Strin
         .find(|s| loose_name_eq(&s.name, name))
         .or_else(|| st.subjects.first());
     match named {
+        Some(s) if s.name.is_empty() => Check::Failed(format!(
+            "the signature is over sha256 {}; the artifact's sha256 is {want}",
+            s.sha256.as_deref().unwrap_or("(none)")
+        )),
         Some(s) => Check::Failed(format!(
             "the statement names sha256 {} for {:?}; the artifact's sha256 is {want}",
             s.sha256.as_deref().unwrap_or("(none)"),
@@ -288,6 +310,79 @@ mod tests {
             Some("https://docs.pypi.org/attestations/publish/v1")
         );
         assert_eq!(v.subjects[0].name, "sigstore-3.6.1.tar.gz");
+    }
+
+    /// A bare PEP 740 attestation published from GitLab CI (pypi-attestations' test asset).
+    #[test]
+    fn a_real_gitlab_attestation_verifies_and_names_its_publisher() {
+        let json = include_bytes!("testdata/gitlab_oidc_project-0.0.3.tar.gz.publish.attestation");
+        let signed = parse_pep740_provenance(json).unwrap().remove(0);
+        let sha = "c1ca9b0d85df1606451098233018534497bf584362e10e4a8c21dfaea92c02a8";
+        let v = verify(
+            &signed,
+            "gitlab_oidc_project-0.0.3.tar.gz",
+            sha,
+            &TrustRoot::sigstore_public(),
+        );
+        assert_eq!(v.checks.subject_digest, Check::Passed);
+        assert_eq!(v.checks.certificate_chain, Check::Passed);
+        assert_eq!(v.checks.signature, Check::Passed);
+        assert_eq!(v.checks.transparency_log, Check::Passed);
+        assert!(v.notes.is_empty(), "{:?}", v.notes);
+        let p = &v.publisher;
+        assert_eq!(p.issuer.as_deref(), Some("https://gitlab.com"));
+        assert_eq!(
+            p.repository.as_deref(),
+            Some("https://gitlab.com/facutuesca/gitlab-oidc-project")
+        );
+        assert_eq!(
+            p.commit.as_deref(),
+            Some("72f7c63b75eb55ea80864962f0e645c93414da34")
+        );
+        assert_eq!(p.git_ref.as_deref(), Some("refs/heads/main"));
+    }
+
+    /// What RubyGems serves for sigstore 0.2.3 (`/api/v1/attestations/sigstore-0.2.3.json`, a
+    /// recorded sample): a bundle whose `messageSignature` signs the gem's SHA-256 (the `sha`
+    /// of `/api/v2/rubygems/sigstore/versions/0.2.3.json`), logged as `hashedrekord` 0.0.1.
+    #[test]
+    fn a_real_rubygems_message_signature_verifies() {
+        let json = include_bytes!("testdata/rubygems_sigstore-0.2.3.attestations.json");
+        let signed = crate::attest::parse_sigstore_bundle(json)
+            .unwrap()
+            .remove(0);
+        assert_eq!(signed.payload_type(), None);
+        let sha = "fe60a7b15254eaec765388fc7ad54ee6298f48a36bcea06173e91ecd7ce52c7f";
+        let root = TrustRoot::sigstore_public();
+        let v = verify(&signed, "sigstore-0.2.3.gem", sha, &root);
+        assert_eq!(v.checks.subject_digest, Check::Passed);
+        assert_eq!(v.checks.certificate_chain, Check::Passed);
+        assert_eq!(v.checks.signature, Check::Passed);
+        assert_eq!(v.checks.transparency_log, Check::Passed);
+        assert!(v.notes.is_empty(), "{:?}", v.notes);
+        let p = &v.publisher;
+        assert_eq!(
+            p.repository.as_deref(),
+            Some("https://github.com/sigstore/sigstore-ruby")
+        );
+        assert_eq!(
+            p.commit.as_deref(),
+            Some("26ffbe0c1d6e16614fb9cd8b2ed40ab47d57d421")
+        );
+        assert_eq!(p.git_ref.as_deref(), Some("refs/tags/v0.2.3"));
+        // Another gem's digest; a changed signature byte.
+        let v = verify(&signed, "sigstore-0.2.3.gem", &"ab".repeat(32), &root);
+        let why = v.checks.subject_digest.reason().unwrap();
+        assert!(why.contains(sha) && why.contains(&"ab".repeat(32)), "{why}");
+        let mut bad = signed.clone();
+        let i = bad.signature.len() - 2;
+        bad.signature[i] ^= 1;
+        let v = verify(&bad, "sigstore-0.2.3.gem", sha, &root);
+        assert!(v.checks.signature.failed() && v.checks.transparency_log.failed());
+        let mut other = signed.clone();
+        other.message_digest = Some([0xab; 32]);
+        let v = verify(&other, "sigstore-0.2.3.gem", &"ab".repeat(32), &root);
+        assert!(v.checks.signature.failed() && v.checks.transparency_log.failed());
     }
 
     #[test]

@@ -8,12 +8,14 @@
 //! let root = ca.write_trusted_root(dir);        // for `--trust-root`
 //! let att = ca.sign(&TestPublisher::github("acme/demo", &commit), "demo-1.0.tar.gz", &sha);
 //! serve(att.pep740_provenance());               // or att.sigstore_bundle()
+//! let gem = ca.sign_digest(&publisher, &gem_sha); // RubyGems: messageSignature bundle
 //! ```
 //! A certificate from another CA: sign with a second `TestCa` whose root is not written.
 
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use p256::ecdsa::signature::hazmat::PrehashSigner as _;
 use p256::ecdsa::signature::Signer as _;
 use p256::pkcs8::DecodePrivateKey as _;
 use rcgen::{
@@ -68,7 +70,10 @@ pub struct TestCa {
 /// One signed attestation; `pep740_provenance` / `sigstore_bundle` render it.
 #[derive(Clone)]
 pub struct TestAttestation {
+    /// The in-toto statement (empty for a message signature).
     pub statement: Vec<u8>,
+    /// What a message signature signs (`TestCa::sign_digest`).
+    pub message_digest: Option<[u8; 32]>,
     pub signature: Vec<u8>,
     pub certificate_der: Vec<u8>,
     pub publisher: TestPublisher,
@@ -223,28 +228,6 @@ impl TestCa {
         sha256: &str,
         not_before: time::OffsetDateTime,
     ) -> TestAttestation {
-        let (leaf_kp, leaf_key) = p256_key();
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name = rcgen::DistinguishedName::new();
-        p.is_ca = IsCa::ExplicitNoCa;
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
-        p.subject_alt_names = vec![SanType::URI(
-            publisher.workflow.as_str().try_into().unwrap(),
-        )];
-        p.not_before = not_before;
-        p.not_after = not_before + time::Duration::minutes(10);
-        let logged = not_before + time::Duration::minutes(1);
-        let issuer = "https://token.actions.githubusercontent.com";
-        p.custom_extensions = vec![
-            fulcio_ext(8, issuer),
-            fulcio_ext(9, &publisher.workflow),
-            fulcio_ext(12, &publisher.repository),
-            fulcio_ext(13, &publisher.commit),
-            fulcio_ext(14, &publisher.git_ref),
-            fulcio_ext(18, &publisher.workflow),
-        ];
-        let leaf = p.signed_by(&leaf_kp, &self.inter, &self.inter_key).unwrap();
         let statement = serde_json::to_vec(&json!({
             "_type": "https://in-toto.io/Statement/v1",
             "subject": [{"name": file_name, "digest": {"sha256": sha256}}],
@@ -257,23 +240,85 @@ impl TestCa {
             &statement[..],
         ]
         .concat();
-        let signature = sign_der(&leaf_key, &pae);
-        let certificate_der = leaf.der().to_vec();
-        let tlog_entry = self.log.as_ref().map(|log| {
-            log_entry(
-                log,
-                &statement,
-                &signature,
-                &leaf.pem(),
-                logged.unix_timestamp(),
-            )
-        });
-        TestAttestation {
-            statement,
+        let (leaf, key) = self.leaf(publisher, not_before);
+        let signature = sign_der(&key, &pae);
+        let body = json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {
+            "payloadHash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(&statement))},
+            "signatures": [{"signature": b64(&signature), "verifier": b64(leaf.pem().as_bytes())}]}});
+        self.attestation(
+            publisher, &leaf, statement, None, signature, body, not_before,
+        )
+    }
+
+    /// What RubyGems serves: a bundle whose `messageSignature` signs the artifact's SHA-256
+    /// (hex) itself, no statement (`sigstore_bundle` only).
+    pub fn sign_digest(&self, publisher: &TestPublisher, sha256: &str) -> TestAttestation {
+        let digest: [u8; 32] = hex::decode(sha256).unwrap().try_into().unwrap();
+        let not_before = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
+        let (leaf, key) = self.leaf(publisher, not_before);
+        let sig: p256::ecdsa::Signature = key.sign_prehash(&digest).unwrap();
+        let signature = sig.to_der().as_bytes().to_vec();
+        let body = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": sha256}},
+            "signature": {"content": b64(&signature), "publicKey": {"content": b64(leaf.pem().as_bytes())}}}});
+        self.attestation(
+            publisher,
+            &leaf,
+            Vec::new(),
+            Some(digest),
             signature,
-            certificate_der,
+            body,
+            not_before,
+        )
+    }
+
+    /// A fresh Fulcio-style leaf naming `publisher`, valid 10 minutes from `not_before`.
+    fn leaf(
+        &self,
+        publisher: &TestPublisher,
+        not_before: time::OffsetDateTime,
+    ) -> (rcgen::Certificate, p256::ecdsa::SigningKey) {
+        let (leaf_kp, leaf_key) = p256_key();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name = rcgen::DistinguishedName::new();
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+        let san = publisher.workflow.as_str().try_into().unwrap();
+        p.subject_alt_names = vec![SanType::URI(san)];
+        p.not_before = not_before;
+        p.not_after = not_before + time::Duration::minutes(10);
+        p.custom_extensions = vec![
+            fulcio_ext(8, "https://token.actions.githubusercontent.com"),
+            fulcio_ext(9, &publisher.workflow),
+            fulcio_ext(12, &publisher.repository),
+            fulcio_ext(13, &publisher.commit),
+            fulcio_ext(14, &publisher.git_ref),
+            fulcio_ext(18, &publisher.workflow),
+        ];
+        let leaf = p.signed_by(&leaf_kp, &self.inter, &self.inter_key).unwrap();
+        (leaf, leaf_key)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn attestation(
+        &self,
+        publisher: &TestPublisher,
+        leaf: &rcgen::Certificate,
+        statement: Vec<u8>,
+        message_digest: Option<[u8; 32]>,
+        signature: Vec<u8>,
+        body: Value,
+        not_before: time::OffsetDateTime,
+    ) -> TestAttestation {
+        let logged = (not_before + time::Duration::minutes(1)).unix_timestamp();
+        TestAttestation {
+            tlog_entry: self.log.as_ref().map(|log| log_entry(log, &body, logged)),
+            statement,
+            message_digest,
+            signature,
+            certificate_der: leaf.der().to_vec(),
             publisher: publisher.clone(),
-            tlog_entry,
         }
     }
 }
@@ -284,14 +329,11 @@ impl Default for TestCa {
     }
 }
 
-/// A Rekor `dsse` 0.0.1 entry at index 0 of a one-leaf tree, as a bundle carries it.
-fn log_entry(log: &TestLog, payload: &[u8], sig: &[u8], pem: &str, time: i64) -> Value {
-    let body = serde_json::to_vec(&json!({
-        "apiVersion": "0.0.1", "kind": "dsse",
-        "spec": {"payloadHash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(payload))},
-                 "signatures": [{"signature": b64(sig), "verifier": b64(pem.as_bytes())}]},
-    }))
-    .unwrap();
+/// A Rekor entry (`body`: `dsse` or `hashedrekord` 0.0.1) at index 0 of a one-leaf tree, as
+/// a bundle carries it.
+fn log_entry(log: &TestLog, body: &Value, time: i64) -> Value {
+    let kind = body["kind"].as_str().unwrap().to_string();
+    let body = serde_json::to_vec(body).unwrap();
     let log_id = Sha256::digest(&log.spki);
     let set_msg = format!(
         r#"{{"body":"{}","integratedTime":{time},"logID":"{}","logIndex":0}}"#,
@@ -304,7 +346,7 @@ fn log_entry(log: &TestLog, payload: &[u8], sig: &[u8], pem: &str, time: i64) ->
     json!({
         "logIndex": "0",
         "logId": {"keyId": b64(&log_id)},
-        "kindVersion": {"kind": "dsse", "version": "0.0.1"},
+        "kindVersion": {"kind": kind, "version": "0.0.1"},
         "integratedTime": time.to_string(),
         "inclusionPromise": {"signedEntryTimestamp": b64(&sign_der(&log.key, set_msg.as_bytes()))},
         "inclusionProof": {"logIndex": "0", "rootHash": b64(&root), "treeSize": "1", "hashes": [],
@@ -320,6 +362,7 @@ impl TestAttestation {
 
     /// A PEP 740 provenance object, as PyPI's integrity API serves it.
     pub fn pep740_provenance(&self) -> Value {
+        assert!(self.message_digest.is_none(), "PEP 740 carries statements");
         json!({
             "version": 1,
             "attestation_bundles": [{
@@ -335,8 +378,18 @@ impl TestAttestation {
         })
     }
 
-    /// A Sigstore bundle v0.3 with a DSSE envelope (what RubyGems serves, in a JSON array).
+    /// A Sigstore bundle v0.3 with a DSSE envelope, or with a `messageSignature` for
+    /// `sign_digest` (RubyGems serves a JSON array of them).
     pub fn sigstore_bundle(&self) -> Value {
+        if let Some(d) = &self.message_digest {
+            return json!({
+                "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                "verificationMaterial": {"certificate": {"rawBytes": b64(&self.certificate_der)},
+                                         "tlogEntries": self.entries()},
+                "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": b64(d)},
+                                     "signature": b64(&self.signature)},
+            });
+        }
         json!({
             "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
             "verificationMaterial": {"certificate": {"rawBytes": b64(&self.certificate_der)},
