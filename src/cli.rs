@@ -241,6 +241,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub package_timeout: u64,
 
+    /// Check signed attestations (PyPI PEP 740, RubyGems) against this Sigstore
+    /// `trusted_root.json` instead of the public Sigstore trust root shipped with provero
+    /// (private Sigstore instances, tests).
+    #[arg(long, value_name = "FILE")]
+    pub trust_root: Option<PathBuf>,
+
     #[command(flatten)]
     pub gates: GateArgs,
 }
@@ -447,6 +453,11 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
             package: secs(args.package_timeout, "--package-timeout")?,
         },
         allow: gates.allow.clone(),
+        trust: match args.trust_root.as_ref().or(config.trust_root.as_ref()) {
+            Some(p) => crate::attest::gather::Trust::load(p)
+                .map_err(|e| anyhow::anyhow!("--trust-root: {e}"))?,
+            None => crate::attest::gather::Trust::default(),
+        },
     };
     let started = std::time::SystemTime::now();
     let settings = crate::report::RunSettings {

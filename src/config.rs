@@ -37,6 +37,9 @@ struct Raw {
     jobs: Option<usize>,
     #[serde(default)]
     cache_dir: Option<PathBuf>,
+    /// A Sigstore `trusted_root.json`, as `--trust-root FILE` (relative to this file).
+    #[serde(default)]
+    trust_root: Option<PathBuf>,
     #[serde(default)]
     allow: Vec<RawEntry>,
 }
@@ -54,6 +57,7 @@ pub struct Config {
     pub fail_on: Option<FailOn>,
     pub jobs: Option<usize>,
     pub cache_dir: Option<PathBuf>,
+    pub trust_root: Option<PathBuf>,
     pub allow: AllowList,
 }
 
@@ -132,6 +136,7 @@ impl Config {
             fail_on: raw.fail_on,
             jobs: raw.jobs,
             cache_dir: raw.cache_dir.map(|d| dir.join(d)),
+            trust_root: raw.trust_root.map(|p| dir.join(p)),
             allow,
         })
     }

@@ -3,7 +3,8 @@
 //! Every ecosystem folder has the same files: `registry.rs` (API client: resolve a version,
 //! download URL, digest), `artifact.rs` (read the archive and its metadata), `source.rs` (find
 //! the package in the repository, tag and version rules), `rules.rs` (named rules that excuse
-//! what the packager generates), `rebuild.rs` (how the ecosystem's packager rebuilds it).
+//! what the packager generates), `rebuild.rs` (how the ecosystem's packager rebuilds it),
+//! `attest.rs` (where the registry serves who published it: trusted publishing, attestations).
 
 use std::any::Any;
 use std::fmt;
@@ -230,5 +231,21 @@ pub trait Handler: Send + Sync {
     /// Whole-package checks (manifest-mismatch, version checks).
     fn package_findings(&self, _pkg: &Package, _source: &SourceView<'_>) -> Vec<Finding> {
         Vec::new()
+    }
+
+    /// What the packager's recorded commit ([`Package::commit`]) is called in
+    /// `source.commit_from`: cargo's `.cargo_vcs_info.json` unless the ecosystem says otherwise.
+    fn recorded_commit(&self) -> crate::attest::evidence::CommitFrom {
+        crate::attest::evidence::CommitFrom::VcsInfo
+    }
+
+    /// What the registry serves about who published this artifact from which commit:
+    /// trusted-publishing data or signed attestations (`src/<eco>/attest.rs`).
+    async fn attestations(
+        &self,
+        _cx: &RegistryCx<'_>,
+        _resolved: &Resolved,
+    ) -> crate::attest::gather::Fetched {
+        crate::attest::gather::Fetched::None
     }
 }

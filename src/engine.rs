@@ -58,6 +58,8 @@ pub struct Run {
     /// Accepted findings (`--allow`), applied to every result after it is recorded: the store
     /// keeps what was found, the report says what was accepted.
     pub allow: AllowList,
+    /// What signed attestations are checked against (`--trust-root`, else public Sigstore).
+    pub trust: crate::attest::gather::Trust,
 }
 
 /// One package version to check (`version: None` = the newest).
@@ -171,6 +173,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             mode: run.mode,
             build_jobs: run.build_jobs.max(1),
             package_timeout: run.timeouts.package,
+            trust: run.trust.clone(),
         },
     ));
 
@@ -242,6 +245,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                 mode: verifier.mode(eco).as_str(),
                 profile: run.profiles.get(eco),
                 rewrites: &run.rewrites,
+                trust_root: &run.trust.id,
             };
             (eco, s.fingerprint())
         })

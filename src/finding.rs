@@ -79,10 +79,26 @@ pub enum Code {
     VcsInfoInvalid,
     /// A manifest in the artifact could not be parsed, so what it declares is unknown.
     ManifestUnreadable,
+    /// The commit compared with is the one a verified, signed attestation names.
+    CommitFromAttestation,
+    /// Two sources of the commit (a signed attestation, the registry's trusted-publishing
+    /// data, the packager's record) name different commits; the strongest is compared with.
+    AttestationDisagrees,
+    /// The attestation's (or trusted-publishing data's) repository is not the one the
+    /// package's metadata names; the attested one is compared with.
+    RepositoryDisagrees,
+    /// A signed attestation's subject digest is not the artifact's SHA-256.
+    AttestationMismatch,
+    /// A signed attestation whose certificate does not chain to the trust root or whose
+    /// signature does not verify.
+    AttestationInvalid,
+    /// The registry's attestations could not be fetched (a failure that may pass): the
+    /// result is not stored, so the next run asks again.
+    AttestationUnavailable,
 }
 
 impl Code {
-    pub const ALL: [Code; 28] = [
+    pub const ALL: [Code; 34] = [
         Code::ChecksumMismatch,
         Code::ContentDiffers,
         Code::FileNotInSource,
@@ -111,6 +127,12 @@ impl Code {
         Code::RebuildFailed,
         Code::VcsInfoInvalid,
         Code::ManifestUnreadable,
+        Code::CommitFromAttestation,
+        Code::AttestationDisagrees,
+        Code::RepositoryDisagrees,
+        Code::AttestationMismatch,
+        Code::AttestationInvalid,
+        Code::AttestationUnavailable,
     ];
 
     /// The severity a code always carries.
@@ -118,10 +140,18 @@ impl Code {
         use Code::*;
         match self {
             ChecksumMismatch | ContentDiffers | FileNotInSource | ManifestMismatch
-            | UnsafeArchiveEntry | VcsInfoInvalid => Severity::RedFlag,
+            | UnsafeArchiveEntry | VcsInfoInvalid | AttestationMismatch | AttestationInvalid => {
+                Severity::RedFlag
+            }
             JunkNotInSource | Dirty | LineEndingsDiffer | TagDisagrees | CommitNotOnBranch
-            | VersionDisagrees | Regression | ExactCommitElsewhere => Severity::Warning,
-            CommitFromTag | CommitFromManifest | CommitBetweenTags | NotChecked => Severity::Info,
+            | VersionDisagrees | Regression | ExactCommitElsewhere | AttestationDisagrees
+            | RepositoryDisagrees => Severity::Warning,
+            CommitFromTag
+            | CommitFromManifest
+            | CommitBetweenTags
+            | NotChecked
+            | CommitFromAttestation
+            | AttestationUnavailable => Severity::Info,
             NoRepository
             | RepositoryUnreachable
             | NoCommit
@@ -166,6 +196,12 @@ impl Code {
             RebuildFailed => "rebuild-failed",
             VcsInfoInvalid => "vcs-info-invalid",
             ManifestUnreadable => "manifest-unreadable",
+            CommitFromAttestation => "commit-from-attestation",
+            AttestationDisagrees => "attestation-disagrees",
+            RepositoryDisagrees => "repository-disagrees",
+            AttestationMismatch => "attestation-mismatch",
+            AttestationInvalid => "attestation-invalid",
+            AttestationUnavailable => "attestation-unavailable",
         }
     }
 
@@ -201,6 +237,12 @@ impl Code {
             RebuildFailed => "the package could not be rebuilt from its source (the build log's tail says why)",
             VcsInfoInvalid => "the packager's record of the commit (.cargo_vcs_info.json) is not what the packager writes: an unreadable claim",
             ManifestUnreadable => "a manifest in the artifact could not be parsed, so what it declares is unknown",
+            CommitFromAttestation => "the commit is the one a verified signed attestation (Sigstore, PEP 740) names",
+            AttestationDisagrees => "the attestation, the registry's trusted-publishing data and the packager's record name different commits; the strongest is compared with",
+            RepositoryDisagrees => "the attested repository is not the one the package's metadata names; the attested one is compared with",
+            AttestationMismatch => "a signed attestation's subject digest is not the artifact's SHA-256",
+            AttestationInvalid => "a signed attestation's certificate does not chain to the trust root, or its signature does not verify",
+            AttestationUnavailable => "the registry's attestations could not be fetched (retried next run)",
         }
     }
 

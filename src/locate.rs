@@ -1,8 +1,10 @@
-//! Locating the source of one package in its repository: the recorded commit (checked for
-//! presence and reachability), else a tag whose manifest declares the version, else the newest
-//! commit holding the published manifest; then the package directory; then the comparison.
-//! Runs on a blocking thread.
+//! Locating the source of one package in its repository: the commit the evidence names (a
+//! verified attestation, trusted-publishing data, the packager's record, in that order: see
+//! `attest::evidence`; checked for presence and reachability), else a tag whose manifest
+//! declares the version, else the newest commit holding the published manifest; then the
+//! package directory; then the comparison. Runs on a blocking thread.
 
+use crate::attest::evidence::{Claim, CommitFrom};
 use crate::best_commit::{self, Wanted};
 use crate::compare::{compare, short};
 use crate::ecosystem::{Handler, Package};
@@ -19,14 +21,18 @@ pub(crate) struct Located {
     pub(crate) commit: Option<String>,
     pub(crate) path_in_repo: Option<String>,
     pub(crate) tag: Option<String>,
+    /// Where `commit` came from.
+    pub(crate) commit_from: Option<CommitFrom>,
     pub(crate) excused: Vec<crate::compare::Excused>,
     pub(crate) stats: Stats,
 }
 
-/// Pick the commit, the package directory, then compare. Runs on a blocking thread.
+/// Pick the commit (`claim`: the strongest evidence's, if any), the package directory, then
+/// compare. Runs on a blocking thread.
 pub(crate) fn locate_and_compare(
     handler: &'static dyn Handler,
     pkg: &Package,
+    claim: Option<&Claim>,
     shared: &SharedRepo,
     tag_hint: Option<String>,
     hint_dir: Option<String>,
@@ -38,6 +44,7 @@ pub(crate) fn locate_and_compare(
         commit: None,
         path_in_repo: None,
         tag: None,
+        commit_from: None,
         excused: Vec::new(),
         stats: Stats::default(),
     };
@@ -62,8 +69,10 @@ pub(crate) fn locate_and_compare(
         );
     }
 
-    let commit = match &pkg.commit {
-        Some(sha) => {
+    let commit = match claim {
+        Some(claim) => {
+            let sha = &claim.commit;
+            out.commit_from = Some(claim.from);
             let found = match shared
                 .reachable(sha)?
                 .then(|| sha.to_ascii_lowercase())
@@ -82,9 +91,12 @@ pub(crate) fn locate_and_compare(
                 out.findings.push(Finding::new(
                     Code::CommitNotFound,
                     format!(
-                        "the recorded commit {sha} is not in {} (never pushed, or history rewritten){}",
+                        "{} is not in {} (never pushed, or history rewritten){}",
+                        claim.from.the_commit(sha),
                         repo_display(repo),
-                        tags.first().map(|t| format!("; tag `{}` points to {}", t.tag, short(&t.commit))).unwrap_or_default()
+                        tags.first()
+                            .map(|t| format!("; tag `{}` points to {}", t.tag, short(&t.commit)))
+                            .unwrap_or_default()
                     ),
                 ));
                 out.commit = Some(sha.clone());
@@ -98,8 +110,9 @@ pub(crate) fn locate_and_compare(
                     out.findings.push(Finding::new(
                         Code::TagDisagrees,
                         format!(
-                            "tag `{tag}` points to {}, the package records {}",
+                            "tag `{tag}` points to {}, {} {}",
                             short(&tag_commit),
+                            claim.from.names(),
                             short(&c)
                         ),
                     ));
@@ -130,10 +143,12 @@ pub(crate) fn locate_and_compare(
                     ),
                 ));
                 out.tag = Some(tag);
+                out.commit_from = Some(CommitFrom::Tag);
                 tag_commit
             }
             None => match commit_from_anchor(handler, pkg, shared)? {
                 Some((anchor, c)) => {
+                    out.commit_from = Some(CommitFrom::Manifest);
                     out.findings.push(Finding::new(
                         Code::CommitFromManifest,
                         format!(
@@ -149,6 +164,7 @@ pub(crate) fn locate_and_compare(
                     {
                         out.findings
                             .push(Finding::new(Code::CommitBetweenTags, why));
+                        out.commit_from = Some(CommitFrom::BetweenTags);
                         return finish(out, at, c, pkg, shared);
                     }
                     out.findings.push(Finding::new(
@@ -178,10 +194,11 @@ pub(crate) fn locate_and_compare(
         hint_dir.as_deref(),
         opener,
         out.tag.as_deref(),
+        claim.is_none(),
     )?;
     let mut commit = commit;
     // A guessed commit that leaves red flags: is the package exactly another commit?
-    if pkg.commit.is_none() && has_red_flag(&at.findings) {
+    if claim.is_none() && has_red_flag(&at.findings) {
         let mut seeds = vec![commit.clone()];
         seeds.extend(manifest_introductions(handler, pkg, shared));
         if let Some((better, found)) = search(
@@ -213,6 +230,7 @@ pub(crate) fn locate_and_compare(
             ));
             commit = better;
             at = found;
+            out.commit_from = Some(CommitFrom::BestCommit);
         }
     }
     finish(out, at, commit, pkg, shared)
@@ -251,6 +269,8 @@ fn has_red_flag(findings: &[Finding]) -> bool {
 }
 
 /// Compare the package with `commit`: package directory, every file, whole-package checks.
+/// A `guessed` commit (no evidence named it) is checked for the version its manifest declares.
+#[allow(clippy::too_many_arguments)]
 fn compare_at(
     handler: &'static dyn Handler,
     pkg: &Package,
@@ -259,13 +279,14 @@ fn compare_at(
     hint_dir: Option<&str>,
     opener: &crate::source::Opener,
     tag: Option<&str>,
+    guessed: bool,
 ) -> Result<AtCommit, GitError> {
     let repo = &shared.repo;
     let mut findings = Vec::new();
     let tree = shared.tree(commit)?;
     let pkg_dir = package_dir(handler, pkg, repo, &tree, commit, hint_dir);
     let view = SourceView::new(repo, &tree, commit, &pkg_dir).with_submodules(opener);
-    if pkg.commit.is_none() {
+    if guessed {
         // The tag was checked when picked; say so if the manifest still disagrees.
         if let Some((_, Some(v))) = handler.source_identity(pkg, &view) {
             if !handler.same_version(&v, &pkg.version) {
@@ -365,7 +386,7 @@ fn search(
         wanted.len()
     );
     for c in found {
-        let found = compare_at(handler, pkg, shared, &c, hint_dir, opener, tag)?;
+        let found = compare_at(handler, pkg, shared, &c, hint_dir, opener, tag, true)?;
         if !has_red_flag(&found.findings) {
             return Ok(Some((c, found)));
         }
@@ -486,7 +507,7 @@ fn between_tags(
         next.as_ref().map(|t| t.commit.as_str()),
     )?;
     // The nearest release's tree tells which files a candidate must hold.
-    let at = compare_at(handler, pkg, shared, first, hint_dir, opener, None)?;
+    let at = compare_at(handler, pkg, shared, first, hint_dir, opener, None, true)?;
     if !has_red_flag(&at.findings) {
         return Ok(Some((first.clone(), at, why(first))));
     }

@@ -22,6 +22,10 @@ pub struct Profile {
     /// Optional extra metadata API (PyPI's JSON API root, `https://pypi.org/pypi/`).
     #[serde(default)]
     pub json_api: Option<String>,
+    /// PyPI's integrity API root (`https://pypi.org/integrity/`): PEP 740 provenance for a
+    /// file when the Simple API page does not link it.
+    #[serde(default)]
+    pub integrity_api: Option<String>,
     /// PyPI: which file of a release to verify, `sdist` (the default; a release with only
     /// wheels falls back to its pure-Python wheel) or `wheel`. Set by `--pypi-artifact`.
     #[serde(default)]
@@ -119,6 +123,7 @@ impl Profiles {
         // A custom index is not the public JSON API's mirror: derive it from the same host.
         if eco == Ecosystem::Pypi {
             p.json_api = derive_pypi_json(value);
+            p.integrity_api = derive_pypi_integrity(value);
         }
         Ok(())
     }
@@ -140,6 +145,15 @@ pub fn derive_pypi_json(simple: &str) -> Option<String> {
     trimmed
         .strip_suffix("/simple")
         .map(|base| format!("{base}/pypi/"))
+}
+
+/// `http://host/simple/` → `http://host/integrity/` (PyPI's layout; elsewhere a 404 is an
+/// answer: no provenance).
+pub fn derive_pypi_integrity(simple: &str) -> Option<String> {
+    let trimmed = simple.trim_end_matches('/');
+    trimmed
+        .strip_suffix("/simple")
+        .map(|base| format!("{base}/integrity/"))
 }
 
 /// Join a base URL and a relative path with exactly one `/`.
@@ -180,6 +194,10 @@ mod tests {
         assert_eq!(
             p.get(Ecosystem::Pypi).json_api.as_deref(),
             Some("http://127.0.0.1:9/pypi/")
+        );
+        assert_eq!(
+            p.get(Ecosystem::Pypi).integrity_api.as_deref(),
+            Some("http://127.0.0.1:9/integrity/")
         );
     }
 

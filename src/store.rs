@@ -87,26 +87,29 @@ pub struct Settings<'a> {
     pub profile: &'a Profile,
     /// `--git-rewrite` rules: which repository the source is fetched from.
     pub rewrites: &'a Rewrites,
+    /// Which trust root signed attestations were checked against (`--trust-root`).
+    pub trust_root: &'a str,
 }
 
 impl Settings<'_> {
     /// A digest of every field (their `Debug` forms, so a field added to `Profile` counts too).
     pub fn fingerprint(&self) -> String {
         let text = format!(
-            "mode={}\nregistry={:?}\nrewrites={:?}\n",
-            self.mode, self.profile, self.rewrites
+            "mode={}\nregistry={:?}\nrewrites={:?}\ntrust_root={}\n",
+            self.mode, self.profile, self.rewrites, self.trust_root
         );
         crate::archive::sha256_hex(text.as_bytes())[..32].to_string()
     }
 }
 
 /// A finding that says the verdict was decided by a failure that may pass (a host down, DNS,
-/// a download cut off): such a result is not a fact of the artifact and is not stored.
+/// a download cut off, attestations that could not be fetched): such a result is not a fact
+/// of the artifact and is not stored.
 pub fn transient(r: &PackageResult) -> Option<&Finding> {
     r.findings.iter().find(|f| {
         matches!(
             f.code,
-            Code::RepositoryUnreachable | Code::ArtifactUnavailable
+            Code::RepositoryUnreachable | Code::ArtifactUnavailable | Code::AttestationUnavailable
         )
     })
 }
@@ -499,6 +502,7 @@ mod tests {
             lockfile: None,
             mode: Default::default(),
             rebuild: None,
+            attestations: Vec::new(),
         }
     }
 
@@ -518,6 +522,13 @@ mod tests {
             "could not resolve host",
         ));
         w.send(t, "s1");
+        // Verified, but the attestations could not be asked for: they might change it.
+        let mut a = result("d", "dd", Verdict::Verified);
+        a.findings.push(Finding::new(
+            Code::AttestationUnavailable,
+            "the attestations could not be fetched: HTTP 503",
+        ));
+        w.send(a, "s1");
         assert_eq!(w.finish().unwrap(), 1);
         let s = Store::open(&path).unwrap();
         assert_eq!(s.count().unwrap(), 1);
@@ -556,6 +567,7 @@ mod tests {
                 mode,
                 profile,
                 rewrites,
+                trust_root: "sigstore-public",
             }
             .fingerprint()
         };
@@ -572,6 +584,13 @@ mod tests {
             assert_ne!(&base, f, "setting {i}");
         }
         assert_ne!(others[1], others[2], "two mirrors");
+        let other_root = Settings {
+            mode: "diff",
+            profile: p,
+            rewrites: &none,
+            trust_root: "file:ab",
+        };
+        assert_ne!(base, other_root.fingerprint(), "another trust root");
     }
 
     #[test]

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OnceCell, Semaphore};
 
+use crate::attest::evidence::{self, Claim};
+use crate::attest::gather::{gather, Fetched};
 use crate::ecosystem::{Ecosystem, RegistryCx, RegistryError, Resolved};
 use crate::finding::{Code, Finding, Verdict};
 use crate::git;
@@ -38,6 +40,8 @@ pub struct Options {
     pub build_jobs: usize,
     /// Deadline for a package's registry requests and download together.
     pub package_timeout: Duration,
+    /// What signed attestations are checked against (`--trust-root`, else public Sigstore).
+    pub trust: crate::attest::gather::Trust,
 }
 
 /// One clone per repository URL per run, made by whichever package asks first.
@@ -176,8 +180,22 @@ impl Verifier {
         result.artifact.expected_sha256 = resolved.sha256.clone();
 
         let left = self.opts.package_timeout.saturating_sub(started.elapsed());
-        let dl = match tokio::time::timeout(left, self.download(eco, &resolved))
-            .await
+        let cx = RegistryCx {
+            http: &self.http,
+            profile: self.opts.profiles.get(eco),
+        };
+        // Who published it is asked while the artifact downloads.
+        let (dl, fetched) = tokio::join!(
+            tokio::time::timeout(left, self.download(eco, &resolved)),
+            tokio::time::timeout(left, handler.attestations(&cx, &resolved)),
+        );
+        let fetched = fetched.unwrap_or_else(|_| {
+            Fetched::Unavailable(format!(
+                "the attestations could not be fetched: {}",
+                timed_out(self.opts.package_timeout)
+            ))
+        });
+        let dl = match dl
             .unwrap_or_else(|_| Err(anyhow::anyhow!(timed_out(self.opts.package_timeout))))
         {
             Ok(d) => d,
@@ -203,6 +221,12 @@ impl Verifier {
             }
         }
 
+        // What the registry says about who published it, checked against what was downloaded
+        // (reported even when the archive turns out unreadable).
+        let gathered = gather(&fetched, &resolved.filename, &dl.sha256, &self.opts.trust);
+        result.attestations = gathered.attestations;
+        result.findings.extend(gathered.findings);
+
         let published = Arc::new(dl.bytes);
         let pkg = {
             let _cpu = self.cpu_permits.acquire().await.expect("open");
@@ -225,6 +249,23 @@ impl Verifier {
             }
         };
         result.findings.extend(pkg.findings.iter().cloned());
+        // The evidence for the commit, strongest first (`attest::evidence`).
+        let mut claims = gathered.claims;
+        if let Some(c) = &pkg.commit {
+            claims.push(Claim {
+                from: handler.recorded_commit(),
+                commit: c.clone(),
+                repository: None,
+            });
+        }
+        let attested_repo = claims.iter().any(|c| {
+            c.repository
+                .as_deref()
+                .and_then(repo_url::normalize)
+                .is_some()
+        });
+        let (claim, decided) = evidence::decide(claims.clone());
+        result.findings.extend(decided);
         let held = pkg
             .files
             .held_bytes()
@@ -235,7 +276,7 @@ impl Verifier {
         // Repository: the artifact's own metadata, then the registry's.
         let mut candidates = pkg.repository.clone();
         let mut fallback_failed = None;
-        if candidates.iter().all(|c| repo_url::normalize(c).is_none()) {
+        if !attested_repo && candidates.iter().all(|c| repo_url::normalize(c).is_none()) {
             let profile = self.opts.profiles.get(eco);
             let cx = RegistryCx {
                 http: &self.http,
@@ -247,7 +288,16 @@ impl Verifier {
             }
             candidates.extend(resolved.repository_hints.iter().cloned());
         }
-        let Some(repo_url) = candidates.iter().find_map(|c| repo_url::normalize(c)) else {
+        // The attested repository, when there is one, is where the publisher's CI ran.
+        let (repo_url, repo_findings) = evidence::repository(
+            &claims,
+            candidates
+                .iter()
+                .find_map(|c| repo_url::normalize(c))
+                .as_ref(),
+        );
+        result.findings.extend(repo_findings);
+        let Some(repo_url) = repo_url else {
             let msg = if candidates.is_empty() {
                 if pkg
                     .findings
@@ -303,7 +353,15 @@ impl Verifier {
         let outcome = tokio::task::spawn_blocking(move || {
             // Submodules come from the same cache, through the same rewrites, once per run.
             let opener = move |raw: &str, commit: &str| submodules.open(raw, commit);
-            locate_and_compare(handler, &p2, &s2, tag_hint, hint_dir, &opener)
+            locate_and_compare(
+                handler,
+                &p2,
+                claim.as_ref(),
+                &s2,
+                tag_hint,
+                hint_dir,
+                &opener,
+            )
         })
         .await;
         drop((_git, _cpu));
@@ -316,6 +374,7 @@ impl Verifier {
                 result.source.commit = o.commit;
                 result.source.path_in_repo = o.path_in_repo;
                 result.source.tag = o.tag;
+                result.source.commit_from = o.commit_from;
                 result.excused = o.excused;
                 result.stats = o.stats;
                 if mode.rebuilds() {

@@ -23,7 +23,9 @@
 //! (`sigstore/_store/https%3A%2F%2Ftuf-repo-cdn.sigstore.dev/trusted_root.json`, public TUF data).
 
 mod bundle;
+pub mod evidence;
 mod fulcio;
+pub mod gather;
 mod tlog;
 mod trust_root;
 mod verify;

@@ -1,6 +1,7 @@
 //! crates.io: the sparse index, `.crate` archives, and what cargo generates when packaging.
 
 pub mod artifact;
+pub mod attest;
 pub mod index_deps;
 pub mod lockfile;
 pub mod manifest;
@@ -59,6 +60,14 @@ impl Handler for Crates {
             .into_iter()
             .map(|l| (l.vers, l.pubtime))
             .collect())
+    }
+
+    async fn attestations(
+        &self,
+        cx: &RegistryCx<'_>,
+        resolved: &Resolved,
+    ) -> crate::attest::gather::Fetched {
+        attest::fetch(cx, resolved).await
     }
 
     fn read(&self, resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {

@@ -8,8 +8,11 @@ use crate::http::HttpError;
 use crate::profile::join_url;
 
 #[derive(Debug, Deserialize)]
-struct Config {
+pub(crate) struct Config {
     dl: String,
+    /// The web API's base (crates.io: `https://crates.io`), where trusted-publishing data is.
+    #[serde(default)]
+    pub(crate) api: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -80,7 +83,7 @@ pub fn download_url(dl: &str, name: &str, version: &str, cksum: &str) -> String 
         .replace("{sha256-checksum}", cksum)
 }
 
-async fn config(cx: &RegistryCx<'_>) -> Result<Config, RegistryError> {
+pub(crate) async fn config(cx: &RegistryCx<'_>) -> Result<Config, RegistryError> {
     let url = join_url(&cx.profile.url, "config.json");
     // Read once per run by the registry check before any package; asked again (once, through
     // the metadata cache) only when a caller skipped that check.

@@ -2,6 +2,7 @@
 //! `checksums.yaml.gz`), gemspecs read as text, and `Gemfile.lock` inputs.
 
 pub mod artifact;
+pub mod attest;
 pub mod gemspec_deps;
 pub mod lockfile;
 pub mod rebuild;
@@ -52,6 +53,14 @@ impl Handler for Gems {
         name: &str,
     ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
         Ok(registry::ordered_dated(&registry::list(cx, name).await?))
+    }
+
+    async fn attestations(
+        &self,
+        cx: &RegistryCx<'_>,
+        resolved: &Resolved,
+    ) -> crate::attest::gather::Fetched {
+        attest::fetch(cx, resolved).await
     }
 
     fn read(&self, resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {

@@ -3,6 +3,7 @@
 //! normalisation, versions by PEP 440 (`1.0` == `1.0.0`, a leading `v` ignored).
 
 pub mod artifact;
+pub mod attest;
 pub mod bytecode;
 pub mod cython;
 pub mod deps;
@@ -60,6 +61,19 @@ impl Handler for Pypi {
         name: &str,
     ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
         registry::dated_versions(cx, name).await
+    }
+
+    fn recorded_commit(&self) -> crate::attest::evidence::CommitFrom {
+        // setuptools-scm's scm_version.json, or pbr's pbr.json (`artifact::scm_record`).
+        crate::attest::evidence::CommitFrom::ScmVersion
+    }
+
+    async fn attestations(
+        &self,
+        cx: &RegistryCx<'_>,
+        resolved: &Resolved,
+    ) -> crate::attest::gather::Fetched {
+        attest::fetch(cx, resolved).await
     }
 
     fn read(&self, resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> {

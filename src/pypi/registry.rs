@@ -25,6 +25,9 @@ pub struct IndexFile {
     pub yanked: bool,
     /// PEP 700 `upload-time` (JSON pages only).
     pub upload_time: Option<String>,
+    /// PEP 740 `provenance` (JSON pages only): `None` when the page does not have the key (a
+    /// mirror, an HTML page), `Some(None)` when the index says the file has none.
+    pub provenance: Option<Option<String>>,
 }
 
 /// What a file name says, for the project being resolved.
@@ -51,6 +54,14 @@ struct JsonFile {
     yanked: serde_json::Value,
     #[serde(default, rename = "upload-time")]
     upload_time: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    provenance: Option<Option<String>>,
+}
+
+/// A key that is present: `Some(url)` for a string, `Some(None)` for `null` or anything else.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(Some(v.as_str().map(str::to_string)))
 }
 
 /// A project's page: its name as the index spells it and its files.
@@ -75,6 +86,7 @@ pub fn parse_json(body: &[u8], page_url: &str) -> Result<Page, String> {
                 _ => false,
             },
             upload_time: f.upload_time,
+            provenance: f.provenance.map(|p| p.map(|u| absolute(page_url, &u))),
             filename: f.filename,
         })
         .collect();
@@ -129,6 +141,7 @@ pub fn parse_html(body: &str, page_url: &str) -> Page {
             sha256,
             yanked,
             upload_time: None,
+            provenance: None,
         });
     }
     Page { name: None, files }
@@ -379,6 +392,11 @@ pub async fn resolve(
     else {
         unreachable!("select returns sdists and wheels")
     };
+    let mut extra = serde_json::json!({ "yanked": file.yanked });
+    // PEP 740: absent when the page does not say, null when it says the file has none.
+    if let Some(p) = &file.provenance {
+        extra["provenance"] = serde_json::json!(p);
+    }
     Ok(Resolved {
         name: page.name.clone().unwrap_or_else(|| normalize_name(name)),
         version,
@@ -386,7 +404,7 @@ pub async fn resolve(
         filename: file.filename.clone(),
         sha256: file.sha256.clone(),
         repository_hints: Vec::new(),
-        extra: serde_json::json!({ "yanked": file.yanked }),
+        extra,
     })
 }
 

@@ -347,6 +347,42 @@ fn package_table(out: &mut String, report: &Report) {
     out.push_str("</tbody></table></section>\n");
 }
 
+/// An attestation: its kind and where it came from, the publisher, and each check's status.
+fn attestation_html(a: &crate::report::AttestationInfo) -> String {
+    let p = &a.publisher;
+    let mut who = Vec::new();
+    for (k, v) in [
+        ("repository", &p.repository),
+        ("workflow", &p.workflow),
+        ("ref", &p.git_ref),
+        ("commit", &p.commit),
+        ("issuer", &p.issuer),
+        ("provider", &p.provider),
+        ("identity", &p.identity),
+        ("run", &p.run_id),
+    ] {
+        if let Some(v) = v {
+            who.push(format!("{k} <code>{}</code>", esc(v)));
+        }
+    }
+    let checks: Vec<String> = a
+        .checks
+        .all()
+        .iter()
+        .map(|(n, c)| {
+            let title = c.detail.as_deref().map(esc).unwrap_or_default();
+            format!("<span title=\"{title}\">{n}: {}</span>", c.status.as_str())
+        })
+        .collect();
+    format!(
+        "{} from {}<br>{}<br>{}",
+        a.kind.as_str(),
+        esc(&a.url),
+        who.join(", "),
+        checks.join(", ")
+    )
+}
+
 fn package_detail(out: &mut String, i: usize, r: &PackageResult) {
     let v = r.verdict.as_str();
     let _ = writeln!(
@@ -369,8 +405,14 @@ fn package_detail(out: &mut String, i: usize, r: &PackageResult) {
             );
         }
     }
+    if let Some(from) = r.source.commit_from {
+        dd("commit from", format!("<code>{}</code>", from.as_str()));
+    }
     if let Some(t) = &r.source.tag {
         dd("tag", format!("<code>{}</code>", esc(t)));
+    }
+    for a in &r.attestations {
+        dd("attestation", attestation_html(a));
     }
     if let Some(p) = r.source.path_in_repo.as_deref().filter(|p| !p.is_empty()) {
         dd("directory", format!("<code>{}/</code>", esc(p)));

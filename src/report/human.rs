@@ -42,6 +42,9 @@ pub fn human_result(r: &PackageResult, style: Style) -> String {
         let _ = write!(line, "  {repo}");
         if let Some(c) = &r.source.commit {
             let _ = write!(line, " @ {}", &c[..c.len().min(12)]);
+            if let Some(from) = r.source.commit_from {
+                let _ = write!(line, " (from {})", from.as_str());
+            }
         }
         if let Some(p) = r.source.path_in_repo.as_deref().filter(|p| !p.is_empty()) {
             let _ = write!(line, " ({p}/)");
@@ -64,6 +67,9 @@ pub fn human_result(r: &PackageResult, style: Style) -> String {
     out.push('\n');
     if let Some(rb) = &r.rebuild {
         out.push_str(&crate::rebuild::human_line(rb));
+    }
+    for a in &r.attestations {
+        let _ = writeln!(out, "    {:<12} {}", "attestation", a.summary());
     }
     if let Some(e) = r
         .error

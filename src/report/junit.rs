@@ -191,13 +191,20 @@ fn testcase(w: &mut W, r: &PackageResult) -> std::io::Result<()> {
     let mut out = String::new();
     if let Some(repo) = &r.source.repository {
         out.push_str(&format!(
-            "source: {repo}{}\n",
+            "source: {repo}{}{}\n",
             r.source
                 .commit
                 .as_deref()
                 .map(|c| format!(" @ {c}"))
+                .unwrap_or_default(),
+            r.source
+                .commit_from
+                .map(|f| format!(" (commit from {})", f.as_str()))
                 .unwrap_or_default()
         ));
+    }
+    for a in &r.attestations {
+        out.push_str(&format!("attestation: {}\n", a.summary()));
     }
     out.push_str(&format!("verdict: {}\n", r.verdict.as_str()));
     out.push_str(&finding_lines(r, |s| s != Severity::RedFlag, false));

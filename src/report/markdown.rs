@@ -98,11 +98,22 @@ pub fn markdown(report: &Report) -> String {
         for r in not_verified {
             let _ = writeln!(out, "### `{}` — {}\n", r.package, r.verdict.as_str());
             if let Some(repo) = &r.source.repository {
-                match r.source.commit.as_deref() {
-                    Some(c) => writeln!(out, "source: {repo} @ `{c}`\n"),
-                    None => writeln!(out, "source: {repo} (no commit)\n"),
+                match (r.source.commit.as_deref(), r.source.commit_from) {
+                    (Some(c), Some(from)) => writeln!(
+                        out,
+                        "source: {repo} @ `{c}` (commit from {})\n",
+                        from.as_str()
+                    ),
+                    (Some(c), None) => writeln!(out, "source: {repo} @ `{c}`\n"),
+                    (None, _) => writeln!(out, "source: {repo} (no commit)\n"),
                 }
                 .ok();
+            }
+            for a in &r.attestations {
+                let _ = writeln!(out, "- attestation: {}", a.summary());
+            }
+            if !r.attestations.is_empty() {
+                out.push('\n');
             }
             if let Some(rb) = &r.rebuild {
                 let line = crate::rebuild::human_line(rb);

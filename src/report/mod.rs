@@ -33,8 +33,9 @@ pub use json::json;
 pub use junit::junit;
 pub use markdown::markdown;
 pub use model::{
-    exit_code, ArtifactInfo, InputError, LockfileLine, PackageId, PackageResult, Report, RunInfo,
-    RunSettings, SkippedInput, SourceInfo, Stats, Summary, Timing,
+    exit_code, ArtifactInfo, AttestationInfo, AttestationKind, CheckInfo, CheckStatus, InputError,
+    LockfileLine, PackageId, PackageResult, PublisherInfo, Report, RunInfo, RunSettings,
+    SkippedInput, SourceInfo, Stats, Status, Summary, Timing,
 };
 pub use sarif::sarif;
 

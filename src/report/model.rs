@@ -35,6 +35,150 @@ pub struct SourceInfo {
     /// The tag the commit came from, or that marks the version.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tag: Option<String>,
+    /// Where the commit came from (a signed attestation, trusted publishing, the packager's
+    /// record, a tag, ...); absent when no commit was found.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub commit_from: Option<crate::attest::evidence::CommitFrom>,
+}
+
+/// A publish attestation or the registry's trusted-publishing record for the artifact: who
+/// published it from which repository and commit, and which offline checks it passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestationInfo {
+    pub kind: AttestationKind,
+    /// Where it was fetched from.
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub predicate_type: Option<String>,
+    pub publisher: PublisherInfo,
+    pub checks: CheckInfo,
+    /// Its commit is evidence for the package's commit (verified, or trusted-publishing data).
+    #[serde(default)]
+    pub used: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttestationKind {
+    /// Sigstore-signed (PyPI PEP 740, RubyGems), checked offline against the trust root.
+    Signed,
+    /// The registry's own record (crates.io `trustpub_data`): no signature.
+    TrustedPublishing,
+}
+
+impl AttestationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttestationKind::Signed => "signed",
+            AttestationKind::TrustedPublishing => "trusted-publishing",
+        }
+    }
+}
+
+/// The publisher identity, from the signing certificate or the registry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublisherInfo {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub issuer: Option<String>,
+    /// The CI provider the registry names (`github`, `gitlab`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub repository: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub workflow: Option<String>,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none", default)]
+    pub git_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub commit: Option<String>,
+    /// The certificate's subject (the workflow identity).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub identity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub run_id: Option<String>,
+}
+
+/// Each offline check of an attestation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckInfo {
+    pub subject_digest: CheckStatus,
+    pub certificate_chain: CheckStatus,
+    pub signature: CheckStatus,
+    pub transparency_log: CheckStatus,
+}
+
+impl CheckInfo {
+    /// `(name, status)` in report order.
+    pub fn all(&self) -> [(&'static str, &CheckStatus); 4] {
+        [
+            ("subject_digest", &self.subject_digest),
+            ("certificate_chain", &self.certificate_chain),
+            ("signature", &self.signature),
+            ("transparency_log", &self.transparency_log),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckStatus {
+    pub status: Status,
+    /// Why it failed or was not checked.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Passed,
+    Failed,
+    NotChecked,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::NotChecked => "not-checked",
+        }
+    }
+}
+
+impl AttestationInfo {
+    /// One line for people: kind, publisher, and each check's status.
+    pub fn summary(&self) -> String {
+        let p = &self.publisher;
+        let mut who = Vec::new();
+        if let Some(r) = &p.repository {
+            who.push(r.clone());
+        }
+        if let Some(w) = &p.workflow {
+            who.push(format!("workflow {w}"));
+        }
+        if let Some(r) = &p.git_ref {
+            who.push(format!("ref {r}"));
+        }
+        if let Some(c) = &p.commit {
+            who.push(format!("commit {}", &c[..c.len().min(12)]));
+        }
+        let checks: Vec<String> = self
+            .checks
+            .all()
+            .iter()
+            .map(|(n, c)| format!("{n} {}", c.status.as_str()))
+            .collect();
+        format!(
+            "{}: {} ({})",
+            self.kind.as_str(),
+            if who.is_empty() {
+                "no publisher named".to_string()
+            } else {
+                who.join(", ")
+            },
+            checks.join(", ")
+        )
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +226,9 @@ pub struct PackageResult {
     /// Rebuild mode: packager, its version, stabilizers applied, `bit_for_bit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebuild: Option<crate::rebuild::RebuildInfo>,
+    /// Publish attestations and trusted-publishing data the registry serves for the artifact.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attestations: Vec<AttestationInfo>,
 }
 
 /// A line of a lockfile (the path as the user gave it, lines from 1).
@@ -115,6 +262,7 @@ impl PackageResult {
             lockfile: None,
             mode: crate::rebuild::Mode::Diff,
             rebuild: None,
+            attestations: Vec::new(),
         }
     }
 

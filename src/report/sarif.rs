@@ -169,6 +169,12 @@ fn result(r: &PackageResult, f: &Finding) -> Value {
     if let Some(commit) = &r.source.commit {
         properties["commit"] = json!(commit);
     }
+    if let Some(from) = r.source.commit_from {
+        properties["commit_from"] = json!(from.as_str());
+    }
+    if !r.attestations.is_empty() {
+        properties["attestations"] = json!(r.attestations);
+    }
     // Rebuild mode: which comparison raised it, and what rebuilt the package.
     if let Some(m) = f.mode {
         properties["mode"] = json!(m.as_str());
