@@ -240,8 +240,8 @@ impl Repo {
         read::open(&self.dir, &self.url)
     }
 
-    /// Is the commit (a full id; an annotated tag's id is peeled) here, without asking the
-    /// remote? Returns its id in lower case.
+    /// Is the commit (a full or abbreviated id; an annotated tag's id is peeled) here, without
+    /// asking the remote? Returns its full id in lower case.
     pub fn has_commit(&self, rev: &str) -> Option<String> {
         read::commit_id(&self.open().ok()?, rev)
     }

@@ -136,15 +136,45 @@ pub(super) fn object(
     }
 }
 
-/// The commit a full id names (an annotated tag peeled), if the clone has it.
+/// The commit a full or abbreviated (at least 4 hex digits) id names, with annotated tags
+/// peeled, if the clone has it: what `git rev-parse --verify <rev>^{commit}` answers for an
+/// id (pbr records 10-digit ids). An abbreviation that names several commits names none.
 pub(super) fn commit_id(repo: &gix::Repository, rev: &str) -> Option<String> {
-    let mut id = object_id(rev)?;
+    let candidates: Vec<ObjectId> = match object_id(rev) {
+        Some(id) => vec![id],
+        None => {
+            if rev.len() < 4 || rev.len() > 40 || !rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            let prefix = gix::hash::Prefix::from_hex(&rev.to_ascii_lowercase()).ok()?;
+            let mut found = HashSet::new();
+            // Every candidate is collected; which of them is the one commit is decided below.
+            repo.objects
+                .lookup_prefix(prefix, Some(&mut found))
+                .ok()??
+                .ok();
+            found.into_iter().collect()
+        }
+    };
+    let mut commits: Vec<ObjectId> = candidates
+        .into_iter()
+        .filter_map(|id| peel_to_commit(repo, id))
+        .collect();
+    commits.sort();
+    commits.dedup();
+    match commits.as_slice() {
+        [one] => Some(one.to_string()),
+        _ => None,
+    }
+}
+
+fn peel_to_commit(repo: &gix::Repository, mut id: ObjectId) -> Option<ObjectId> {
     // A tag of a tag of … a commit: git peels the whole chain; a cycle is impossible with
     // content-addressed objects, but a bound costs nothing.
     for _ in 0..64 {
         let o = repo.try_find_object(id).ok()??;
         match o.kind {
-            gix::object::Kind::Commit => return Some(id.to_string()),
+            gix::object::Kind::Commit => return Some(id),
             gix::object::Kind::Tag => id = o.into_tag().target_id().ok()?.detach(),
             _ => return None,
         }

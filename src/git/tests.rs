@@ -106,7 +106,14 @@ fn refs_and_reachability_are_what_git_lists() {
     let tree = cli(&repo, &["rev-parse", "main^{tree}"]).trim().to_string();
     assert_eq!(repo.has_commit(&tree), None, "a tree is no commit");
     assert_eq!(repo.has_commit(&"2".repeat(40)), None);
-    assert_eq!(repo.has_commit("main"), None, "only full ids are looked up");
+    assert_eq!(
+        repo.has_commit(&b[..10]),
+        Some(b.clone()),
+        "an abbreviated id"
+    );
+    assert_eq!(repo.has_commit(&b[..3]), None, "too short to name anything");
+    assert_eq!(repo.has_commit("abcdef12345"), None);
+    assert_eq!(repo.has_commit("main"), None, "only ids are looked up");
     // The unreachable commit never came down with the clone; fetched by id, it is here but
     // still reached by nothing.
     assert_eq!(repo.has_commit(&u), None);
