@@ -1,14 +1,13 @@
-//! Reading commits and trees in bulk: one long-lived `git cat-file --batch` per repository
-//! instead of a `git ls-tree` process per package, and each tree object parsed once (versions
-//! of a package share most of their subtrees). Only objects a partial clone always has
-//! (commits, trees) are read here, so no lazy fetch is ever triggered.
+//! Reading commits and trees in bulk: one long-lived in-process object reader per repository
+//! (its delta-base cache shared by every package of the repository) instead of a `git ls-tree`
+//! process per package, and each tree object parsed once (versions of a package share most of
+//! their subtrees). Only objects a partial clone always has (commits, trees) are read here, so
+//! nothing is ever fetched.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::sync::Arc;
 
-use crate::git::{Entry, GitError, Kind, Repo, Tree};
+use crate::git::{Entry, GitError, Kind, ObjectKind, Objects, Repo, Tree};
 
 /// Parsed tree objects kept per repository before the cache is dropped (memory bound).
 const TREES_CACHED: usize = 50_000;
@@ -17,29 +16,15 @@ const TREES_CACHED: usize = 50_000;
 type RawEntry = (String, u32, String);
 
 pub struct ObjectReader {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    objects: Objects,
     url: String,
     trees: HashMap<String, Arc<Vec<RawEntry>>>,
 }
 
 impl ObjectReader {
     pub fn spawn(repo: &Repo) -> Result<ObjectReader, GitError> {
-        let mut c = repo.cmd();
-        c.env("GIT_NO_LAZY_FETCH", "1")
-            .args(["cat-file", "--batch"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        crate::log::command(&c);
-        let mut child = c.spawn()?;
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         Ok(ObjectReader {
-            child,
-            stdin,
-            stdout,
+            objects: repo.objects()?,
             url: repo.url.clone(),
             trees: HashMap::new(),
         })
@@ -47,29 +32,15 @@ impl ObjectReader {
 
     fn fail(&self, msg: String) -> GitError {
         GitError::Failed {
-            action: "cat-file --batch".into(),
+            action: "read of an object".into(),
             url: self.url.clone(),
             stderr: msg,
         }
     }
 
-    /// One object: its type and bytes.
-    fn read(&mut self, oid: &str) -> Result<(String, Vec<u8>), GitError> {
-        writeln!(self.stdin, "{oid}")?;
-        self.stdin.flush()?;
-        let mut header = String::new();
-        self.stdout.read_line(&mut header)?;
-        let parts: Vec<&str> = header.trim_end().split(' ').collect();
-        if parts.len() != 3 {
-            return Err(self.fail(format!("object {oid}: {}", header.trim_end())));
-        }
-        let size: usize = parts[2]
-            .parse()
-            .map_err(|_| self.fail(format!("bad header `{header}`")))?;
-        let mut data = vec![0; size + 1];
-        self.stdout.read_exact(&mut data)?;
-        data.pop();
-        Ok((parts[1].to_string(), data))
+    /// One object: its kind and bytes.
+    fn read(&mut self, oid: &str) -> Result<(ObjectKind, Vec<u8>), GitError> {
+        self.objects.read(oid)
     }
 
     fn tree_entries(&mut self, oid: &str) -> Result<Arc<Vec<RawEntry>>, GitError> {
@@ -77,7 +48,7 @@ impl ObjectReader {
             return Ok(t.clone());
         }
         let (kind, data) = self.read(oid)?;
-        if kind != "tree" {
+        if kind != ObjectKind::Tree {
             return Err(self.fail(format!("{oid} is a {kind}, not a tree")));
         }
         let entries = Arc::new(
@@ -93,14 +64,14 @@ impl ObjectReader {
     /// The root tree of a commit (or the tree itself).
     fn root_of(&mut self, commit: &str) -> Result<String, GitError> {
         let (kind, data) = self.read(commit)?;
-        match kind.as_str() {
-            "commit" => String::from_utf8_lossy(&data)
+        match kind {
+            ObjectKind::Commit => String::from_utf8_lossy(&data)
                 .lines()
                 .next()
                 .and_then(|l| l.strip_prefix("tree "))
                 .map(str::to_string)
                 .ok_or_else(|| self.fail(format!("commit {commit} has no tree"))),
-            "tree" => Ok(commit.to_string()),
+            ObjectKind::Tree => Ok(commit.to_string()),
             other => Err(self.fail(format!("{commit} is a {other}, not a commit"))),
         }
     }
@@ -161,13 +132,6 @@ impl ObjectReader {
             }
         }
         Ok(tree)
-    }
-}
-
-impl Drop for ObjectReader {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,0 +1,317 @@
+//! Reading a cached clone in process with gitoxide (`gix`): objects, tree walks, tags,
+//! commit existence and reachability, with no git process per question. Nothing here talks
+//! to a remote: a partial clone's missing blobs are the caller's to fetch (see
+//! [`super::Repo::read_blobs`]), and a missing object is reported as missing, never guessed.
+//!
+//! Repositories are opened isolated (no environment, no user or system config: the same
+//! stance as the CLI's environment in `cli.rs`), and the few most recently used are kept open
+//! so that their pack indexes are mapped once per run, not once per question.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use gix::ObjectId;
+
+use super::{Entry, GitError, Kind, Tree};
+
+/// Open repositories kept (each maps its pack indexes; a bulk run moves through repositories,
+/// so a few suffice and memory stays flat in the number of repositories).
+const KEPT_OPEN: usize = 16;
+
+/// The pack delta-base cache of each open handle: trees of neighbouring commits are deltas of
+/// each other, and git's own default (96 MiB) per handle would not stay flat under `--jobs`.
+const DELTA_CACHE: &str = "core.deltaBaseCacheLimit=16777216";
+
+static OPEN: Mutex<Vec<(PathBuf, gix::ThreadSafeRepository)>> = Mutex::new(Vec::new());
+
+fn read_error(what: impl Into<String>, url: &str, e: impl std::fmt::Display) -> GitError {
+    GitError::Read {
+        what: what.into(),
+        url: url.to_string(),
+        error: e.to_string(),
+    }
+}
+
+/// A handle on the clone at `dir` for this thread.
+pub(super) fn open(dir: &Path, url: &str) -> Result<gix::Repository, GitError> {
+    let mut open = OPEN.lock().expect("open repositories");
+    if let Some(i) = open.iter().position(|(d, _)| d == dir) {
+        let entry = open.remove(i);
+        let repo = entry.1.to_thread_local();
+        open.push(entry);
+        return Ok(repo);
+    }
+    let options = gix::open::Options::isolated()
+        .open_path_as_is(true)
+        .config_overrides([DELTA_CACHE]);
+    let repo = gix::ThreadSafeRepository::open_opts(dir, options)
+        .map_err(|e| read_error(format!("the repository at {}", dir.display()), url, e))?;
+    if open.len() >= KEPT_OPEN {
+        open.remove(0);
+    }
+    open.push((dir.to_path_buf(), repo.clone()));
+    Ok(repo.to_thread_local())
+}
+
+/// A full object id (40 hex digits, either case); anything else is no id.
+pub(super) fn object_id(hex: &str) -> Option<ObjectId> {
+    if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    ObjectId::from_hex(hex.to_ascii_lowercase().as_bytes()).ok()
+}
+
+/// What an object is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Commit,
+    Tree,
+    Blob,
+    Tag,
+}
+
+impl std::fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ObjectKind::Commit => "commit",
+            ObjectKind::Tree => "tree",
+            ObjectKind::Blob => "blob",
+            ObjectKind::Tag => "tag",
+        })
+    }
+}
+
+impl From<gix::object::Kind> for ObjectKind {
+    fn from(k: gix::object::Kind) -> ObjectKind {
+        match k {
+            gix::object::Kind::Commit => ObjectKind::Commit,
+            gix::object::Kind::Tree => ObjectKind::Tree,
+            gix::object::Kind::Blob => ObjectKind::Blob,
+            gix::object::Kind::Tag => ObjectKind::Tag,
+        }
+    }
+}
+
+/// A long-lived reader of one clone's objects (one per repository per run): its delta-base
+/// cache serves every package of the repository.
+pub struct Objects {
+    repo: gix::Repository,
+    url: String,
+}
+
+impl Objects {
+    pub(super) fn new(repo: gix::Repository, url: &str) -> Objects {
+        Objects {
+            repo,
+            url: url.to_string(),
+        }
+    }
+
+    /// One object by full id: its kind and bytes. An object the clone does not have is an
+    /// error (this reader never fetches).
+    pub fn read(&mut self, oid: &str) -> Result<(ObjectKind, Vec<u8>), GitError> {
+        object(&self.repo, oid, &self.url)?
+            .ok_or_else(|| read_error(format!("object {oid}"), &self.url, "it is not in the clone"))
+    }
+}
+
+/// One object, or `None` when the clone does not have it.
+pub(super) fn object(
+    repo: &gix::Repository,
+    oid: &str,
+    url: &str,
+) -> Result<Option<(ObjectKind, Vec<u8>)>, GitError> {
+    let Some(id) = object_id(oid) else {
+        return Err(read_error(
+            format!("object {oid:?}"),
+            url,
+            "that is not a full object id",
+        ));
+    };
+    match repo.try_find_object(id) {
+        Ok(Some(mut o)) => Ok(Some((o.kind.into(), std::mem::take(&mut o.data)))),
+        Ok(None) => Ok(None),
+        Err(e) => Err(read_error(format!("object {oid}"), url, e)),
+    }
+}
+
+/// The commit a full or abbreviated (at least 4 hex digits) id names, with annotated tags
+/// peeled, if the clone has it: what `git rev-parse --verify <rev>^{commit}` answers for an
+/// id (pbr records 10-digit ids). An abbreviation that names several commits names none.
+pub(super) fn commit_id(repo: &gix::Repository, rev: &str) -> Option<String> {
+    let candidates: Vec<ObjectId> = match object_id(rev) {
+        Some(id) => vec![id],
+        None => {
+            if rev.len() < 4 || rev.len() > 40 || !rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            let prefix = gix::hash::Prefix::from_hex(&rev.to_ascii_lowercase()).ok()?;
+            let mut found = HashSet::new();
+            // Every candidate is collected; which of them is the one commit is decided below.
+            repo.objects
+                .lookup_prefix(prefix, Some(&mut found))
+                .ok()??
+                .ok();
+            found.into_iter().collect()
+        }
+    };
+    let mut commits: Vec<ObjectId> = candidates
+        .into_iter()
+        .filter_map(|id| peel_to_commit(repo, id))
+        .collect();
+    commits.sort();
+    commits.dedup();
+    match commits.as_slice() {
+        [one] => Some(one.to_string()),
+        _ => None,
+    }
+}
+
+fn peel_to_commit(repo: &gix::Repository, mut id: ObjectId) -> Option<ObjectId> {
+    // A tag of a tag of … a commit: git peels the whole chain; a cycle is impossible with
+    // content-addressed objects, but a bound costs nothing.
+    for _ in 0..64 {
+        let o = repo.try_find_object(id).ok()??;
+        match o.kind {
+            gix::object::Kind::Commit => return Some(id),
+            gix::object::Kind::Tag => id = o.into_tag().target_id().ok()?.detach(),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Tags (`refs/tags/`, name without the prefix) with the object each finally points to
+/// (annotated tags peeled), sorted by name as `git for-each-ref` lists them.
+pub(super) fn tags(repo: &gix::Repository, url: &str) -> Result<Vec<(String, String)>, GitError> {
+    let refs = repo.references().map_err(|e| read_error("refs", url, e))?;
+    let mut out = Vec::new();
+    for r in refs.tags().map_err(|e| read_error("tags", url, e))? {
+        let Ok(mut r) = r else { continue };
+        let name = r.name().as_bstr().to_string();
+        let name = name.strip_prefix("refs/tags/").unwrap_or(&name).to_string();
+        // A tag whose object is absent would make `for-each-ref` warn and go on: so do we.
+        let Ok(id) = r.peel_to_id() else { continue };
+        out.push((name, id.to_string()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Every commit any ref (branch, tag, anything under `refs/`) or `HEAD` reaches, as
+/// `git rev-list --all` lists them. Uses the commit-graph file when the clone has one.
+pub(super) fn reachable(repo: &gix::Repository, url: &str) -> Result<HashSet<String>, GitError> {
+    let refs = repo.references().map_err(|e| read_error("refs", url, e))?;
+    let mut tips: Vec<ObjectId> = Vec::new();
+    for r in refs.all().map_err(|e| read_error("refs", url, e))? {
+        let mut r = r.map_err(|e| read_error("refs", url, e))?;
+        let id = r
+            .peel_to_id()
+            .map_err(|e| read_error(format!("the ref {}", r.name().as_bstr()), url, e))?;
+        tips.push(id.detach());
+    }
+    if let Ok(head) = repo.head_id() {
+        tips.push(head.detach());
+    }
+    // Refs to trees or blobs name no commit: rev-list (without --objects) skips them too.
+    tips.retain(|id| {
+        repo.try_find_header(*id)
+            .ok()
+            .flatten()
+            .is_some_and(|h| h.kind() == gix::object::Kind::Commit)
+    });
+    tips.sort();
+    tips.dedup();
+    let mut out = HashSet::new();
+    let walk = repo
+        .rev_walk(tips)
+        .all()
+        .map_err(|e| read_error("the history", url, e))?;
+    for info in walk {
+        let info = info.map_err(|e| read_error("the history", url, e))?;
+        out.insert(info.id.to_string());
+    }
+    Ok(out)
+}
+
+/// The root tree of a commit (or the tree itself), with annotated tags peeled.
+fn root_tree(repo: &gix::Repository, rev: &str, url: &str) -> Result<ObjectId, GitError> {
+    let missing = || read_error(format!("the tree of {rev}"), url, "no such commit or tree");
+    let mut id = object_id(rev).ok_or_else(missing)?;
+    for _ in 0..64 {
+        let o = repo
+            .try_find_object(id)
+            .map_err(|e| read_error(format!("object {id}"), url, e))?
+            .ok_or_else(missing)?;
+        match o.kind {
+            gix::object::Kind::Tree => return Ok(id),
+            gix::object::Kind::Commit => {
+                return o
+                    .into_commit()
+                    .tree_id()
+                    .map(|t| t.detach())
+                    .map_err(|e| read_error(format!("commit {id}"), url, e));
+            }
+            gix::object::Kind::Tag => {
+                id = o
+                    .into_tag()
+                    .target_id()
+                    .map_err(|e| read_error(format!("tag {id}"), url, e))?
+                    .detach();
+            }
+            gix::object::Kind::Blob => break,
+        }
+    }
+    Err(missing())
+}
+
+/// Every path of a commit's tree (blobs, trees and gitlinks), as `git ls-tree -r -t` lists
+/// them: modes as git reads them (canonical), paths lossily UTF-8.
+pub(super) fn tree(repo: &gix::Repository, rev: &str, url: &str) -> Result<Tree, GitError> {
+    let root = root_tree(repo, rev, url)?;
+    let mut tree = Tree {
+        entries: HashMap::new(),
+    };
+    let mut stack = vec![(String::new(), root)];
+    while let Some((prefix, oid)) = stack.pop() {
+        let o = repo
+            .try_find_object(oid)
+            .map_err(|e| read_error(format!("tree {oid}"), url, e))?
+            .ok_or_else(|| read_error(format!("tree {oid}"), url, "it is not in the clone"))?;
+        if o.kind != gix::object::Kind::Tree {
+            return Err(read_error(
+                format!("tree {oid}"),
+                url,
+                format!("it is a {}", o.kind),
+            ));
+        }
+        for e in gix::objs::TreeRefIter::from_bytes(&o.data, repo.object_hash()) {
+            let e = e.map_err(|e| read_error(format!("tree {oid}"), url, e))?;
+            let name = String::from_utf8_lossy(e.filename);
+            let path = if prefix.is_empty() {
+                name.into_owned()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let mode = u32::from(e.mode.normalized().value());
+            let kind = match mode {
+                0o040000 => Kind::Tree,
+                0o160000 => Kind::Commit,
+                _ => Kind::Blob,
+            };
+            if kind == Kind::Tree {
+                stack.push((path.clone(), e.oid.to_owned()));
+            }
+            tree.entries.insert(
+                path,
+                Entry {
+                    mode,
+                    kind,
+                    oid: e.oid.to_string(),
+                },
+            );
+        }
+    }
+    Ok(tree)
+}
