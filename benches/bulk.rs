@@ -11,9 +11,9 @@
 //! and for provero the requests per package the server saw, first and resumed.
 //!
 //! Run: `cargo bench --bench bulk -- [--packages 1000] [--jobs 8] [--no-baseline]
-//! [--samples DIR] [--tamper] [--no-keep-alive]`. `--no-keep-alive` serves the world like a
-//! plain static mirror (every connection closed after one response). Results are recorded in
-//! BENCHMARKS.md.
+//! [--samples DIR] [--tamper] [--no-keep-alive] [--perf FILE]`. `--no-keep-alive` serves the
+//! world like a plain static mirror (every connection closed after one response); `--perf`
+//! records the first run with `perf record -g`. Results are recorded in BENCHMARKS.md.
 
 #[path = "../tests/bulk_support/mod.rs"]
 mod bulk_support;
@@ -35,6 +35,8 @@ struct Args {
     tamper: bool,
     /// Close every connection after one response (a static file server without keep-alive).
     keep_alive: bool,
+    /// Record the first run with `perf record -g` into this file (for `perf report -i`).
+    perf: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -45,6 +47,7 @@ fn args() -> Args {
         samples: None,
         tamper: false,
         keep_alive: true,
+        perf: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -55,6 +58,7 @@ fn args() -> Args {
             "--samples" => a.samples = it.next().map(PathBuf::from),
             "--tamper" => a.tamper = true,
             "--no-keep-alive" => a.keep_alive = false,
+            "--perf" => a.perf = it.next().map(PathBuf::from),
             "--bench" => {} // passed by `cargo bench`
             other => panic!("unknown argument {other}"),
         }
@@ -241,7 +245,20 @@ fn main() {
             .arg(root.join("report.json"));
         c
     };
-    let (first, rss, out, first_cpu) = measured(provero(), root);
+    let first_cmd = match &a.perf {
+        Some(file) => {
+            let p = provero();
+            let mut c = Command::new("perf");
+            c.args(["record", "-F", "499", "-g", "-o"])
+                .arg(file)
+                .arg("--")
+                .arg(p.get_program())
+                .args(p.get_args());
+            c
+        }
+        None => provero(),
+    };
+    let (first, rss, out, first_cpu) = measured(first_cmd, root);
     let first_requests = server.requests();
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("report.json")).unwrap_or_default())

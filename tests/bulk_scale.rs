@@ -1,6 +1,7 @@
 //! Bulk runs at scale, hermetic (the `bulk_support` world on the shared loopback server, the
 //! real binary): each metadata URL is requested once per run however many versions share it
-//! (first run and resumed run), each artifact downloaded once, a resumed run downloads nothing;
+//! (first run and resumed run), each artifact downloaded once, a resumed run downloads nothing
+//! and runs no git;
 //! and the bounded caches, squeezed to nothing (`PROVERO_CACHE_BYTES=0`), change no result.
 
 mod bulk_support;
@@ -136,14 +137,18 @@ fn each_metadata_url_is_requested_once_per_run_with_many_versions_in_flight_and_
             .collect(),
     ] {
         let from = f.server.requests().len();
+        let trace = f.root.join("git-trace.log");
         let out = f
             .cmd(&db, "cache")
             .args(&specs)
             .args(["--jobs", "8"])
+            .env("GIT_TRACE", &trace)
             .output()
             .unwrap();
         let v = json(&out);
         assert_eq!(v["summary"]["skipped"], n, "{specs:?}");
+        let git = std::fs::read_to_string(&trace).unwrap_or_default();
+        assert!(git.is_empty(), "no git in a resumed run:\n{git}");
         let again = f.hits_since(from);
         assert!(
             again.keys().all(|p| p.starts_with("/index/")),
