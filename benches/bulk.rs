@@ -7,8 +7,13 @@
 //! - the straightforward baseline in `benches/baseline.py`,
 //! - the floor: gunzip + hash every archive and list every tree once, in process.
 //!
+//! For each it reports user+system CPU per package (children included: git processes count),
+//! and for provero the requests per package the server saw, first and resumed.
+//!
 //! Run: `cargo bench --bench bulk -- [--packages 1000] [--jobs 8] [--no-baseline]
-//! [--samples DIR] [--tamper]`. Results are recorded in BENCHMARKS.md.
+//! [--samples DIR] [--tamper] [--no-keep-alive] [--perf FILE]`. `--no-keep-alive` serves the
+//! world like a plain static mirror (every connection closed after one response); `--perf`
+//! records the first run with `perf record -g`. Results are recorded in BENCHMARKS.md.
 
 #[path = "../tests/bulk_support/mod.rs"]
 mod bulk_support;
@@ -18,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use bulk_support::{RepoSpec, Server, World};
+use bulk_support::{RepoSpec, TestServer, World};
 use sha2::Digest as _;
 
 struct Args {
@@ -28,6 +33,10 @@ struct Args {
     samples: Option<PathBuf>,
     /// Inject a file not in source into `mono-1@1.0.3` and `single-1@1.0.3` (red flags).
     tamper: bool,
+    /// Close every connection after one response (a static file server without keep-alive).
+    keep_alive: bool,
+    /// Record the first run with `perf record -g` into this file (for `perf report -i`).
+    perf: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -37,6 +46,8 @@ fn args() -> Args {
         baseline: true,
         samples: None,
         tamper: false,
+        keep_alive: true,
+        perf: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -46,6 +57,8 @@ fn args() -> Args {
             "--no-baseline" => a.baseline = false,
             "--samples" => a.samples = it.next().map(PathBuf::from),
             "--tamper" => a.tamper = true,
+            "--no-keep-alive" => a.keep_alive = false,
+            "--perf" => a.perf = it.next().map(PathBuf::from),
             "--bench" => {} // passed by `cargo bench`
             other => panic!("unknown argument {other}"),
         }
@@ -71,8 +84,30 @@ fn repos(packages: usize) -> Vec<RepoSpec> {
     out
 }
 
-/// Wall time and peak RSS (KiB) of a command, via GNU time when installed.
-fn measured(mut cmd: Command, dir: &Path) -> (f64, Option<u64>, std::process::Output) {
+/// CPU seconds (user + system) of this process and of its waited-for children (which include
+/// their own children: provero's git processes), from `/proc/self/stat`.
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3; utime, stime, cutime, cstime are 14-17.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    let tick = 100.0; // USER_HZ on Linux
+    let at = |i: usize| f.get(i - 3).copied().unwrap_or(0.0) / tick;
+    (at(14) + at(15), at(16) + at(17))
+}
+
+/// Wall time, peak RSS (KiB, via GNU time when installed) and CPU seconds of a command and
+/// everything it started.
+fn measured(cmd: Command, dir: &Path) -> (f64, Option<u64>, std::process::Output, f64) {
+    let before = cpu_seconds().1;
+    let (secs, rss, out) = measured_wall(cmd, dir);
+    (secs, rss, out, cpu_seconds().1 - before)
+}
+
+fn measured_wall(mut cmd: Command, dir: &Path) -> (f64, Option<u64>, std::process::Output) {
     let time_out = dir.join("time.txt");
     let gnu_time = Path::new("/usr/bin/time").exists();
     let mut c = if gnu_time {
@@ -112,8 +147,9 @@ fn dir_bytes(p: &Path) -> u64 {
 }
 
 /// The floor: every archive gunzipped and hashed (SHA-256 of the archive, git blob id of every
-/// file), every distinct tree listed once, on all cores.
-fn floor(world: &World) -> f64 {
+/// file), every distinct tree listed once, on all cores. Wall and CPU seconds.
+fn floor(world: &World) -> (f64, f64) {
+    let (self0, children0) = cpu_seconds();
     let started = Instant::now();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let chunk = world.packages.len().div_ceil(threads);
@@ -162,7 +198,11 @@ fn floor(world: &World) -> f64 {
             });
         }
     });
-    started.elapsed().as_secs_f64()
+    let (self1, children1) = cpu_seconds();
+    (
+        started.elapsed().as_secs_f64(),
+        self1 - self0 + children1 - children0,
+    )
 }
 
 fn main() {
@@ -176,7 +216,7 @@ fn main() {
     });
     let world_secs = t.elapsed().as_secs_f64();
     let n = world.packages.len();
-    let server = Server::start(|port| world.registry_files(port));
+    let server = TestServer::serve_files(|port| world.registry_files(port), a.keep_alive);
     let list = root.join("specs.txt");
     let specs: Vec<String> = world.packages.iter().map(|p| p.spec()).collect();
     std::fs::write(&list, specs.join("\n")).unwrap();
@@ -190,7 +230,7 @@ fn main() {
     let provero = || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_provero"));
         c.args(["verify", "--quiet", "--format", "json", "--registry"])
-            .arg(format!("crates={}", server.index_url()))
+            .arg(format!("crates={}", bulk_support::index_url(&server)))
             .arg("--git-rewrite")
             .arg(world.rewrite_arg())
             .arg("--cache-dir")
@@ -205,28 +245,46 @@ fn main() {
             .arg(root.join("report.json"));
         c
     };
-    let (first, rss, out) = measured(provero(), root);
+    let first_cmd = match &a.perf {
+        Some(file) => {
+            let p = provero();
+            let mut c = Command::new("perf");
+            c.args(["record", "-F", "499", "-g", "-o"])
+                .arg(file)
+                .arg("--")
+                .arg(p.get_program())
+                .args(p.get_args());
+            c
+        }
+        None => provero(),
+    };
+    let (first, rss, out, first_cpu) = measured(first_cmd, root);
+    let first_requests = server.requests();
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("report.json")).unwrap_or_default())
             .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&out.stderr)));
     let verified = report["summary"]["verified"].as_u64().unwrap_or(0);
     let git_bytes = dir_bytes(&cache.join("git"));
     let source_bytes = dir_bytes(&world.git_root);
-    let (resumed, resumed_rss, _) = measured(provero(), root);
-    let floor_secs = floor(&world);
+    let (resumed, resumed_rss, _, resumed_cpu) = measured(provero(), root);
+    let resumed_requests: Vec<String> = server.requests()[first_requests.len()..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    let (floor_secs, floor_cpu) = floor(&world);
     let baseline = a.baseline.then(|| {
         let mut c = Command::new("python3");
         c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/baseline.py"))
-            .arg(server.index_url())
+            .arg(bulk_support::index_url(&server))
             .arg(&list)
             .arg(a.jobs.to_string())
             .arg(bulk_support::FORGE)
             .arg(format!("file://{}/", world.git_root.display()));
-        let (secs, _, out) = measured(c, root);
+        let (secs, _, out, cpu) = measured(c, root);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
             panic!("baseline failed: {}", String::from_utf8_lossy(&out.stderr))
         });
-        (secs, v["verified"].as_u64().unwrap_or(0))
+        (secs, v["verified"].as_u64().unwrap_or(0), cpu)
     });
     if let Some(dir) = &a.samples {
         std::fs::create_dir_all(dir).unwrap();
@@ -246,6 +304,25 @@ fn main() {
     }
 
     let rate = n as f64 / first;
+    let per = |cpu: f64| cpu * 1000.0 / n as f64;
+    let metadata = |paths: &[String]| {
+        let meta: Vec<&String> = paths.iter().filter(|p| p.starts_with("/index/")).collect();
+        let mut distinct = meta.clone();
+        distinct.sort();
+        distinct.dedup();
+        (meta.len(), distinct.len())
+    };
+    let first_paths: Vec<String> = first_requests.iter().map(|r| r.path.clone()).collect();
+    let (meta_first, meta_first_distinct) = metadata(&first_paths);
+    let (meta_resumed, meta_resumed_distinct) = metadata(&resumed_requests);
+    println!(
+        "server                   {}",
+        if a.keep_alive {
+            "keep-alive"
+        } else {
+            "no keep-alive (a static file server)"
+        }
+    );
     println!("packages                 {n} ({verified} verified)");
     println!("provero first run        {first:.2} s  ({rate:.0} packages/s)");
     println!(
@@ -265,13 +342,31 @@ fn main() {
         source_bytes as f64 / 1e6
     );
     println!(
-        "floor                    {floor_secs:.2} s  (provero is {:.1}x the floor)",
-        first / floor_secs
+        "requests first run       {:.2} per package ({} in all; metadata {meta_first} for {meta_first_distinct} distinct URLs)",
+        first_paths.len() as f64 / n as f64,
+        first_paths.len()
     );
-    if let Some((secs, ok)) = baseline {
+    println!(
+        "requests resumed run     {:.2} per package (metadata {meta_resumed} for {meta_resumed_distinct} distinct URLs; {} downloads)",
+        resumed_requests.len() as f64 / n as f64,
+        resumed_requests.iter().filter(|p| p.starts_with("/dl/")).count()
+    );
+    println!(
+        "CPU (user+sys, children) first run {first_cpu:.2} s = {:.2} ms/package; resumed {resumed_cpu:.2} s = {:.2} ms/package",
+        per(first_cpu),
+        per(resumed_cpu)
+    );
+    println!(
+        "floor                    {floor_secs:.2} s  (provero is {:.1}x the floor); CPU {floor_cpu:.2} s = {:.2} ms/package (provero {:.1}x)",
+        first / floor_secs,
+        per(floor_cpu),
+        first_cpu / floor_cpu
+    );
+    if let Some((secs, ok, cpu)) = baseline {
         println!(
-            "baseline (baseline.py)   {secs:.2} s  ({ok} verified; provero is {:.1}x faster)",
-            secs / first
+            "baseline (baseline.py)   {secs:.2} s  ({ok} verified; provero is {:.1}x faster); CPU {cpu:.2} s = {:.2} ms/package",
+            secs / first,
+            per(cpu)
         );
     }
 }

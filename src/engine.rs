@@ -273,7 +273,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
         let progress = &progress;
         let verifier = &verifier;
         let fingerprints = &fingerprints;
-        let mut stream = futures::stream::iter(work.into_iter().enumerate())
+        let mut stream = futures::stream::iter(in_groups(work))
             .map(|(i, w)| async move {
                 let _in_flight = progress.start(i, w.key());
                 let fp = fingerprints[&w.ecosystem].as_str();
@@ -357,6 +357,16 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     report.summary.skipped = stored;
     report.warnings = run.allow.warnings(&allow_used, today);
     Ok(report)
+}
+
+/// The work with its place in the list, every version of a package together (in list order):
+/// the packages that share a metadata URL (an index file, a Simple page) and usually a
+/// repository are in flight at once or one after another, so the bounded caches serve all of
+/// them before evicting. The report keeps the list's order.
+fn in_groups(work: Vec<Work>) -> Vec<(usize, Work)> {
+    let mut out: Vec<(usize, Work)> = work.into_iter().enumerate().collect();
+    out.sort_by_cached_key(|(_, w)| (w.ecosystem, w.ecosystem.handler().canonical_name(&w.name)));
+    out
 }
 
 /// Set the `regression` warning on `r` from the store's history of its package and `run`

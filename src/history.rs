@@ -128,6 +128,13 @@ impl BlobIndex {
         Ok(idx)
     }
 
+    /// About how many bytes the index holds.
+    pub fn bytes(&self) -> usize {
+        self.commits.len() * 20
+            + self.paths.iter().map(|p| p.len() + 24).sum::<usize>()
+            + self.blobs.len() * 40
+    }
+
     /// Where the blob `blob_id` (hex) is in the history.
     pub fn find(&self, blob_id: &str) -> Whereabouts {
         match oid(blob_id).and_then(|o| self.blobs.get(&o)) {
@@ -182,6 +189,12 @@ impl Dag {
             dag.children[pi as usize].push(child);
         }
         Ok(dag)
+    }
+
+    /// About how many bytes the graph holds.
+    pub fn bytes(&self) -> usize {
+        let edges: usize = self.parents.iter().map(Vec::len).sum();
+        self.ids.len() * (20 + 32 + 2 * 24) + edges * 8
     }
 
     fn intern(&mut self, o: Oid) -> u32 {

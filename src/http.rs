@@ -77,15 +77,107 @@ pub struct Http {
     client: reqwest::Client,
     config: HttpConfig,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
-    meta: Arc<Mutex<HashMap<String, MetaCell>>>,
+    meta: Arc<Mutex<MetaCache>>,
 }
 
 /// One metadata response, fetched once by whoever asks first.
 type MetaCell = Arc<tokio::sync::OnceCell<Result<Body, HttpError>>>;
 
-/// Bounds of the in-memory metadata cache (memory stays bounded on long lists).
-const META_CACHE_ENTRIES: usize = 512;
-const META_CACHE_MAX_BYTES: usize = 2 * 1024 * 1024;
+/// This run's metadata responses, bounded by bytes ([`crate::cache_budget::meta`]), least
+/// recently used evicted first. The engine orders the work so that every version of a package
+/// is taken in one stretch: the packages that share an index file or a Simple page are in
+/// flight together or one after another, so what they share is the most recently used entry
+/// and is not evicted before the last of them has read it. An entry evicted is only fetched
+/// again if a later package asks for it (one whose name came back in the list), never
+/// answered wrongly.
+struct MetaCache {
+    entries: HashMap<String, MetaEntry>,
+    /// Entries by last use (a counter), oldest first.
+    order: std::collections::BTreeMap<u64, String>,
+    tick: u64,
+    bytes: usize,
+    budget: usize,
+}
+
+struct MetaEntry {
+    cell: MetaCell,
+    used: u64,
+    /// Bytes counted against the budget once the answer is in (0 while in flight).
+    bytes: usize,
+}
+
+impl MetaCache {
+    fn new(budget: usize) -> MetaCache {
+        MetaCache {
+            entries: HashMap::new(),
+            order: std::collections::BTreeMap::new(),
+            tick: 0,
+            bytes: 0,
+            budget,
+        }
+    }
+
+    /// The cell for `key`, made if absent, marked as just used.
+    fn cell(&mut self, key: &str) -> MetaCell {
+        self.tick += 1;
+        let tick = self.tick;
+        let e = self
+            .entries
+            .entry(key.to_string())
+            .or_insert_with(|| MetaEntry {
+                cell: MetaCell::default(),
+                used: 0,
+                bytes: 0,
+            });
+        if e.used != 0 {
+            self.order.remove(&e.used);
+        }
+        e.used = tick;
+        self.order.insert(tick, key.to_string());
+        e.cell.clone()
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(e) = self.entries.remove(key) {
+            self.order.remove(&e.used);
+            self.bytes -= e.bytes;
+        }
+    }
+
+    /// Count an answer against the budget, then evict the least recently used answers (never
+    /// one still in flight) until the rest fit.
+    fn settle(&mut self, key: &str, bytes: usize) {
+        let Some(e) = self.entries.get_mut(key) else {
+            return;
+        };
+        self.bytes = self.bytes - e.bytes + bytes;
+        e.bytes = bytes;
+        let mut in_flight = Vec::new();
+        while self.bytes > self.budget {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            match self.entries.get(&oldest) {
+                Some(e) if !e.cell.initialized() => in_flight.push((e.used, oldest)),
+                Some(_) => {
+                    let e = self.entries.remove(&oldest).expect("present");
+                    self.bytes -= e.bytes;
+                }
+                None => {}
+            }
+        }
+        self.order.extend(in_flight);
+    }
+}
+
+/// What a cached answer costs: its bytes and its URL, plus bookkeeping.
+fn meta_bytes(key: &str, r: &Result<Body, HttpError>) -> usize {
+    let body = match r {
+        Ok(b) => b.bytes.len() + b.url.len() + b.content_type.as_ref().map_or(0, String::len),
+        Err(_) => 64,
+    };
+    body + 2 * key.len() + 128
+}
 
 impl Http {
     pub fn new(config: HttpConfig) -> anyhow::Result<Http> {
@@ -102,7 +194,7 @@ impl Http {
             client,
             config,
             hosts: Arc::default(),
-            meta: Arc::default(),
+            meta: Arc::new(Mutex::new(MetaCache::new(crate::cache_budget::meta()))),
         })
     }
 
@@ -127,25 +219,32 @@ impl Http {
     pub async fn get_meta(&self, url: &str, accept: Option<&str>) -> Result<Body, HttpError> {
         let key = format!("{url}\0{}", accept.unwrap_or(""));
         // Single flight: packages of one crate in flight together share one request.
-        let cell = {
-            let mut cache = self.meta.lock().expect("meta cache");
-            if cache.len() >= META_CACHE_ENTRIES {
-                cache.clear();
-            }
-            cache.entry(key.clone()).or_default().clone()
-        };
+        let cell = self.meta.lock().expect("meta cache").cell(&key);
         if cell.initialized() {
             tracing::debug!("GET {url}: answered from this run's metadata cache");
         }
         let result = cell.get_or_init(|| self.get(url, accept)).await.clone();
+        let bytes = meta_bytes(&key, &result);
+        let mut cache = self.meta.lock().expect("meta cache");
         let keep = match &result {
-            Ok(b) => b.bytes.len() <= META_CACHE_MAX_BYTES,
+            // One answer may take up to half the budget, so a large Simple page is still
+            // fetched once for all of its versions.
+            Ok(_) => bytes <= cache.budget / 2,
             // An answer that says "no such thing" holds for the run; a failure may pass.
             Err(HttpError::NotFound { .. }) => true,
             Err(_) => false,
         };
-        if !keep {
-            self.meta.lock().expect("meta cache").remove(&key);
+        // Only the cell this request used: a newer one under the same key stays.
+        let same = cache
+            .entries
+            .get(&key)
+            .is_some_and(|e| Arc::ptr_eq(&e.cell, &cell));
+        if same {
+            if keep {
+                cache.settle(&key, bytes);
+            } else {
+                cache.remove(&key);
+            }
         }
         result
     }
@@ -303,4 +402,43 @@ fn describe(e: &reqwest::Error) -> String {
         src = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod meta_cache_tests {
+    use super::*;
+
+    fn answer(cache: &mut MetaCache, key: &str, len: usize) -> MetaCell {
+        let cell = cache.cell(key);
+        cell.set(Ok(Body {
+            bytes: vec![0; len],
+            content_type: None,
+            url: String::new(),
+        }))
+        .unwrap();
+        cache.settle(key, len);
+        cell
+    }
+
+    #[test]
+    fn the_least_recently_used_answer_goes_first_and_in_flight_ones_stay() {
+        let mut c = MetaCache::new(300);
+        answer(&mut c, "a", 100);
+        answer(&mut c, "b", 100);
+        let pending = c.cell("p"); // in flight: never evicted
+        c.cell("a"); // used again: now newer than b
+        answer(&mut c, "c", 150);
+        assert!(c.entries.contains_key("a"));
+        assert!(
+            !c.entries.contains_key("b"),
+            "b was the least recently used"
+        );
+        assert!(c.entries.contains_key("c"));
+        assert!(c.entries.contains_key("p"));
+        assert_eq!(c.bytes, 250);
+        answer(&mut c, "d", 300);
+        assert!(c.entries.contains_key("p"), "{:?}", pending.initialized());
+        assert_eq!(c.order.len(), c.entries.len());
+        assert!(c.bytes <= 300);
+    }
 }

@@ -5,6 +5,7 @@ pub mod allow;
 pub mod archive;
 pub mod attest;
 pub mod best_commit;
+pub mod cache_budget;
 pub mod cli;
 pub mod compare;
 pub mod config;

@@ -9,8 +9,11 @@ use std::sync::Arc;
 
 use crate::git::{Entry, GitError, Kind, ObjectKind, Objects, Repo, Tree};
 
-/// Parsed tree objects kept per repository before the cache is dropped (memory bound).
-const TREES_CACHED: usize = 50_000;
+/// Bytes of parsed tree objects kept per repository before the cache is dropped (memory
+/// bound; a repository's caches together are bounded by [`crate::shared_repo::RepoCaches`]).
+fn trees_budget() -> usize {
+    crate::cache_budget::repos() / 2
+}
 
 /// One entry of a tree object: name, mode, object id.
 type RawEntry = (String, u32, String);
@@ -19,6 +22,8 @@ pub struct ObjectReader {
     objects: Objects,
     url: String,
     trees: HashMap<String, Arc<Vec<RawEntry>>>,
+    /// About how many bytes `trees` holds.
+    trees_bytes: usize,
 }
 
 impl ObjectReader {
@@ -27,6 +32,7 @@ impl ObjectReader {
             objects: repo.objects()?,
             url: repo.url.clone(),
             trees: HashMap::new(),
+            trees_bytes: 0,
         })
     }
 
@@ -54,11 +60,24 @@ impl ObjectReader {
         let entries = Arc::new(
             parse_tree(&data).ok_or_else(|| self.fail(format!("tree {oid} is malformed")))?,
         );
-        if self.trees.len() >= TREES_CACHED {
+        let bytes = 40
+            + 64
+            + entries
+                .iter()
+                .map(|(n, _, _)| n.len() + 40 + 56)
+                .sum::<usize>();
+        if self.trees_bytes + bytes > trees_budget() {
             self.trees.clear();
+            self.trees_bytes = 0;
         }
+        self.trees_bytes += bytes;
         self.trees.insert(oid.to_string(), entries.clone());
         Ok(entries)
+    }
+
+    /// About how many bytes the parsed trees hold.
+    pub fn cached_bytes(&self) -> usize {
+        self.trees_bytes
     }
 
     /// The root tree of a commit (or the tree itself).

@@ -1,9 +1,15 @@
 //! A repository shared by every package of a run: the cached partial clone, refreshed at most
 //! once per run, with what packages keep asking of it (tags, the commits branches and tags
 //! reach, recently listed trees) computed once.
+//!
+//! Everything computed here is a cache: [`SharedRepo::release`] drops it all (and the
+//! long-lived `cat-file` process), and the next package that asks computes it again from the
+//! clone, with the same answer. [`RepoCaches`] releases the least recently used repositories
+//! when their caches together pass the budget ([`crate::cache_budget::repos`]), so memory does
+//! not grow with the number of repositories a run visits.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use crate::git::{GitError, Repo, Tree};
 use crate::history::{BlobIndex, Dag};
@@ -25,9 +31,9 @@ pub struct SharedRepo {
     /// Recently listed trees by commit: a monorepo's crates share one commit's tree.
     trees: Mutex<Vec<(String, Arc<Tree>)>>,
     /// Where every blob of the history first appears: built on the first red flag.
-    blob_index: OnceLock<Result<Arc<BlobIndex>, String>>,
+    blob_index: Mutex<Option<Result<Arc<BlobIndex>, String>>>,
     /// The commit graph: built on the first guessed commit that does not match.
-    dag: OnceLock<Result<Arc<Dag>, String>>,
+    dag: Mutex<Option<Result<Arc<Dag>, String>>>,
 }
 
 /// Tag names with the commits they point to.
@@ -59,16 +65,18 @@ impl SharedRepo {
             reachable: Mutex::new(None),
             objects: Mutex::new(None),
             trees: Mutex::new(Vec::new()),
-            blob_index: OnceLock::new(),
-            dag: OnceLock::new(),
+            blob_index: Mutex::new(None),
+            dag: Mutex::new(None),
         }
     }
 
-    /// The blob index of the history, built once (every other package of the repository waits
-    /// for the first one's walk rather than walking again).
+    /// The blob index of the history, built once while cached (every other package of the
+    /// repository waits for the first one's walk rather than walking again).
     pub(crate) fn blob_index(&self) -> Result<Arc<BlobIndex>, String> {
         self.blob_index
-            .get_or_init(|| {
+            .lock()
+            .expect("blob index")
+            .get_or_insert_with(|| {
                 BlobIndex::build(&self.repo)
                     .map(Arc::new)
                     .map_err(|e| e.to_string())
@@ -76,15 +84,66 @@ impl SharedRepo {
             .clone()
     }
 
-    /// The commit graph of every branch and tag, built once.
+    /// The commit graph of every branch and tag, built once while cached.
     pub(crate) fn dag(&self) -> Result<Arc<Dag>, String> {
         self.dag
-            .get_or_init(|| {
+            .lock()
+            .expect("dag")
+            .get_or_insert_with(|| {
                 Dag::build(&self.repo)
                     .map(Arc::new)
                     .map_err(|e| e.to_string())
             })
             .clone()
+    }
+
+    /// Drop every cache (and the object reader's process); what is asked next is computed
+    /// again. A cache another package is filling right now is left to it.
+    pub fn release(&self) {
+        if let Ok(mut t) = self.tags.try_lock() {
+            *t = None;
+        }
+        if let Ok(mut r) = self.reachable.try_lock() {
+            *r = None;
+        }
+        if let Ok(mut o) = self.objects.try_lock() {
+            *o = None;
+        }
+        if let Ok(mut t) = self.trees.try_lock() {
+            t.clear();
+        }
+        if let Ok(mut b) = self.blob_index.try_lock() {
+            *b = None;
+        }
+        if let Ok(mut d) = self.dag.try_lock() {
+            *d = None;
+        }
+    }
+
+    /// About how many bytes the caches hold now (what is being filled is not counted).
+    pub fn cached_bytes(&self) -> usize {
+        let mut n = 0;
+        if let Ok(t) = self.tags.try_lock() {
+            n += t
+                .as_ref()
+                .map_or(0, |t| t.iter().map(|(n, _)| n.len() + 40 + 64).sum());
+        }
+        if let Ok(r) = self.reachable.try_lock() {
+            n += r.as_ref().map_or(0, |r| r.len() * 96);
+        }
+        if let Ok(o) = self.objects.try_lock() {
+            n += o.as_ref().map_or(0, |o| o.cached_bytes());
+        }
+        if let Ok(t) = self.trees.try_lock() {
+            n += t.iter().map(|(_, t)| tree_bytes(t)).sum::<usize>();
+        }
+        if let Ok(Some(Ok(b))) = self.blob_index.try_lock().as_deref() {
+            n += b.bytes();
+        }
+        if let Ok(Some(Ok(d))) = self.dag.try_lock().as_deref() {
+            n += d.bytes();
+        }
+        n
     }
 
     /// The mode and object id at `path` in `commit`'s tree, through the shared object reader.
@@ -161,5 +220,71 @@ impl SharedRepo {
         }
         trees.push((commit.to_string(), t.clone()));
         Ok(t)
+    }
+}
+
+/// What a listed tree holds in memory, about.
+fn tree_bytes(t: &Tree) -> usize {
+    t.entries.keys().map(|p| p.len() + 40 + 96).sum()
+}
+
+/// The repositories whose caches are held, bounded by bytes and by count (each holds a
+/// `cat-file` process), least recently used released first.
+pub struct RepoCaches {
+    inner: Mutex<Lru>,
+    budget: usize,
+}
+
+#[derive(Default)]
+struct Lru {
+    /// Key → (last use, repository, bytes at that use).
+    repos: HashMap<String, (u64, Arc<SharedRepo>, usize)>,
+    order: BTreeMap<u64, String>,
+    tick: u64,
+    bytes: usize,
+}
+
+/// Repositories holding caches (and a `cat-file` process) at once.
+const REPOS_HELD: usize = 64;
+
+impl RepoCaches {
+    pub fn new(budget: usize) -> RepoCaches {
+        RepoCaches {
+            inner: Mutex::default(),
+            budget,
+        }
+    }
+
+    /// A package of `key` is done with `repo`: note what its caches hold now and release the
+    /// least recently used repositories (this one last) until the rest fit.
+    pub fn used(&self, key: &str, repo: &Arc<SharedRepo>) {
+        let bytes = repo.cached_bytes();
+        let mut released = Vec::new();
+        {
+            let mut l = self.inner.lock().expect("repo caches");
+            l.tick += 1;
+            let tick = l.tick;
+            if let Some((old, _, b)) = l.repos.remove(key) {
+                l.order.remove(&old);
+                l.bytes -= b;
+            }
+            l.repos.insert(key.to_string(), (tick, repo.clone(), bytes));
+            l.order.insert(tick, key.to_string());
+            l.bytes += bytes;
+            while l.bytes > self.budget || l.repos.len() > REPOS_HELD {
+                let Some((_, oldest)) = l.order.pop_first() else {
+                    break;
+                };
+                if let Some((_, r, b)) = l.repos.remove(&oldest) {
+                    l.bytes -= b;
+                    released.push(r);
+                }
+            }
+        }
+        // Outside the lock: releasing ends a process.
+        for r in released {
+            tracing::debug!("releasing the caches of {}", r.repo.url);
+            r.release();
+        }
     }
 }

@@ -57,6 +57,8 @@ pub struct Verifier {
     build_permits: Semaphore,
     /// MiB of archive content held by packages past the read, across `--jobs`.
     held_mib: Semaphore,
+    /// The repositories' caches, bounded by bytes across the run.
+    caches: crate::shared_repo::RepoCaches,
 }
 
 /// How much archive content (MiB) the packages in flight may hold together; a package that
@@ -87,6 +89,7 @@ impl Verifier {
             cpu_permits,
             build_permits,
             held_mib: Semaphore::new(HELD_BUDGET_MIB as usize),
+            caches: crate::shared_repo::RepoCaches::new(crate::cache_budget::repos()),
         }
     }
 
@@ -392,6 +395,7 @@ impl Verifier {
                 result.error = Some(format!("comparison crashed: {e}"));
             }
         }
+        self.caches.used(&key, &shared);
         finish(result, started)
     }
 

@@ -8,20 +8,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use bulk_support::{Fault, RepoSpec, Server, World};
+use bulk_support::{RepoSpec, TestServer, World};
 
 struct Fixture {
     _dir: tempfile::TempDir,
     root: PathBuf,
     world: World,
-    server: Server,
+    server: TestServer,
 }
 
 fn fixture(repos: &[RepoSpec], tamper: &dyn Fn(&str, &str) -> bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     let world = World::build(&root, repos, tamper);
-    let server = Server::start(|port| world.registry_files(port));
+    let server = TestServer::serve_files(|port| world.registry_files(port), true);
     Fixture {
         _dir: dir,
         root,
@@ -46,7 +46,7 @@ impl Fixture {
     fn cmd(&self, db: &Path) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_provero"));
         c.args(["verify", "--quiet", "--format", "json", "--registry"])
-            .arg(format!("crates={}", self.server.index_url()))
+            .arg(format!("crates={}", bulk_support::index_url(&self.server)))
             .arg("--git-rewrite")
             .arg(self.world.rewrite_arg())
             .arg("--cache-dir")
@@ -279,19 +279,8 @@ fn registry_503_twice_then_ok_and_429_with_retry_after_are_retried() {
     let f = fixture(&[single("alpha", 1), single("beta", 1)], &no_tamper);
     let alpha_index = format!("/index/{}", provero::crates::registry::index_path("alpha"));
     let beta_dl = "/dl/beta/1.0.0/download";
-    let unavailable = Fault {
-        status: 503,
-        retry_after: None,
-    };
-    f.server
-        .fail(&alpha_index, &[unavailable.clone(), unavailable]);
-    f.server.fail(
-        beta_dl,
-        &[Fault {
-            status: 429,
-            retry_after: Some(1),
-        }],
-    );
+    f.server.fail_next(&alpha_index, 503, 2);
+    f.server.rate_limit_next(beta_dl, 1, 1);
     let started = Instant::now();
     let out = f
         .cmd(&f.root.join("r.db"))
@@ -301,8 +290,8 @@ fn registry_503_twice_then_ok_and_429_with_retry_after_are_retried() {
     let v = json(&out);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(v["summary"]["verified"], 2);
-    assert_eq!(f.server.requests(&alpha_index), 3, "two 503s, then 200");
-    assert_eq!(f.server.requests(beta_dl), 2, "429, then 200");
+    assert_eq!(f.server.hits(&alpha_index), 3, "two 503s, then 200");
+    assert_eq!(f.server.hits(beta_dl), 2, "429, then 200");
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "Retry-After: 1 was honoured"
@@ -317,11 +306,7 @@ fn a_run_killed_mid_way_resumes_and_decides_every_package_once() {
     let list = f.list(&specs);
     let db = f.root.join("resume.db");
     // Slow downloads so the kill lands in the middle of the run.
-    f.server
-        .delays
-        .lock()
-        .unwrap()
-        .push(("/dl/".into(), Duration::from_millis(250)));
+    f.server.delay("/dl/", Duration::from_millis(250));
     let mut child = f
         .cmd(&db)
         .arg("--list")
@@ -348,7 +333,7 @@ fn a_run_killed_mid_way_resumes_and_decides_every_package_once() {
         before >= 3 && before < specs.len(),
         "killed mid-way: {before}"
     );
-    f.server.delays.lock().unwrap().clear();
+    f.server.clear_delays();
 
     let out = f.cmd(&db).arg("--list").arg(&list).output().unwrap();
     let v = json(&out);

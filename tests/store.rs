@@ -11,14 +11,14 @@ mod pypi_common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use bulk_support::{RepoSpec, Server, World, FORGE};
+use bulk_support::{RepoSpec, TestServer, World, FORGE};
 use serde_json::Value;
 
 struct Fixture {
     _dir: tempfile::TempDir,
     root: PathBuf,
     world: World,
-    server: Server,
+    server: TestServer,
 }
 
 fn fixture(repos: &[(&str, usize)], tamper: &dyn Fn(&str, &str) -> bool) -> Fixture {
@@ -33,7 +33,7 @@ fn fixture(repos: &[(&str, usize)], tamper: &dyn Fn(&str, &str) -> bool) -> Fixt
         })
         .collect();
     let world = World::build(&root, &specs, tamper);
-    let server = Server::start(|port| world.registry_files(port));
+    let server = TestServer::serve_files(|port| world.registry_files(port), true);
     Fixture {
         _dir: dir,
         root,
@@ -52,7 +52,7 @@ impl Fixture {
     fn verify_via(&self, db: &Path, git_root: &Path) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_provero"));
         c.args(["verify", "--quiet", "--format", "json", "--registry"])
-            .arg(format!("crates={}", self.server.index_url()))
+            .arg(format!("crates={}", bulk_support::index_url(&self.server)))
             .arg("--git-rewrite")
             .arg(format!("{FORGE}=file://{}/", git_root.display()))
             .arg("--cache-dir")

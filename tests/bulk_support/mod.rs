@@ -1,21 +1,22 @@
 //! A synthetic crates world for the bulk tests and the benchmark: real git repositories (built
 //! with one `git fast-import` per repository, so thousands of versions take seconds), real
 //! `.crate` archives written directly with tar + flate2 (with the `.cargo_vcs_info.json`,
-//! `Cargo.toml.orig` and normalised `Cargo.toml` that `cargo package` writes), and a tiny
-//! std-only HTTP server on 127.0.0.1 serving the sparse index and downloads, with a request log
-//! and injectable faults (status codes, `Retry-After`, delays).
+//! `Cargo.toml.orig` and normalised `Cargo.toml` that `cargo package` writes), served by the
+//! shared loopback server of `tests/common/http.rs` ([`TestServer::serve_files`]: in memory,
+//! keep-alive on or off, a request log, injectable faults and delays).
 //!
-//! Kept separate from `tests/common/` (another branch) so the bulk tests stand alone; the
-//! benchmark includes this file by path.
+//! The benchmark includes this file by path, and this file includes the server by path.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+#[path = "../common/http.rs"]
+pub mod http;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+
+pub use http::TestServer;
 
 use sha2::Digest as _;
 
@@ -321,137 +322,7 @@ fn git(args: &[&str], dir: &Path, cwd: Option<&Path>) {
     assert!(c.status().unwrap().success(), "git {args:?} failed");
 }
 
-/// A fault to inject on the next request for a path.
-#[derive(Debug, Clone)]
-pub struct Fault {
-    pub status: u16,
-    pub retry_after: Option<u64>,
-}
-
-/// The loopback registry.
-pub struct Server {
-    pub port: u16,
-    /// Every request path, in arrival order.
-    pub log: Arc<Mutex<Vec<String>>>,
-    /// Faults served, in order, before the real answer, per path.
-    pub faults: Arc<Mutex<HashMap<String, VecDeque<Fault>>>>,
-    /// A delay before answering any path starting with the prefix.
-    pub delays: Arc<Mutex<Vec<(String, Duration)>>>,
-}
-
-impl Server {
-    pub fn start(files: impl FnOnce(u16) -> HashMap<String, Vec<u8>>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let files = Arc::new(files(port));
-        let server = Server {
-            port,
-            log: Arc::default(),
-            faults: Arc::default(),
-            delays: Arc::default(),
-        };
-        let (log, faults, delays) = (
-            server.log.clone(),
-            server.faults.clone(),
-            server.delays.clone(),
-        );
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (files, log, faults, delays) =
-                    (files.clone(), log.clone(), faults.clone(), delays.clone());
-                std::thread::spawn(move || {
-                    let _ = serve(stream, &files, &log, &faults, &delays);
-                });
-            }
-        });
-        server
-    }
-
-    pub fn index_url(&self) -> String {
-        format!("http://127.0.0.1:{}/index/", self.port)
-    }
-
-    pub fn fail(&self, path: &str, faults: &[Fault]) {
-        self.faults
-            .lock()
-            .unwrap()
-            .insert(path.to_string(), faults.iter().cloned().collect());
-    }
-
-    pub fn requests(&self, path: &str) -> usize {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|p| *p == path)
-            .count()
-    }
-}
-
-/// Answer requests on one connection (keep-alive), until the client closes it.
-fn serve(
-    stream: TcpStream,
-    files: &HashMap<String, Vec<u8>>,
-    log: &Mutex<Vec<String>>,
-    faults: &Mutex<HashMap<String, VecDeque<Fault>>>,
-    delays: &Mutex<Vec<(String, Duration)>>,
-) -> std::io::Result<()> {
-    // Header and body go out in two writes: without this, Nagle's algorithm and delayed ACKs
-    // add ~40 ms to every keep-alive response, which no real registry does.
-    stream.set_nodelay(true)?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut out = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let mut len = 0usize;
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h)?;
-            if h.trim().is_empty() {
-                break;
-            }
-            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body)?;
-        log.lock().unwrap().push(path.clone());
-        let delay = delays
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(p, _)| path.starts_with(p.as_str()))
-            .map(|(_, d)| *d);
-        if let Some(d) = delay {
-            std::thread::sleep(d);
-        }
-        let fault = faults
-            .lock()
-            .unwrap()
-            .get_mut(&path)
-            .and_then(|q| q.pop_front());
-        let (status, extra, data): (u16, String, &[u8]) = match (&fault, files.get(&path)) {
-            (Some(f), _) => (
-                f.status,
-                f.retry_after
-                    .map(|s| format!("Retry-After: {s}\r\n"))
-                    .unwrap_or_default(),
-                b"try later",
-            ),
-            (None, Some(d)) => (200, String::new(), d.as_slice()),
-            (None, None) => (404, String::new(), b"not found"),
-        };
-        write!(
-            out,
-            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n{extra}\r\n",
-            data.len()
-        )?;
-        out.write_all(data)?;
-        out.flush()?;
-    }
+/// The registry's index root on a server serving [`World::registry_files`].
+pub fn index_url(server: &TestServer) -> String {
+    server.url("/index/")
 }

@@ -7,6 +7,10 @@
 //! example "answer 503 twice, then serve normally") and every request is
 //! logged so a test can count how often a path was fetched. The server stops
 //! when dropped.
+//!
+//! [`TestServer::serve_files`] serves an in-memory map instead (the bulk tests' and the
+//! benchmark's synthetic registry), with HTTP/1.1 keep-alive on or off (a plain static
+//! mirror closes every connection) and a delay per path prefix.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -45,6 +49,12 @@ struct State {
     /// Paths whose requests are read and then never answered (a stalled host).
     stalls: Mutex<std::collections::HashSet<String>>,
     log: Mutex<Vec<Request>>,
+    /// In-memory files by URL path; `None` serves `root`.
+    files: Option<HashMap<String, Vec<u8>>>,
+    /// Keep connections open between requests (HTTP/1.1 keep-alive).
+    keep_alive: bool,
+    /// A delay before answering any path starting with the prefix.
+    delays: Mutex<Vec<(String, Duration)>>,
 }
 
 pub struct TestServer {
@@ -58,12 +68,39 @@ impl TestServer {
     /// Serve the files below `root` on 127.0.0.1 with an ephemeral port.
     pub fn serve_dir(root: impl Into<PathBuf>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let root = root.into();
+        TestServer::start(listener, |_| (root, None), false)
+    }
+
+    /// Serve the files `files(port)` returns (URL path → bytes) on 127.0.0.1, with
+    /// keep-alive on or off.
+    pub fn serve_files(
+        files: impl FnOnce(u16) -> HashMap<String, Vec<u8>>,
+        keep_alive: bool,
+    ) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        TestServer::start(
+            listener,
+            |port| (PathBuf::new(), Some(files(port))),
+            keep_alive,
+        )
+    }
+
+    fn start(
+        listener: TcpListener,
+        content: impl FnOnce(u16) -> (PathBuf, Option<HashMap<String, Vec<u8>>>),
+        keep_alive: bool,
+    ) -> TestServer {
         let addr = listener.local_addr().unwrap();
+        let (root, files) = content(addr.port());
         let state = Arc::new(State {
-            root: root.into(),
+            root,
             faults: Mutex::new(HashMap::new()),
             stalls: Mutex::new(std::collections::HashSet::new()),
             log: Mutex::new(Vec::new()),
+            files,
+            keep_alive,
+            delays: Mutex::new(Vec::new()),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let accept_thread = {
@@ -160,6 +197,20 @@ impl TestServer {
         self.state.stalls.lock().unwrap().insert(path.to_string());
     }
 
+    /// Wait `delay` before answering any path that starts with `prefix`.
+    pub fn delay(&self, prefix: &str, delay: Duration) {
+        self.state
+            .delays
+            .lock()
+            .unwrap()
+            .push((prefix.to_string(), delay));
+    }
+
+    /// Answer without delays from now on.
+    pub fn clear_delays(&self) {
+        self.state.delays.lock().unwrap().clear();
+    }
+
     /// Every request seen so far, in arrival order.
     pub fn requests(&self) -> Vec<Request> {
         self.state.log.lock().unwrap().clone()
@@ -199,10 +250,23 @@ impl Drop for TestServer {
 fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    // Header and body go out in two writes: without this, Nagle's algorithm and delayed ACKs
+    // add ~40 ms to every keep-alive response, which no real registry does.
+    stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
+    while answer(&mut reader, &stream, state)? {}
+    Ok(())
+}
+
+/// Read one request and answer it; `true` when the connection stays open for another.
+fn answer(
+    reader: &mut BufReader<TcpStream>,
+    stream: &TcpStream,
+    state: &State,
+) -> std::io::Result<bool> {
     let mut request_line = String::new();
     if reader.read_line(&mut request_line)? == 0 {
-        return Ok(()); // the wake-up connection from Drop, or a closed probe
+        return Ok(false); // the wake-up connection from Drop, a closed probe, or the client done
     }
     let at = Instant::now();
     let mut content_length = 0usize;
@@ -245,7 +309,17 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
             at,
         });
         std::thread::sleep(Duration::from_secs(60));
-        return Ok(());
+        return Ok(false);
+    }
+    let delay = state
+        .delays
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(p, _)| path.starts_with(p.as_str()))
+        .map(|(_, d)| *d);
+    if let Some(d) = delay {
+        std::thread::sleep(d);
     }
 
     let fault = state
@@ -263,6 +337,11 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
         (f.status, extra, f.body)
     } else if method != "GET" && method != "HEAD" {
         (405, String::new(), b"method not allowed\n".to_vec())
+    } else if let Some(files) = &state.files {
+        match files.get(&path) {
+            Some(bytes) => (200, content_type(&path), bytes.clone()),
+            None => (404, String::new(), b"not found\n".to_vec()),
+        }
     } else if let Some(json) = simple_json(&state.root, &path, &accept) {
         (200, format!("Content-Type: {PEP691}\r\n"), json)
     } else {
@@ -281,8 +360,13 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
     });
 
     let mut out = stream;
+    let connection = if state.keep_alive {
+        "keep-alive"
+    } else {
+        "close"
+    };
     let head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: {connection}\r\n{extra}\r\n",
         reason(status),
         body.len()
     );
@@ -291,8 +375,10 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
         out.write_all(&body)?;
     }
     out.flush()?;
-    let _ = out.shutdown(Shutdown::Write);
-    Ok(())
+    if !state.keep_alive {
+        let _ = out.shutdown(Shutdown::Write);
+    }
+    Ok(state.keep_alive)
 }
 
 /// Map a URL path onto a regular file under `root`, refusing `..`.

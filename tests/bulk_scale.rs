@@ -1,0 +1,206 @@
+//! Bulk runs at scale, hermetic (the `bulk_support` world on the shared loopback server, the
+//! real binary): each metadata URL is requested once per run however many versions share it
+//! (first run and resumed run), each artifact downloaded once, a resumed run downloads nothing
+//! and runs no git;
+//! and the bounded caches, squeezed to nothing (`PROVERO_CACHE_BYTES=0`), change no result.
+
+mod bulk_support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bulk_support::{RepoSpec, TestServer, World};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    world: World,
+    server: TestServer,
+}
+
+fn fixture(repos: &[RepoSpec], tamper: &dyn Fn(&str, &str) -> bool) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let world = World::build(&root, repos, tamper);
+    let server = TestServer::serve_files(|port| world.registry_files(port), true);
+    Fixture {
+        _dir: dir,
+        root,
+        world,
+        server,
+    }
+}
+
+/// A monorepo of three crates and three single-crate repositories, `versions` each.
+fn repos(versions: usize) -> Vec<RepoSpec> {
+    let mut out = vec![RepoSpec {
+        name: "mono".into(),
+        crates: vec!["mono-a".into(), "mono-b".into(), "mono-c".into()],
+        versions,
+    }];
+    out.extend((0..3).map(|i| RepoSpec {
+        name: format!("solo{i}"),
+        crates: vec![format!("solo{i}")],
+        versions,
+    }));
+    out
+}
+
+impl Fixture {
+    fn cmd(&self, db: &Path, cache: &str) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_provero"));
+        c.args(["verify", "--quiet", "--format", "json", "--registry"])
+            .arg(format!("crates={}", bulk_support::index_url(&self.server)))
+            .arg("--git-rewrite")
+            .arg(self.world.rewrite_arg())
+            .arg("--cache-dir")
+            .arg(self.root.join(cache))
+            .arg("--db")
+            .arg(db)
+            .env_remove("PROVERO_DB")
+            .env_remove("PROVERO_CACHE_BYTES")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    /// Every spec, shuffled so that versions of one crate are spread over the list.
+    fn shuffled_list(&self) -> PathBuf {
+        let mut specs: Vec<String> = self.world.packages.iter().map(|p| p.spec()).collect();
+        fastrand::seed(7);
+        fastrand::shuffle(&mut specs);
+        let p = self.root.join("list.txt");
+        std::fs::write(&p, specs.join("\n")).unwrap();
+        p
+    }
+
+    /// Requests per path since `from` (an index into the server's log).
+    fn hits_since(&self, from: usize) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for r in &self.server.requests()[from..] {
+            *m.entry(r.path.clone()).or_default() += 1;
+        }
+        m
+    }
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn each_metadata_url_is_requested_once_per_run_with_many_versions_in_flight_and_resumed() {
+    let f = fixture(&repos(8), &|_, _| false);
+    let n = f.world.packages.len();
+    let list = f.shuffled_list();
+    let db = f.root.join("r.db");
+    // Room for about three of the six index files: each is still fetched once, because the
+    // versions of one crate are taken together and the entry in use is the newest.
+    let out = f
+        .cmd(&db, "cache")
+        .arg("--list")
+        .arg(&list)
+        .args(["--jobs", "8"])
+        .env("PROVERO_CACHE_BYTES", "16000")
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["summary"]["verified"], n);
+    let first = f.hits_since(0);
+    let repeated: Vec<_> = first.iter().filter(|(_, c)| **c != 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "every index file, config.json and download once: {repeated:?}"
+    );
+    let index_files = first.keys().filter(|p| p.starts_with("/index/")).count();
+    assert_eq!(
+        index_files,
+        6 + 1,
+        "six crates' index files and config.json"
+    );
+    assert_eq!(first.keys().filter(|p| p.starts_with("/dl/")).count(), n);
+
+    // Resumed: everything is decided; what tells it nothing changed is the index, once per
+    // file, whether the work names versions or asks for all of them.
+    for specs in [
+        vec!["--list".to_string(), list.display().to_string()],
+        f.world
+            .packages
+            .iter()
+            .map(|p| format!("crates:{}@*", p.name))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    ] {
+        let from = f.server.requests().len();
+        let trace = f.root.join("git-trace.log");
+        let out = f
+            .cmd(&db, "cache")
+            .args(&specs)
+            .args(["--jobs", "8"])
+            .env("GIT_TRACE", &trace)
+            .output()
+            .unwrap();
+        let v = json(&out);
+        assert_eq!(v["summary"]["skipped"], n, "{specs:?}");
+        let git = std::fs::read_to_string(&trace).unwrap_or_default();
+        assert!(git.is_empty(), "no git in a resumed run:\n{git}");
+        let again = f.hits_since(from);
+        assert!(
+            again.keys().all(|p| p.starts_with("/index/")),
+            "no download in a resumed run: {again:?}"
+        );
+        assert_eq!(again.len(), index_files, "{again:?}");
+        assert!(again.values().all(|c| *c == 1), "{again:?}");
+    }
+}
+
+/// What a result says, without what depends on timing.
+fn outcome(v: &serde_json::Value) -> Vec<serde_json::Value> {
+    let mut out: Vec<serde_json::Value> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "package": r["package"],
+                "verdict": r["verdict"],
+                "findings": r["findings"],
+                "source": r["source"],
+                "excused": r["excused"],
+            })
+        })
+        .collect();
+    out.sort_by_key(|r| r["package"].to_string());
+    out
+}
+
+#[test]
+fn caches_squeezed_to_nothing_give_the_same_verdicts_and_findings() {
+    // Red flags in two packages, so the history index (`found_in`) is built, released and
+    // built again.
+    let f = fixture(&repos(4), &|name, version| {
+        version == "1.0.2" && (name == "mono-b" || name == "solo1")
+    });
+    let list = f.shuffled_list();
+    let run = |cache: &str, limit: Option<&str>| {
+        let mut c = f.cmd(&f.root.join(format!("{cache}.db")), cache);
+        c.arg("--list").arg(&list).args(["--jobs", "4"]);
+        if let Some(l) = limit {
+            c.env("PROVERO_CACHE_BYTES", l);
+        }
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "two red flags");
+        json(&out)
+    };
+    let roomy = run("roomy", None);
+    let squeezed = run("squeezed", Some("0"));
+    assert_eq!(roomy["summary"]["mismatch"], 2);
+    let found_in = roomy.to_string().matches("found_in").count();
+    assert!(found_in > 0, "the evidence step ran: {roomy}");
+    assert_eq!(outcome(&roomy), outcome(&squeezed));
+}
