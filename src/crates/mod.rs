@@ -2,6 +2,7 @@
 
 pub mod artifact;
 pub mod index_deps;
+pub mod listing;
 pub mod lockfile;
 pub mod manifest;
 pub mod rebuild;

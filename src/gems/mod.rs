@@ -3,6 +3,7 @@
 
 pub mod artifact;
 pub mod gemspec_deps;
+pub mod listing;
 pub mod lockfile;
 pub mod rebuild;
 pub mod registry;

@@ -6,6 +6,7 @@ pub mod artifact;
 pub mod bytecode;
 pub mod deps;
 pub mod generated;
+pub mod listing;
 pub mod lockfile;
 pub mod marshal;
 pub mod pkginfo;
