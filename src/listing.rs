@@ -55,6 +55,8 @@ pub struct Listing {
     pub dated: bool,
     /// What the listing says about itself, for the note (`dump of 2024-05-01T02:00:00Z`).
     pub about: Option<String>,
+    /// Versions the lister dropped while reading ([`Prefilter`]).
+    pub dropped: Dropped,
 }
 
 /// Which names a pattern matches: a glob (`*`, `?`, `[abc]`), compared in the ecosystem's
@@ -96,7 +98,71 @@ pub struct ListCx<'a> {
     /// Where to read the listing (`--listing`, else the profile's `listing`).
     pub source: Option<&'a str>,
     pub names: &'a NamePattern,
+    /// What a big listing may drop as it reads, so only what is kept is held.
+    pub prefilter: &'a Prefilter,
     pub quiet: bool,
+}
+
+/// Filters a lister applies while reading (the dump holds every version of crates.io):
+/// yanked versions, `--since` (for a dated listing), and the shard when `--newest` does not
+/// need every version of a package first. What it drops is counted in [`Listing::dropped`].
+#[derive(Clone, Default)]
+pub struct Prefilter {
+    pub eco: Option<Ecosystem>,
+    pub since: Option<String>,
+    pub shard: Option<crate::shard::Shard>,
+}
+
+/// How many versions a lister dropped while reading, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    pub yanked: usize,
+    pub before: usize,
+    pub undated: usize,
+    pub other_shard: usize,
+}
+
+impl Prefilter {
+    /// Keep this version? Counts it in `dropped` when not.
+    pub fn keeps(
+        &self,
+        name: &str,
+        version: &str,
+        published: Option<&str>,
+        yanked: bool,
+        dropped: &mut Dropped,
+    ) -> bool {
+        if yanked {
+            dropped.yanked += 1;
+            return false;
+        }
+        if let Some(day) = &self.since {
+            match published {
+                None => {
+                    dropped.undated += 1;
+                    return false;
+                }
+                Some(d) if !crate::expand::published_since(d, day) => {
+                    dropped.before += 1;
+                    return false;
+                }
+                Some(_) => {}
+            }
+        }
+        if let (Some(s), Some(eco)) = (self.shard, self.eco) {
+            let h = eco.handler();
+            let key = format!(
+                "{eco}:{}@{}",
+                h.canonical_name(name),
+                h.canonical_version(version)
+            );
+            if !s.owns(&key) {
+                dropped.other_shard += 1;
+                return false;
+            }
+        }
+        true
+    }
 }
 
 /// One ecosystem's whole-registry listing (`src/<eco>/listing.rs`), handed out by
@@ -145,11 +211,20 @@ pub async fn expand(v: &Verifier, spec: &Spec, limits: &Limits) -> (Vec<Work>, V
         .get(&spec.ecosystem)
         .map(String::as_str)
         .or(cx.profile.listing.as_deref());
+    // Only `@*` without `--newest` can be sharded while reading: `--newest` needs all of a
+    // package's versions first. `--since` is for the lister to apply if its listing is dated.
+    let every = spec.version == VersionReq::All;
+    let prefilter = Prefilter {
+        eco: Some(spec.ecosystem),
+        since: limits.since.clone().filter(|_| every),
+        shard: limits.shard.filter(|_| every && limits.newest.is_none()),
+    };
     let lcx = ListCx {
         http: cx.http,
         profile: cx.profile,
         source,
         names: &names,
+        prefilter: &prefilter,
         quiet: limits.quiet,
     };
     let lister = spec.ecosystem.lister();
@@ -158,8 +233,13 @@ pub async fn expand(v: &Verifier, spec: &Spec, limits: &Limits) -> (Vec<Work>, V
         Err(e) => return fail(e.to_string()),
     };
     let mut errors = Vec::new();
+    let d = listing.dropped;
     let mut count = Counts {
         packages: listing.packages.len(),
+        versions: d.yanked + d.before + d.undated + d.other_shard,
+        yanked: d.yanked,
+        before: d.before,
+        undated: d.undated,
         ..Counts::default()
     };
     let mut work = Vec::new();
@@ -231,7 +311,7 @@ pub async fn expand(v: &Verifier, spec: &Spec, limits: &Limits) -> (Vec<Work>, V
             }
         }
     }
-    let listed = work.len();
+    let listed = work.len() + d.other_shard;
     if let Some(s) = limits.shard {
         work.retain(|w| s.owns(&w.key()));
     }

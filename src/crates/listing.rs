@@ -13,7 +13,9 @@ use std::io::{BufRead, Read};
 use async_trait::async_trait;
 
 use crate::ecosystem::{RegistryCx, RegistryError};
-use crate::listing::{ListCx, Listed, ListedVersion, Lister, Listing, NamePattern};
+use crate::listing::{
+    Dropped, ListCx, Listed, ListedVersion, Lister, Listing, NamePattern, Prefilter,
+};
 
 pub struct DbDump;
 
@@ -30,8 +32,9 @@ impl Lister for DbDump {
             )));
         };
         let names = cx.names.clone();
+        let pre = cx.prefilter.clone();
         crate::listing::read_source(cx.http, source, None, "crates", cx.quiet, move |r| {
-            read_dump(r, &names)
+            read_dump(r, &names, &pre)
         })
         .await
     }
@@ -62,11 +65,19 @@ struct Row {
     yanked: bool,
 }
 
-/// Read a dump: the crates whose names match, each with its versions oldest first (by
-/// `created_at`, then row id). The tables may come in either order.
-pub fn read_dump(r: &mut dyn Read, names: &NamePattern) -> Result<Listing, String> {
+/// Read a dump: the crates whose names match, each with the versions `pre` keeps, oldest
+/// first (by `created_at`, then row id). The tables may come in either order; crates first
+/// (as crates.io writes them) lets versions be dropped as they are read.
+pub fn read_dump(
+    r: &mut dyn Read,
+    names: &NamePattern,
+    pre: &Prefilter,
+) -> Result<Listing, String> {
+    let mut dropped = Dropped::default();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(r));
     let mut crates: Option<HashMap<u64, String>> = None;
+    // Were the versions filtered as they were read (the crates came first)?
+    let mut filtered = false;
     let mut versions: Option<HashMap<u64, Vec<Row>>> = None;
     let mut about = None;
     let entries = archive
@@ -116,19 +127,34 @@ pub fn read_dump(r: &mut dyn Read, names: &NamePattern) -> Result<Listing, Strin
                 let Ok(crate_id) = get(1).parse::<u64>() else {
                     continue;
                 };
-                // With the crates read first, only matching crates' rows are kept.
-                if crates.as_ref().is_some_and(|c| !c.contains_key(&crate_id)) {
+                let created = get(3);
+                let created = created.get(..19).unwrap_or(created);
+                let yanked = get(4) == "t";
+                // With the crates read first, only matching crates' kept rows are held.
+                if let Some(c) = &crates {
+                    let Some(name) = c.get(&crate_id) else {
+                        continue;
+                    };
+                    let held = by_crate.entry(crate_id).or_default();
+                    if pre.keeps(name, get(2), Some(created), yanked, &mut dropped) {
+                        held.push(Row {
+                            id: get(0).parse().unwrap_or(0),
+                            num: get(2).into(),
+                            created: created.into(),
+                            yanked,
+                        });
+                    }
                     continue;
                 }
-                let created = get(3);
                 by_crate.entry(crate_id).or_default().push(Row {
                     id: get(0).parse().unwrap_or(0),
                     num: get(2).into(),
-                    created: created.get(..19).unwrap_or(created).into(),
-                    yanked: get(4) == "t",
+                    created: created.into(),
+                    yanked,
                 });
             }
             versions = Some(by_crate);
+            filtered = crates.is_some();
         }
         if crates.is_some() && versions.is_some() {
             break;
@@ -144,6 +170,9 @@ pub fn read_dump(r: &mut dyn Read, names: &NamePattern) -> Result<Listing, Strin
         .into_iter()
         .filter_map(|(id, name)| {
             let mut rows = versions.remove(&id)?;
+            if !filtered {
+                rows.retain(|r| pre.keeps(&name, &r.num, Some(&r.created), r.yanked, &mut dropped));
+            }
             rows.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
             Some(Listed {
                 name,
@@ -164,6 +193,7 @@ pub fn read_dump(r: &mut dyn Read, names: &NamePattern) -> Result<Listing, Strin
         packages,
         dated: true,
         about,
+        dropped,
     })
 }
 
@@ -318,6 +348,7 @@ mod tests {
     #[test]
     fn a_dump_lists_matching_crates_oldest_first_in_either_table_order() {
         let all = NamePattern::new(Ecosystem::Crates, "*").unwrap();
+        let keep_all = Prefilter::default();
         for order in [
             [
                 ("2024-01-01-020000/data/crates.csv", CRATES),
@@ -329,14 +360,40 @@ mod tests {
             ],
         ] {
             let bytes = dump(&order);
-            let l = read_dump(&mut bytes.as_slice(), &all).unwrap();
+            let l = read_dump(&mut bytes.as_slice(), &all, &keep_all).unwrap();
             let names: Vec<&str> = l.packages.iter().map(|p| p.name.as_str()).collect();
             assert_eq!(names, ["alpha", "beta"]);
+            // The yanked 0.1.0 is dropped as it is read, and counted.
             let alpha = l.packages[0].versions.as_ref().unwrap();
-            assert_eq!(alpha[0].version, "0.1.0");
-            assert!(alpha[0].yanked);
-            assert_eq!(alpha[1].version, "0.2.0");
-            assert_eq!(alpha[1].published.as_deref(), Some("2021-05-01 10:00:00"));
+            assert_eq!(alpha.len(), 1);
+            assert_eq!(alpha[0].version, "0.2.0");
+            assert_eq!(alpha[0].published.as_deref(), Some("2021-05-01 10:00:00"));
+            assert_eq!(l.dropped.yanked, 1);
+            // `--since` and a shard drop while reading too, in either table order.
+            let since = Prefilter {
+                eco: Some(Ecosystem::Crates),
+                since: Some("2022-01-01".into()),
+                shard: None,
+            };
+            let l = read_dump(&mut bytes.as_slice(), &all, &since).unwrap();
+            assert_eq!(l.dropped.before, 1);
+            assert!(l.packages[0].versions.as_ref().unwrap().is_empty());
+            let mut held = 0;
+            for index in 0..2 {
+                let part = Prefilter {
+                    eco: Some(Ecosystem::Crates),
+                    since: None,
+                    shard: Some(crate::shard::Shard { index, count: 2 }),
+                };
+                let l = read_dump(&mut bytes.as_slice(), &all, &part).unwrap();
+                held += l
+                    .packages
+                    .iter()
+                    .map(|p| p.versions.as_ref().unwrap().len())
+                    .sum::<usize>();
+                assert_eq!(l.dropped.yanked, 1);
+            }
+            assert_eq!(held, 2, "every kept version in exactly one shard");
         }
         let only = NamePattern::new(Ecosystem::Crates, "b*").unwrap();
         let bytes = dump(&[
@@ -347,7 +404,7 @@ mod tests {
             ("d/data/crates.csv", CRATES),
             ("d/data/versions.csv", VERSIONS),
         ]);
-        let l = read_dump(&mut bytes.as_slice(), &only).unwrap();
+        let l = read_dump(&mut bytes.as_slice(), &only, &keep_all).unwrap();
         assert_eq!(l.packages.len(), 1);
         assert_eq!(l.about.as_deref(), Some("dump of 2024-01-01T02:00:00Z"));
     }
@@ -355,16 +412,17 @@ mod tests {
     #[test]
     fn a_dump_without_the_tables_or_columns_says_so() {
         let all = NamePattern::new(Ecosystem::Crates, "*").unwrap();
+        let keep_all = Prefilter::default();
         let bytes = dump(&[("d/data/crates.csv", CRATES)]);
-        assert!(read_dump(&mut bytes.as_slice(), &all)
+        assert!(read_dump(&mut bytes.as_slice(), &all, &keep_all)
             .unwrap_err()
             .contains("versions.csv"));
         let bytes = dump(&[
             ("d/data/crates.csv", "id,title\n1,x\n"),
             ("d/data/versions.csv", VERSIONS),
         ]);
-        let e = read_dump(&mut bytes.as_slice(), &all).unwrap_err();
+        let e = read_dump(&mut bytes.as_slice(), &all, &keep_all).unwrap_err();
         assert!(e.contains("no `name` column"), "{e}");
-        assert!(read_dump(&mut &b"not gzip"[..], &all).is_err());
+        assert!(read_dump(&mut &b"not gzip"[..], &all, &keep_all).is_err());
     }
 }

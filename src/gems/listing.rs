@@ -113,6 +113,7 @@ pub fn read_versions(r: &mut dyn Read, names: &NamePattern) -> Result<Listing, S
         packages,
         dated: false,
         about,
+        dropped: Default::default(),
     })
 }
 

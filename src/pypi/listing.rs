@@ -84,6 +84,7 @@ pub fn read_root(body: &[u8], names: &NamePattern) -> Result<Listing, String> {
             .collect(),
         dated: false,
         about: None,
+        dropped: Default::default(),
     })
 }
 
