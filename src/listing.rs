@@ -123,10 +123,11 @@ pub struct Dropped {
 }
 
 impl Prefilter {
-    /// Keep this version? Counts it in `dropped` when not.
+    /// Keep this version? Counts it in `dropped` when not. Without a name (not known yet),
+    /// the shard is not checked.
     pub fn keeps(
         &self,
-        name: &str,
+        name: Option<&str>,
         version: &str,
         published: Option<&str>,
         yanked: bool,
@@ -149,7 +150,7 @@ impl Prefilter {
                 Some(_) => {}
             }
         }
-        if let (Some(s), Some(eco)) = (self.shard, self.eco) {
+        if let (Some(s), Some(eco), Some(name)) = (self.shard, self.eco, name) {
             let h = eco.handler();
             let key = format!(
                 "{eco}:{}@{}",

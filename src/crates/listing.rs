@@ -136,7 +136,7 @@ pub fn read_dump(
                         continue;
                     };
                     let held = by_crate.entry(crate_id).or_default();
-                    if pre.keeps(name, get(2), Some(created), yanked, &mut dropped) {
+                    if pre.keeps(Some(name), get(2), Some(created), yanked, &mut dropped) {
                         held.push(Row {
                             id: get(0).parse().unwrap_or(0),
                             num: get(2).into(),
@@ -146,12 +146,16 @@ pub fn read_dump(
                     }
                     continue;
                 }
-                by_crate.entry(crate_id).or_default().push(Row {
-                    id: get(0).parse().unwrap_or(0),
-                    num: get(2).into(),
-                    created: created.into(),
-                    yanked,
-                });
+                // Crates not read yet: what needs no name is dropped now, the rest at the join.
+                let held = by_crate.entry(crate_id).or_default();
+                if pre.keeps(None, get(2), Some(created), yanked, &mut dropped) {
+                    held.push(Row {
+                        id: get(0).parse().unwrap_or(0),
+                        num: get(2).into(),
+                        created: created.into(),
+                        yanked,
+                    });
+                }
             }
             versions = Some(by_crate);
             filtered = crates.is_some();
@@ -171,7 +175,15 @@ pub fn read_dump(
         .filter_map(|(id, name)| {
             let mut rows = versions.remove(&id)?;
             if !filtered {
-                rows.retain(|r| pre.keeps(&name, &r.num, Some(&r.created), r.yanked, &mut dropped));
+                rows.retain(|r| {
+                    pre.keeps(
+                        Some(&name),
+                        &r.num,
+                        Some(&r.created),
+                        r.yanked,
+                        &mut dropped,
+                    )
+                });
             }
             rows.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
             Some(Listed {
