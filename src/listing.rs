@@ -288,7 +288,8 @@ pub async fn expand(v: &Verifier, spec: &Spec, limits: &Limits) -> (Vec<Work>, V
         while let Some((name, r)) = fetched.next().await {
             match r {
                 Ok(vs) => all.push((name, vs)),
-                // Gone between the listing and its page: nothing to verify.
+                // Listed, but its page is not found (no release left, or removed since the
+                // listing was read): nothing to verify.
                 Err(RegistryError::NotFound(_)) => count.gone += 1,
                 Err(e) => errors.push(InputError {
                     input: format!("{}:{name}@*", spec.ecosystem),
@@ -372,7 +373,7 @@ impl Counts {
             ));
         }
         if self.gone > 0 {
-            left.push(format!("{} package(s) gone from the registry", self.gone));
+            left.push(format!("{} package(s) listed without a page", self.gone));
         }
         if !left.is_empty() {
             s.push_str(&format!("; left out: {}", left.join(", ")));
