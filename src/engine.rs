@@ -49,7 +49,7 @@ pub struct Run {
     pub since: Option<String>,
     /// No notes on stderr (how many versions `@*` expanded to).
     pub quiet: bool,
-    /// Where each registry is listed for name patterns (`--listing`, `src/listing.rs`).
+    /// Where each registry is listed for name patterns (`--listing`, `src/listing/`).
     pub listings: BTreeMap<Ecosystem, String>,
     /// Print the work list (after expansion and `--shard`) instead of verifying it.
     pub list_only: bool,

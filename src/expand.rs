@@ -10,7 +10,7 @@ pub struct Limits {
     pub newest: Option<usize>,
     pub since: Option<String>,
     pub quiet: bool,
-    /// Name patterns (`crates:*@*`, `src/listing.rs`): where each registry is listed
+    /// Name patterns (`crates:*@*`, `src/listing/`): where each registry is listed
     /// (`--listing`), over the profile's `listing`.
     pub listings: std::collections::BTreeMap<Ecosystem, String>,
     /// Name patterns: the shard, applied as the listing is expanded.

@@ -104,7 +104,7 @@ impl Verifier {
             .unwrap_or_else(|_| Err(RegistryError::Failed(timed_out(deadline))))
     }
 
-    /// Registry access for one ecosystem (whole-registry listings, `src/listing.rs`).
+    /// Registry access for one ecosystem (whole-registry listings, `src/listing/`).
     pub fn registry_cx(&self, eco: Ecosystem) -> RegistryCx<'_> {
         RegistryCx {
             http: &self.http,
