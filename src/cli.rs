@@ -154,6 +154,18 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "DATE", value_parser = crate::expand::parse_day)]
     pub since: Option<String>,
 
+    /// Where a registry is listed for name patterns (`crates:*@*`, `crates:tokio-*`):
+    /// ECOSYSTEM=URL or ECOSYSTEM=FILE. crates: a database dump in crates.io's layout (the
+    /// built-in profile reads https://static.crates.io/db-dump.tar.gz); pypi: a Simple API
+    /// root; gems: a compact index `versions` file. Repeatable.
+    #[arg(long, value_name = "ECO=URL|FILE")]
+    pub listing: Vec<String>,
+
+    /// Print the packages the run would verify (after `@*`, name patterns, --since, --newest
+    /// and --shard), one spec per line in the --list format, and verify nothing.
+    #[arg(long)]
+    pub list_only: bool,
+
     /// The results store: every verdict is recorded as it is decided, and packages already
     /// decided for the same artifact digest under the same settings (registry, rewrites) are
     /// not verified again; transient failures are never recorded
@@ -396,6 +408,7 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
     if args.newest == Some(0) {
         anyhow::bail!("--newest must be at least 1");
     }
+    let listings = crate::listing::parse_listing_args(&args.listing).map_err(anyhow::Error::msg)?;
     let cache_dir = args
         .cache_dir
         .clone()
@@ -445,6 +458,8 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
         newest: args.newest,
         since: args.since.clone(),
         quiet: globals.quiet,
+        listings,
+        list_only: args.list_only,
         mode: run_mode,
         build_jobs: args.build_jobs,
         timeouts: crate::http::Timeouts {
@@ -483,7 +498,15 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
             .collect(),
         pypi_artifact: args.pypi_artifact.clone(),
     };
+    let list_only = run.list_only;
     let mut report = engine::run(run, inputs).await?;
+    if list_only {
+        // The list went to standard output; what could not be listed is said here.
+        for e in &report.errors {
+            crate::stdout::note(&format!("error: {}\n", e.message));
+        }
+        return Ok(if report.errors.is_empty() { 0 } else { 2 });
+    }
     report.run = Some(crate::report::RunInfo {
         provero_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: crate::report::RunInfo::timestamp(started),

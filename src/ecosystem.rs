@@ -52,6 +52,15 @@ impl Ecosystem {
         }
     }
 
+    /// How this ecosystem's whole registry is listed, for name patterns (`src/<eco>/listing.rs`).
+    pub fn lister(self) -> &'static dyn crate::listing::Lister {
+        match self {
+            Ecosystem::Crates => &crate::crates::listing::DbDump,
+            Ecosystem::Pypi => &crate::pypi::listing::SimpleRoot,
+            Ecosystem::Gems => &crate::gems::listing::VersionsFile,
+        }
+    }
+
     /// How this ecosystem's packager rebuilds a package (`src/<eco>/rebuild.rs`).
     pub fn rebuilder(self) -> &'static dyn crate::rebuild::Rebuilder {
         match self {

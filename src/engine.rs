@@ -49,6 +49,10 @@ pub struct Run {
     pub since: Option<String>,
     /// No notes on stderr (how many versions `@*` expanded to).
     pub quiet: bool,
+    /// Where each registry is listed for name patterns (`--listing`, `src/listing/`).
+    pub listings: BTreeMap<Ecosystem, String>,
+    /// Print the work list (after expansion and `--shard`) instead of verifying it.
+    pub list_only: bool,
     /// `--mode` (`None`: each registry profile's default, else diff).
     pub mode: Option<crate::rebuild::Mode>,
     /// Concurrent rebuilds, beneath `jobs`.
@@ -182,8 +186,13 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
         newest: run.newest,
         since: run.since.clone(),
         quiet: run.quiet,
+        listings: run.listings.clone(),
+        shard: run.shard,
+        jobs,
     };
     let limits = &limits;
+    // Name patterns (`crates:*@*`) are expanded from the registry's listing, below.
+    let (listed, specs): (Vec<_>, Vec<_>) = specs.into_iter().partition(crate::listing::is_listing);
     let expanded: Vec<Result<Vec<Work>, InputError>> = futures::stream::iter(specs)
         .map(|s| {
             let v = verifier.clone();
@@ -233,10 +242,19 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             Err(e) => errors.push(e),
         }
     }
+    for s in &listed {
+        let (ws, es) = crate::listing::expand(&verifier, s, limits).await;
+        all.extend(ws);
+        errors.extend(es);
+    }
     let work: Vec<Work> = dedup(all)
         .into_iter()
         .filter(|w| run.shard.map_or(true, |s| s.owns(&w.key())))
         .collect();
+    if run.list_only {
+        crate::listing::print_work(&work);
+        return Ok(Report::new(Vec::new(), errors).with_skipped_inputs(skipped_inputs));
+    }
     // What a stored verdict must have been decided under to be reused, per ecosystem.
     let fingerprints: HashMap<Ecosystem, String> = Ecosystem::ALL
         .iter()

@@ -5,10 +5,18 @@ use crate::ecosystem::{Ecosystem, RegistryError};
 use crate::verify::Verifier;
 
 /// What `@*` keeps: `--since DATE`, then `--newest N`.
+#[derive(Default)]
 pub struct Limits {
     pub newest: Option<usize>,
     pub since: Option<String>,
     pub quiet: bool,
+    /// Name patterns (`crates:*@*`, `src/listing/`): where each registry is listed
+    /// (`--listing`), over the profile's `listing`.
+    pub listings: std::collections::BTreeMap<Ecosystem, String>,
+    /// Name patterns: the shard, applied as the listing is expanded.
+    pub shard: Option<crate::shard::Shard>,
+    /// Name patterns: how many packages' versions are read at once.
+    pub jobs: usize,
 }
 
 impl Limits {
@@ -66,7 +74,7 @@ impl Limits {
 
 /// Was an RFC 3339 UTC time (`2024-05-01T10:00:00Z`) on or after the day `YYYY-MM-DD`?
 /// The date part compares as text.
-fn published_since(time: &str, day: &str) -> bool {
+pub(crate) fn published_since(time: &str, day: &str) -> bool {
     time.get(..10).is_some_and(|d| d >= day)
 }
 
@@ -117,6 +125,7 @@ mod tests {
             newest: Some(1),
             since: Some("2024-01-01".into()),
             quiet: true,
+            ..Limits::default()
         };
         let vs = vec![
             ("1.0".to_string(), Some("2023-06-01T00:00:00Z".to_string())),

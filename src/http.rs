@@ -285,6 +285,70 @@ impl Http {
         }
     }
 
+    /// GET a response to read as a stream ([`Streamed`]), without the size cap of [`get`]:
+    /// for a whole-registry listing (the crates.io database dump is several hundred MB).
+    /// Failures before the first byte are retried like [`get`] (`Retry-After` honoured).
+    ///
+    /// [`get`]: Http::get
+    pub async fn open(&self, url: &str, accept: Option<&str>) -> Result<Streamed, HttpError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            tracing::info!("GET {url} (streamed)");
+            let mut req = self.client.get(url);
+            if let Some(a) = accept {
+                req = req.header(reqwest::header::ACCEPT, a);
+            }
+            let sent = req.send().await;
+            let (err, after) = match sent {
+                Err(e) => (
+                    HttpError::Transport {
+                        url: url.to_string(),
+                        message: describe(&e),
+                    },
+                    None,
+                ),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    if (200..300).contains(&status) {
+                        return Ok(Streamed {
+                            resp,
+                            url: url.to_string(),
+                        });
+                    }
+                    let err = if status == 404 || status == 410 {
+                        return Err(HttpError::NotFound {
+                            url: url.to_string(),
+                            status,
+                        });
+                    } else {
+                        HttpError::Status {
+                            url: url.to_string(),
+                            status,
+                        }
+                    };
+                    if !(status == 429 || status == 408 || (500..600).contains(&status)) {
+                        return Err(err);
+                    }
+                    let after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    (err, after)
+                }
+            };
+            if attempt > self.config.retries {
+                return Err(err);
+            }
+            let backoff = self.config.base_delay * 2u32.pow(attempt - 1);
+            let wait = after.unwrap_or(backoff).min(Duration::from_secs(120));
+            tracing::debug!("retrying {url} in {wait:?} after: {err}");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     async fn get_once(&self, url: &str, accept: Option<&str>) -> Result<Body, Attempt> {
         tracing::info!("GET {url}");
         let mut req = self.client.get(url);
@@ -374,6 +438,32 @@ impl Http {
             content_type,
             url: final_url,
         })
+    }
+}
+
+/// A response read as it arrives ([`Http::open`]), for files too big to hold (a registry's
+/// whole listing): bytes are handed on chunk by chunk, never collected.
+pub struct Streamed {
+    resp: reqwest::Response,
+    url: String,
+}
+
+impl Streamed {
+    /// The length the server announced, if it did.
+    pub fn announced_len(&self) -> Option<u64> {
+        self.resp.content_length()
+    }
+
+    /// The next chunk; `None` at the end. A connection cut off midway is an error (nothing
+    /// is retried past the first byte: what was handed on cannot be taken back).
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
+        match self.resp.chunk().await {
+            Ok(c) => Ok(c.map(|b| b.to_vec())),
+            Err(e) => Err(HttpError::Transport {
+                url: self.url.clone(),
+                message: describe(&e),
+            }),
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub mod git;
 pub mod history;
 pub mod http;
 pub mod input;
+pub mod listing;
 pub mod locate;
 pub mod log;
 pub mod objects;

@@ -38,6 +38,11 @@ pub struct Profile {
     /// `both`); `--mode` overrides it.
     #[serde(default)]
     pub mode: Option<crate::rebuild::Mode>,
+    /// Where the whole registry is listed, for name patterns (`crates:*@*`): crates, a
+    /// database dump in crates.io's layout (URL or file); PyPI and RubyGems need none (the
+    /// Simple API root, the compact index `/versions`). `--listing` overrides it.
+    #[serde(default)]
+    pub listing: Option<String>,
 }
 
 const BUILTIN: [&str; 3] = [
@@ -120,6 +125,8 @@ impl Profiles {
             .expect("every ecosystem has a profile");
         p.name = parsed.host_str().unwrap_or("custom").to_string();
         p.url = value.to_string();
+        // The built-in listing (crates.io's database dump) is not another registry's.
+        p.listing = None;
         // A custom index is not the public JSON API's mirror: derive it from the same host.
         if eco == Ecosystem::Pypi {
             p.json_api = derive_pypi_json(value);

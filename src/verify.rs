@@ -111,6 +111,14 @@ impl Verifier {
             .unwrap_or_else(|_| Err(RegistryError::Failed(timed_out(deadline))))
     }
 
+    /// Registry access for one ecosystem (whole-registry listings, `src/listing/`).
+    pub fn registry_cx(&self, eco: Ecosystem) -> RegistryCx<'_> {
+        RegistryCx {
+            http: &self.http,
+            profile: self.opts.profiles.get(eco),
+        }
+    }
+
     /// Every version with its publication time where the registry says (`--since`).
     pub async fn dated_versions(
         &self,

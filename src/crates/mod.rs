@@ -3,6 +3,7 @@
 pub mod artifact;
 pub mod attest;
 pub mod index_deps;
+pub mod listing;
 pub mod lockfile;
 pub mod manifest;
 pub mod rebuild;

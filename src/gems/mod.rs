@@ -4,6 +4,7 @@
 pub mod artifact;
 pub mod attest;
 pub mod gemspec_deps;
+pub mod listing;
 pub mod lockfile;
 pub mod rebuild;
 pub mod registry;

@@ -8,6 +8,7 @@ pub mod bytecode;
 pub mod cython;
 pub mod deps;
 pub mod generated;
+pub mod listing;
 pub mod lockfile;
 pub mod marshal;
 pub mod pkginfo;

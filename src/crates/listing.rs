@@ -1,0 +1,440 @@
+//! Every crate and version of a registry, for name patterns (`crates:*@*`). A sparse index
+//! cannot list its crates, so the listing is a database dump in crates.io's layout
+//! (`https://static.crates.io/db-dump.tar.gz`, daily): a tar.gz holding
+//! `<date>/metadata.json` and `<date>/data/{crates,versions}.csv` (CSV with a header row;
+//! crates `id`, `name`; versions `id`, `crate_id`, `num`, `created_at`, `yanked` as `t`/`f`).
+//! It is read as a stream, and reading stops once both tables are in, so the rest of the dump
+//! (download counts, the larger half) is never fetched. A private registry needs a dump of
+//! the same layout as its profile's `listing` or `--listing crates=FILE`.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Read};
+
+use async_trait::async_trait;
+
+use crate::ecosystem::{RegistryCx, RegistryError};
+use crate::listing::{
+    Dropped, ListCx, Listed, ListedVersion, Lister, Listing, NamePattern, Prefilter,
+};
+
+pub struct DbDump;
+
+#[async_trait]
+impl Lister for DbDump {
+    async fn list(&self, cx: &ListCx<'_>) -> Result<Listing, RegistryError> {
+        let Some(source) = cx.source else {
+            return Err(RegistryError::Unsupported(format!(
+                "the crates registry {} ({}) has no listing: a sparse index cannot list its \
+                 crates. Give a database dump in crates.io's layout (a tar.gz with \
+                 data/crates.csv and data/versions.csv) as `listing = URL` in the registry \
+                 profile, or --listing crates=FILE",
+                cx.profile.name, cx.profile.url
+            )));
+        };
+        let names = cx.names.clone();
+        let pre = cx.prefilter.clone();
+        crate::listing::read_source(cx.http, source, None, "crates", cx.quiet, move |r| {
+            read_dump(r, &names, &pre)
+        })
+        .await
+    }
+
+    async fn versions(
+        &self,
+        cx: &RegistryCx<'_>,
+        name: &str,
+    ) -> Result<Vec<ListedVersion>, RegistryError> {
+        Ok(super::registry::lines(cx, name)
+            .await?
+            .into_iter()
+            .map(|l| ListedVersion {
+                version: l.vers,
+                published: l.pubtime,
+                yanked: l.yanked,
+            })
+            .collect())
+    }
+}
+
+/// One row of `versions.csv`, as much as a listing needs.
+struct Row {
+    id: u64,
+    num: Box<str>,
+    /// `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC), as PostgreSQL wrote it.
+    created: Box<str>,
+    yanked: bool,
+}
+
+/// Read a dump: the crates whose names match, each with the versions `pre` keeps, oldest
+/// first (by `created_at`, then row id). The tables may come in either order; crates first
+/// (as crates.io writes them) lets versions be dropped as they are read.
+pub fn read_dump(
+    r: &mut dyn Read,
+    names: &NamePattern,
+    pre: &Prefilter,
+) -> Result<Listing, String> {
+    let mut dropped = Dropped::default();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(r));
+    let mut crates: Option<HashMap<u64, String>> = None;
+    // Were the versions filtered as they were read (the crates came first)?
+    let mut filtered = false;
+    let mut versions: Option<HashMap<u64, Vec<Row>>> = None;
+    let mut about = None;
+    let entries = archive
+        .entries()
+        .map_err(|e| format!("not a tar.gz database dump: {e}"))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("not a tar.gz database dump: {e}"))?;
+        let path = entry
+            .path()
+            .map_err(|e| format!("a bad entry name in the dump: {e}"))?
+            .to_string_lossy()
+            .into_owned();
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, entry);
+        if path.ends_with("/metadata.json") || path == "metadata.json" {
+            let mut text = String::new();
+            reader
+                .take(1 << 20)
+                .read_to_string(&mut text)
+                .map_err(|e| format!("{path}: {e}"))?;
+            about = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("timestamp")?.as_str().map(|t| format!("dump of {t}")));
+        } else if path.ends_with("data/crates.csv") {
+            let mut by_id = HashMap::new();
+            let mut csv = Csv::new(&mut reader);
+            let cols = csv.columns(&path, &["id", "name"])?;
+            let mut rec = Vec::new();
+            while csv.record(&mut rec).map_err(|e| format!("{path}: {e}"))? {
+                let (Some(id), Some(name)) = (field(&rec, cols[0]), field(&rec, cols[1])) else {
+                    continue;
+                };
+                if let (Ok(id), true) = (id.parse::<u64>(), names.matches(name)) {
+                    by_id.insert(id, name.to_string());
+                }
+            }
+            if let Some(vs) = &mut versions {
+                vs.retain(|id, _| by_id.contains_key(id));
+            }
+            crates = Some(by_id);
+        } else if path.ends_with("data/versions.csv") {
+            let mut by_crate: HashMap<u64, Vec<Row>> = HashMap::new();
+            let mut csv = Csv::new(&mut reader);
+            let cols = csv.columns(&path, &["id", "crate_id", "num", "created_at", "yanked"])?;
+            let mut rec = Vec::new();
+            while csv.record(&mut rec).map_err(|e| format!("{path}: {e}"))? {
+                let get = |i: usize| field(&rec, cols[i]).unwrap_or("");
+                let Ok(crate_id) = get(1).parse::<u64>() else {
+                    continue;
+                };
+                let created = get(3);
+                let created = created.get(..19).unwrap_or(created);
+                let yanked = get(4) == "t";
+                // With the crates read first, only matching crates' kept rows are held.
+                if let Some(c) = &crates {
+                    let Some(name) = c.get(&crate_id) else {
+                        continue;
+                    };
+                    let held = by_crate.entry(crate_id).or_default();
+                    if pre.keeps(Some(name), get(2), Some(created), yanked, &mut dropped) {
+                        held.push(Row {
+                            id: get(0).parse().unwrap_or(0),
+                            num: get(2).into(),
+                            created: created.into(),
+                            yanked,
+                        });
+                    }
+                    continue;
+                }
+                // Crates not read yet: what needs no name is dropped now, the rest at the join.
+                let held = by_crate.entry(crate_id).or_default();
+                if pre.keeps(None, get(2), Some(created), yanked, &mut dropped) {
+                    held.push(Row {
+                        id: get(0).parse().unwrap_or(0),
+                        num: get(2).into(),
+                        created: created.into(),
+                        yanked,
+                    });
+                }
+            }
+            versions = Some(by_crate);
+            filtered = crates.is_some();
+        }
+        if crates.is_some() && versions.is_some() {
+            break;
+        }
+    }
+    let (Some(crates), Some(mut versions)) = (crates, versions) else {
+        return Err(
+            "the dump has no data/crates.csv and data/versions.csv (not a crates.io database dump)"
+                .to_string(),
+        );
+    };
+    let mut packages: Vec<Listed> = crates
+        .into_iter()
+        .filter_map(|(id, name)| {
+            let mut rows = versions.remove(&id)?;
+            if !filtered {
+                rows.retain(|r| {
+                    pre.keeps(
+                        Some(&name),
+                        &r.num,
+                        Some(&r.created),
+                        r.yanked,
+                        &mut dropped,
+                    )
+                });
+            }
+            rows.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+            Some(Listed {
+                name,
+                versions: Some(
+                    rows.into_iter()
+                        .map(|r| ListedVersion {
+                            version: r.num.into(),
+                            published: Some(r.created.into()),
+                            yanked: r.yanked,
+                        })
+                        .collect(),
+                ),
+            })
+        })
+        .collect();
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Listing {
+        packages,
+        dated: true,
+        about,
+        dropped,
+    })
+}
+
+fn field(rec: &[String], i: usize) -> Option<&str> {
+    rec.get(i).map(String::as_str)
+}
+
+/// RFC 4180 CSV, record by record: quoted fields may hold commas, `""` and newlines (the
+/// dump's `readme` and `features` columns do).
+pub struct Csv<R> {
+    r: R,
+    line: Vec<u8>,
+}
+
+impl<R: BufRead> Csv<R> {
+    pub fn new(r: R) -> Csv<R> {
+        Csv {
+            r,
+            line: Vec::new(),
+        }
+    }
+
+    /// Read the header row and find each wanted column.
+    pub fn columns(&mut self, path: &str, wanted: &[&str]) -> Result<Vec<usize>, String> {
+        let mut header = Vec::new();
+        if !self
+            .record(&mut header)
+            .map_err(|e| format!("{path}: {e}"))?
+        {
+            return Err(format!("{path} is empty (no header row)"));
+        }
+        wanted
+            .iter()
+            .map(|w| {
+                header.iter().position(|h| h == w).ok_or_else(|| {
+                    format!(
+                        "{path} has no `{w}` column (its columns: {})",
+                        header.join(", ")
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The next record into `out`; `false` at the end.
+    pub fn record(&mut self, out: &mut Vec<String>) -> std::io::Result<bool> {
+        out.clear();
+        let mut field: Vec<u8> = Vec::new();
+        let mut quoted = false;
+        let mut started = false;
+        loop {
+            self.line.clear();
+            if self.r.read_until(b'\n', &mut self.line)? == 0 {
+                if quoted {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the file ends inside a quoted field",
+                    ));
+                }
+                if started {
+                    out.push(String::from_utf8_lossy(&field).into_owned());
+                }
+                return Ok(started);
+            }
+            started = true;
+            let bytes = &self.line;
+            let mut i = 0;
+            while i < bytes.len() {
+                let b = bytes[i];
+                if quoted {
+                    if b == b'"' {
+                        if bytes.get(i + 1) == Some(&b'"') {
+                            field.push(b'"');
+                            i += 1;
+                        } else {
+                            quoted = false;
+                        }
+                    } else {
+                        field.push(b);
+                    }
+                } else {
+                    match b {
+                        b'"' => quoted = true,
+                        b',' => out.push(
+                            String::from_utf8_lossy(&std::mem::take(&mut field)).into_owned(),
+                        ),
+                        b'\n' => {
+                            out.push(String::from_utf8_lossy(&field).into_owned());
+                            return Ok(true);
+                        }
+                        b'\r' if bytes.get(i + 1) == Some(&b'\n') => {}
+                        _ => field.push(b),
+                    }
+                }
+                i += 1;
+            }
+            if !quoted {
+                // The last line had no newline.
+                out.push(String::from_utf8_lossy(&field).into_owned());
+                return Ok(true);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecosystem::Ecosystem;
+
+    #[test]
+    fn csv_quotes_commas_and_newlines() {
+        let text = "id,name,readme\n1,a,\"x, \"\"y\"\"\nz\"\r\n2,b,\n3,c,last";
+        let mut csv = Csv::new(text.as_bytes());
+        let mut rec = Vec::new();
+        assert!(csv.record(&mut rec).unwrap());
+        assert_eq!(rec, ["id", "name", "readme"]);
+        assert!(csv.record(&mut rec).unwrap());
+        assert_eq!(rec, ["1", "a", "x, \"y\"\nz"]);
+        assert!(csv.record(&mut rec).unwrap());
+        assert_eq!(rec, ["2", "b", ""]);
+        assert!(csv.record(&mut rec).unwrap());
+        assert_eq!(rec, ["3", "c", "last"]);
+        assert!(!csv.record(&mut rec).unwrap());
+        let mut bad = Csv::new("1,\"open\n".as_bytes());
+        assert!(bad.record(&mut rec).is_err());
+    }
+
+    fn dump(entries: &[(&str, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (path, text) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(text.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, path, text.as_bytes()).unwrap();
+        }
+        b.into_inner().unwrap().finish().unwrap()
+    }
+
+    const CRATES: &str = "created_at,description,id,name,readme\n\
+        2020-01-01 00:00:00,d,1,alpha,\"multi\nline, readme\"\n\
+        2020-01-01 00:00:00,d,2,beta,\n";
+    const VERSIONS: &str = "checksum,crate_id,created_at,features,id,num,yanked\n\
+        x,1,2021-05-01 10:00:00.123456,\"{\"\"a\"\":[]}\",11,0.2.0,f\n\
+        x,1,2020-05-01 10:00:00,{},10,0.1.0,t\n\
+        x,2,2022-01-01 00:00:00,{},12,1.0.0,f\n";
+
+    #[test]
+    fn a_dump_lists_matching_crates_oldest_first_in_either_table_order() {
+        let all = NamePattern::new(Ecosystem::Crates, "*").unwrap();
+        let keep_all = Prefilter::default();
+        for order in [
+            [
+                ("2024-01-01-020000/data/crates.csv", CRATES),
+                ("2024-01-01-020000/data/versions.csv", VERSIONS),
+            ],
+            [
+                ("2024-01-01-020000/data/versions.csv", VERSIONS),
+                ("2024-01-01-020000/data/crates.csv", CRATES),
+            ],
+        ] {
+            let bytes = dump(&order);
+            let l = read_dump(&mut bytes.as_slice(), &all, &keep_all).unwrap();
+            let names: Vec<&str> = l.packages.iter().map(|p| p.name.as_str()).collect();
+            assert_eq!(names, ["alpha", "beta"]);
+            // The yanked 0.1.0 is dropped as it is read, and counted.
+            let alpha = l.packages[0].versions.as_ref().unwrap();
+            assert_eq!(alpha.len(), 1);
+            assert_eq!(alpha[0].version, "0.2.0");
+            assert_eq!(alpha[0].published.as_deref(), Some("2021-05-01 10:00:00"));
+            assert_eq!(l.dropped.yanked, 1);
+            // `--since` and a shard drop while reading too, in either table order.
+            let since = Prefilter {
+                eco: Some(Ecosystem::Crates),
+                since: Some("2022-01-01".into()),
+                shard: None,
+            };
+            let l = read_dump(&mut bytes.as_slice(), &all, &since).unwrap();
+            assert_eq!(l.dropped.before, 1);
+            assert!(l.packages[0].versions.as_ref().unwrap().is_empty());
+            let mut held = 0;
+            for index in 0..2 {
+                let part = Prefilter {
+                    eco: Some(Ecosystem::Crates),
+                    since: None,
+                    shard: Some(crate::shard::Shard { index, count: 2 }),
+                };
+                let l = read_dump(&mut bytes.as_slice(), &all, &part).unwrap();
+                held += l
+                    .packages
+                    .iter()
+                    .map(|p| p.versions.as_ref().unwrap().len())
+                    .sum::<usize>();
+                assert_eq!(l.dropped.yanked, 1);
+            }
+            assert_eq!(held, 2, "every kept version in exactly one shard");
+        }
+        let only = NamePattern::new(Ecosystem::Crates, "b*").unwrap();
+        let bytes = dump(&[
+            (
+                "d/metadata.json",
+                "{\"timestamp\":\"2024-01-01T02:00:00Z\"}",
+            ),
+            ("d/data/crates.csv", CRATES),
+            ("d/data/versions.csv", VERSIONS),
+        ]);
+        let l = read_dump(&mut bytes.as_slice(), &only, &keep_all).unwrap();
+        assert_eq!(l.packages.len(), 1);
+        assert_eq!(l.about.as_deref(), Some("dump of 2024-01-01T02:00:00Z"));
+    }
+
+    #[test]
+    fn a_dump_without_the_tables_or_columns_says_so() {
+        let all = NamePattern::new(Ecosystem::Crates, "*").unwrap();
+        let keep_all = Prefilter::default();
+        let bytes = dump(&[("d/data/crates.csv", CRATES)]);
+        assert!(read_dump(&mut bytes.as_slice(), &all, &keep_all)
+            .unwrap_err()
+            .contains("versions.csv"));
+        let bytes = dump(&[
+            ("d/data/crates.csv", "id,title\n1,x\n"),
+            ("d/data/versions.csv", VERSIONS),
+        ]);
+        let e = read_dump(&mut bytes.as_slice(), &all, &keep_all).unwrap_err();
+        assert!(e.contains("no `name` column"), "{e}");
+        assert!(read_dump(&mut &b"not gzip"[..], &all, &keep_all).is_err());
+    }
+}
