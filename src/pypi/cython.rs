@@ -474,6 +474,7 @@ mod tests {
             sha256: Some("00".into()),
             yanked: false,
             upload_time: None,
+            provenance: None,
         }
     }
 
