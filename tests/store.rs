@@ -5,6 +5,9 @@
 //! naming the same package keep the lockfile's pin, a registry API that could not be asked
 //! is not "no repository", `regression` warnings, and `provero report` reading `PROVERO_DB`.
 
+// bulk_support and pypi_common each include tests/common/http.rs by path (the one loopback server).
+#![allow(clippy::duplicate_mod)]
+
 mod bulk_support;
 mod pypi_common;
 
