@@ -8,27 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use bulk_support::{RepoSpec, TestServer, World};
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    world: World,
-    server: TestServer,
-}
-
-fn fixture(repos: &[RepoSpec], tamper: &dyn Fn(&str, &str) -> bool) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().to_path_buf();
-    let world = World::build(&root, repos, tamper);
-    let server = TestServer::serve_files(|port| world.registry_files(port), true);
-    Fixture {
-        _dir: dir,
-        root,
-        world,
-        server,
-    }
-}
+use bulk_support::{fixture, json, Fixture, RepoSpec};
 
 fn single(name: &str, versions: usize) -> RepoSpec {
     RepoSpec {
@@ -43,21 +23,6 @@ fn no_tamper(_: &str, _: &str) -> bool {
 }
 
 impl Fixture {
-    fn cmd(&self, db: &Path) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_provero"));
-        c.args(["verify", "--quiet", "--format", "json", "--registry"])
-            .arg(format!("crates={}", bulk_support::index_url(&self.server)))
-            .arg("--git-rewrite")
-            .arg(self.world.rewrite_arg())
-            .arg("--cache-dir")
-            .arg(self.root.join("cache"))
-            .arg("--db")
-            .arg(db)
-            .env_remove("PROVERO_DB")
-            .env("NO_COLOR", "1");
-        c
-    }
-
     fn list(&self, specs: &[String]) -> PathBuf {
         let p = self.root.join(format!("list-{}.txt", fastrand::u32(..)));
         std::fs::write(&p, specs.join("\n")).unwrap();
@@ -67,15 +32,6 @@ impl Fixture {
     fn all_specs(&self) -> Vec<String> {
         self.world.packages.iter().map(|p| p.spec()).collect()
     }
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 fn stderr(out: &Output) -> String {
@@ -123,7 +79,7 @@ fn list_with_bad_lines_reports_line_numbers_and_verifies_the_rest() {
     )
     .unwrap();
     let out = f
-        .cmd(&f.root.join("r.db"))
+        .cmd(&f.root.join("r.db"), "cache")
         .arg("--list")
         .arg(&list)
         .output()
@@ -162,7 +118,7 @@ fn lockfile_registry_packages_verified_git_and_path_skipped() {
     )
     .unwrap();
     let out = f
-        .cmd(&f.root.join("r.db"))
+        .cmd(&f.root.join("r.db"), "cache")
         .arg("--lockfile")
         .arg(&lock)
         .output()
@@ -196,7 +152,7 @@ fn lockfile_registry_packages_verified_git_and_path_skipped() {
     )
     .unwrap();
     let out = f
-        .cmd(&f.root.join("r.db"))
+        .cmd(&f.root.join("r.db"), "cache")
         .arg("--lockfile")
         .arg(&lock)
         .output()
@@ -228,7 +184,7 @@ fn lockfile_registry_packages_verified_git_and_path_skipped() {
     // A lockfile that is not TOML: one error naming the line, exit 2.
     std::fs::write(&lock, "version = 3\n[[package]\nname = \"x\"\n").unwrap();
     let out = f
-        .cmd(&f.root.join("r.db"))
+        .cmd(&f.root.join("r.db"), "cache")
         .arg("--lockfile")
         .arg(&lock)
         .output()
@@ -252,7 +208,7 @@ fn a_repository_shared_by_many_packages_is_cloned_once() {
     let trace = f.root.join("git-trace.log");
     let list = f.list(&f.all_specs());
     let out = f
-        .cmd(&f.root.join("r.db"))
+        .cmd(&f.root.join("r.db"), "cache")
         .arg("--list")
         .arg(&list)
         .args(["--jobs", "8"])
@@ -283,7 +239,7 @@ fn registry_503_twice_then_ok_and_429_with_retry_after_are_retried() {
     f.server.rate_limit_next(beta_dl, 1, 1);
     let started = Instant::now();
     let out = f
-        .cmd(&f.root.join("r.db"))
+        .cmd(&f.root.join("r.db"), "cache")
         .args(["crates:alpha@1.0.0", "crates:beta@1.0.0"])
         .output()
         .unwrap();
@@ -308,7 +264,7 @@ fn a_run_killed_mid_way_resumes_and_decides_every_package_once() {
     // Slow downloads so the kill lands in the middle of the run.
     f.server.delay("/dl/", Duration::from_millis(250));
     let mut child = f
-        .cmd(&db)
+        .cmd(&db, "cache")
         .arg("--list")
         .arg(&list)
         .args(["--jobs", "2"])
@@ -335,7 +291,12 @@ fn a_run_killed_mid_way_resumes_and_decides_every_package_once() {
     );
     f.server.clear_delays();
 
-    let out = f.cmd(&db).arg("--list").arg(&list).output().unwrap();
+    let out = f
+        .cmd(&db, "cache")
+        .arg("--list")
+        .arg(&list)
+        .output()
+        .unwrap();
     let v = json(&out);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(v["summary"]["packages"], specs.len());
@@ -348,10 +309,15 @@ fn a_run_killed_mid_way_resumes_and_decides_every_package_once() {
     assert_eq!(rows.len(), specs.len(), "every package stored exactly once");
 
     // A third run decides nothing new; --recheck verifies everything again.
-    let out = f.cmd(&db).arg("--list").arg(&list).output().unwrap();
+    let out = f
+        .cmd(&db, "cache")
+        .arg("--list")
+        .arg(&list)
+        .output()
+        .unwrap();
     assert_eq!(json(&out)["summary"]["skipped"], specs.len());
     let out = f
-        .cmd(&db)
+        .cmd(&db, "cache")
         .arg("--list")
         .arg(&list)
         .arg("--recheck")
@@ -372,7 +338,7 @@ fn shards_cover_the_input_once_and_merge_is_idempotent() {
     for i in 0..3 {
         let db = f.root.join(format!("shard{i}.db"));
         let out = f
-            .cmd(&db)
+            .cmd(&db, "cache")
             .arg("--list")
             .arg(&list)
             .arg("--shard")

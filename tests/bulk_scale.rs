@@ -7,30 +7,9 @@
 mod bulk_support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
-use bulk_support::{RepoSpec, TestServer, World};
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    world: World,
-    server: TestServer,
-}
-
-fn fixture(repos: &[RepoSpec], tamper: &dyn Fn(&str, &str) -> bool) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().to_path_buf();
-    let world = World::build(&root, repos, tamper);
-    let server = TestServer::serve_files(|port| world.registry_files(port), true);
-    Fixture {
-        _dir: dir,
-        root,
-        world,
-        server,
-    }
-}
+use bulk_support::{fixture, json, Fixture, RepoSpec};
 
 /// A monorepo of three crates and three single-crate repositories, `versions` each.
 fn repos(versions: usize) -> Vec<RepoSpec> {
@@ -48,22 +27,6 @@ fn repos(versions: usize) -> Vec<RepoSpec> {
 }
 
 impl Fixture {
-    fn cmd(&self, db: &Path, cache: &str) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_provero"));
-        c.args(["verify", "--quiet", "--format", "json", "--registry"])
-            .arg(format!("crates={}", bulk_support::index_url(&self.server)))
-            .arg("--git-rewrite")
-            .arg(self.world.rewrite_arg())
-            .arg("--cache-dir")
-            .arg(self.root.join(cache))
-            .arg("--db")
-            .arg(db)
-            .env_remove("PROVERO_DB")
-            .env_remove("PROVERO_CACHE_BYTES")
-            .env("NO_COLOR", "1");
-        c
-    }
-
     /// Every spec, shuffled so that versions of one crate are spread over the list.
     fn shuffled_list(&self) -> PathBuf {
         let mut specs: Vec<String> = self.world.packages.iter().map(|p| p.spec()).collect();
@@ -82,15 +45,6 @@ impl Fixture {
         }
         m
     }
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 #[test]

@@ -264,6 +264,18 @@ mod tests {
     use super::*;
     use crate::attest::parse_pep740_provenance;
 
+    fn assert_all_passed(v: &Verification) {
+        let c = &v.checks;
+        for check in [
+            &c.subject_digest,
+            &c.certificate_chain,
+            &c.signature,
+            &c.transparency_log,
+        ] {
+            assert_eq!(check, &Check::Passed, "{c:?}");
+        }
+    }
+
     const REAL: &[u8] = include_bytes!("testdata/sigstore-3.6.1.tar.gz.provenance");
     /// sha256 of sigstore-3.6.1.tar.gz as PyPI serves it (Simple API `hashes.sha256`).
     const REAL_SHA256: &str = "ee60fdc9236fd6709271ad53b44027461360c3fde155d2af15482e4c451ff865";
@@ -280,10 +292,7 @@ mod tests {
             REAL_SHA256,
             &TrustRoot::sigstore_public(),
         );
-        assert_eq!(v.checks.subject_digest, Check::Passed);
-        assert_eq!(v.checks.certificate_chain, Check::Passed);
-        assert_eq!(v.checks.signature, Check::Passed);
-        assert_eq!(v.checks.transparency_log, Check::Passed);
+        assert_all_passed(&v);
         assert!(v.valid() && v.digest_matches());
         assert!(v.notes.is_empty(), "{:?}", v.notes);
         let p = &v.publisher;
@@ -324,10 +333,7 @@ mod tests {
             sha,
             &TrustRoot::sigstore_public(),
         );
-        assert_eq!(v.checks.subject_digest, Check::Passed);
-        assert_eq!(v.checks.certificate_chain, Check::Passed);
-        assert_eq!(v.checks.signature, Check::Passed);
-        assert_eq!(v.checks.transparency_log, Check::Passed);
+        assert_all_passed(&v);
         assert!(v.notes.is_empty(), "{:?}", v.notes);
         let p = &v.publisher;
         assert_eq!(p.issuer.as_deref(), Some("https://gitlab.com"));
@@ -355,10 +361,7 @@ mod tests {
         let sha = "fe60a7b15254eaec765388fc7ad54ee6298f48a36bcea06173e91ecd7ce52c7f";
         let root = TrustRoot::sigstore_public();
         let v = verify(&signed, "sigstore-0.2.3.gem", sha, &root);
-        assert_eq!(v.checks.subject_digest, Check::Passed);
-        assert_eq!(v.checks.certificate_chain, Check::Passed);
-        assert_eq!(v.checks.signature, Check::Passed);
-        assert_eq!(v.checks.transparency_log, Check::Passed);
+        assert_all_passed(&v);
         assert!(v.notes.is_empty(), "{:?}", v.notes);
         let p = &v.publisher;
         assert_eq!(
@@ -509,10 +512,7 @@ mod tests {
             .remove(0);
         let sha = "a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf";
         let v = verify(&signed, "a.txt", sha, &root);
-        assert_eq!(v.checks.subject_digest, Check::Passed);
-        assert_eq!(v.checks.certificate_chain, Check::Passed);
-        assert_eq!(v.checks.signature, Check::Passed);
-        assert_eq!(v.checks.transparency_log, Check::Passed);
+        assert_all_passed(&v);
         assert!(v.notes[0].contains("RFC 3161"), "{:?}", v.notes);
         // The production root trusts neither staging's CA nor its log.
         let v = verify(&signed, "a.txt", sha, &TrustRoot::sigstore_public());

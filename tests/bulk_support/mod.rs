@@ -326,3 +326,54 @@ fn git(args: &[&str], dir: &Path, cwd: Option<&Path>) {
 pub fn index_url(server: &TestServer) -> String {
     server.url("/index/")
 }
+
+/// A built world served on loopback, in a scratch directory, for the bulk tests.
+pub struct Fixture {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub world: World,
+    pub server: TestServer,
+}
+
+/// Build `repos` (with `tamper` deciding which versions are published tampered) and serve them.
+pub fn fixture(repos: &[RepoSpec], tamper: &dyn Fn(&str, &str) -> bool) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let world = World::build(&root, repos, tamper);
+    let server = TestServer::serve_files(|port| world.registry_files(port), true);
+    Fixture {
+        _dir: dir,
+        root,
+        world,
+        server,
+    }
+}
+
+impl Fixture {
+    /// `provero verify` against this world, results store `db`, cache `<root>/<cache>`.
+    pub fn cmd(&self, db: &Path, cache: &str) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_provero"));
+        c.args(["verify", "--quiet", "--format", "json", "--registry"])
+            .arg(format!("crates={}", index_url(&self.server)))
+            .arg("--git-rewrite")
+            .arg(self.world.rewrite_arg())
+            .arg("--cache-dir")
+            .arg(self.root.join(cache))
+            .arg("--db")
+            .arg(db)
+            .env_remove("PROVERO_DB")
+            .env_remove("PROVERO_CACHE_BYTES")
+            .env("NO_COLOR", "1");
+        c
+    }
+}
+
+/// The report on stdout, or a panic quoting stderr.
+pub fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
