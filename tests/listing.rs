@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::run::run_provero_in;
 use common::{Output, TestServer, World};
 
@@ -287,24 +289,8 @@ fn a_versions_file_lists_gems_with_platforms_and_without_yanked_versions() {
     let server = TestServer::serve_dir(&served);
     let cwd = tmp.path().join("cwd");
     std::fs::create_dir_all(&cwd).unwrap();
-    let run = |extra: &[&str]| {
-        let mut args: Vec<String> = [
-            "verify",
-            "--list-only",
-            "--no-db",
-            "--cache-dir",
-            &tmp.path().join("cache").display().to_string(),
-            "--registry",
-            &format!("gems={}/", server.base_url()),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let out = run_provero_in(&cwd, &args);
-        out.assert_no_crash();
-        out
-    };
+    let registry = format!("gems={}/", server.base_url());
+    let run = |extra: &[&str]| list_only_at(&cwd, tmp.path(), &registry, extra);
     let out = run(&["gems:*@*"]);
     assert_eq!(out.code, 0, "{}", out.dump());
     assert_eq!(
@@ -379,24 +365,8 @@ fn a_simple_root_names_projects_and_each_page_gives_versions() {
     let server = TestServer::serve_dir(&served);
     let cwd = tmp.path().join("cwd");
     std::fs::create_dir_all(&cwd).unwrap();
-    let run = |extra: &[&str]| {
-        let mut args: Vec<String> = [
-            "verify",
-            "--list-only",
-            "--no-db",
-            "--cache-dir",
-            &tmp.path().join("cache").display().to_string(),
-            "--registry",
-            &format!("pypi={}/simple/", server.base_url()),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let out = run_provero_in(&cwd, &args);
-        out.assert_no_crash();
-        out
-    };
+    let registry = format!("pypi={}/simple/", server.base_url());
+    let run = |extra: &[&str]| list_only_at(&cwd, tmp.path(), &registry, extra);
     // Names only: the root, and no project page.
     let out = run(&["pypi:requests*"]);
     assert_eq!(out.code, 0, "{}", out.dump());
@@ -414,4 +384,26 @@ fn a_simple_root_names_projects_and_each_page_gives_versions() {
     assert_eq!(server.hits("/simple/requests/"), 1);
     assert_eq!(server.hits("/simple/requests-oauth/"), 1);
     assert!(server.requests_for("/simple/django/").is_empty());
+}
+
+/// `provero verify --list-only` in `cwd` against the loopback registry `registry`
+/// (`ECO=URL`), its cache under `tmp`, with `extra` arguments.
+fn list_only_at(cwd: &Path, tmp: &Path, registry: &str, extra: &[&str]) -> Output {
+    let cache = tmp.join("cache").display().to_string();
+    let mut args: Vec<String> = [
+        "verify",
+        "--list-only",
+        "--no-db",
+        "--cache-dir",
+        &cache,
+        "--registry",
+        registry,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let out = run_provero_in(cwd, &args);
+    out.assert_no_crash();
+    out
 }
