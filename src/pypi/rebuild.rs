@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 
 use crate::rebuild::regenerate::{RegenCx, Regenerated};
-use crate::rebuild::stabilizers::{PkgInfoHeaderOrder, PkgInfoMetadataVersion, Stabilizer};
+use crate::rebuild::stabilizers::{
+    PkgInfoHeaderOrder, PkgInfoMetadataVersion, SetupCfgReserialised, Stabilizer,
+};
 use crate::rebuild::{Failure, Plan, PlanCx, Rebuilder};
 
 pub struct Pep517Sdist;
@@ -179,6 +181,7 @@ impl Rebuilder for Pep517Sdist {
         vec![
             Box::new(PkgInfoMetadataVersion),
             Box::new(PkgInfoHeaderOrder),
+            Box::new(SetupCfgReserialised),
         ]
     }
 

@@ -2,6 +2,7 @@
 //! (`PKG-INFO`, `METADATA`) and a gem's `metadata.gz` and `checksums.yaml.gz`.
 
 use super::stabilizers::{StabilizeCx, Stabilizer};
+use crate::pypi::pyconfig::{normalised_ini, parse_ini};
 
 /// Headers and body of an RFC 822 style metadata file (`PKG-INFO`, `METADATA`).
 fn headers(text: &str) -> (Vec<(String, String)>, String) {
@@ -70,7 +71,15 @@ impl Stabilizer for PkgInfoHeaderOrder {
 
 /// Core-metadata fields and the metadata version that introduced them: a rebuilt file of a
 /// newer version may carry them where the published older one could not.
-const NEWER_FIELDS: [(&str, [u64; 2]); 6] = [
+const NEWER_FIELDS: [(&str, [u64; 2]); 14] = [
+    ("maintainer", [1, 2]),
+    ("maintainer-email", [1, 2]),
+    ("requires-python", [1, 2]),
+    ("requires-dist", [1, 2]),
+    ("provides-dist", [1, 2]),
+    ("obsoletes-dist", [1, 2]),
+    ("requires-external", [1, 2]),
+    ("project-url", [1, 2]),
     ("description-content-type", [2, 1]),
     ("provides-extra", [2, 1]),
     ("license-file", [2, 1]),
@@ -156,6 +165,33 @@ impl Stabilizer for PkgInfoMetadataVersion {
             render_fields(metadata_fields(p, None)),
             render_fields(metadata_fields(r, Some(&vp))),
         ))
+    }
+}
+
+/// `setup.cfg` as setuptools rewrote it.
+pub struct SetupCfgReserialised;
+impl Stabilizer for SetupCfgReserialised {
+    fn name(&self) -> &'static str {
+        "setuptools-setup-cfg"
+    }
+    fn reason(&self) -> &'static str {
+        "setuptools re-serialises setup.cfg (comments dropped) with an [egg_info] section, older ones copied it; compared as INI without it"
+    }
+    fn stabilize(
+        &self,
+        path: &str,
+        p: &[u8],
+        r: &[u8],
+        _cx: &StabilizeCx<'_>,
+    ) -> Option<(Vec<u8>, Vec<u8>)> {
+        if path != "setup.cfg" {
+            return None;
+        }
+        let ini = |b: &[u8]| {
+            let n = normalised_ini(&parse_ini(&String::from_utf8_lossy(b)), "egg_info");
+            format!("{n:?}").into_bytes()
+        };
+        Some((ini(p), ini(r)))
     }
 }
 
@@ -290,6 +326,33 @@ mod tests {
             v12_evil.as_str(),
             v21
         ));
+    }
+
+    #[test]
+    fn metadata_1_1_lacks_the_fields_1_2_added() {
+        // pyyaml 5.3.1: published 1.1 without Requires-Python, rebuilt 2.1 with it.
+        let v11 = "Metadata-Version: 1.1\nName: x\nVersion: 1.0\nDescription: Line one\n\n";
+        let v21 =
+            "Metadata-Version: 2.1\nName: x\nVersion: 1.0\nRequires-Python: >=3.8\n\nLine one\n";
+        assert!(apply(&PkgInfoMetadataVersion, "PKG-INFO", v11, v21));
+        // A 1.2 file could carry it: its absence is a difference.
+        let v12 = v11.replace("1.1", "1.2");
+        assert!(!apply(&PkgInfoMetadataVersion, "PKG-INFO", &v12, v21));
+    }
+
+    #[test]
+    fn setup_cfg_rewritten_by_setuptools_but_not_a_changed_value() {
+        let copied = "\n# where yaml.h is\n[build_ext]\n#include_dirs=/usr/local/include\n\n[metadata]\nlicense_file = LICENSE";
+        let rewritten = "[build_ext]\n\n[metadata]\nlicense_file = LICENSE\n\n[egg_info]\ntag_build = \ntag_date = 0\n\n";
+        let s = SetupCfgReserialised;
+        assert!(apply(&s, "setup.cfg", copied, rewritten));
+        assert!(!apply(
+            &s,
+            "setup.cfg",
+            &copied.replace("LICENSE", "EVIL"),
+            rewritten
+        ));
+        assert!(!apply(&s, "sub/setup.cfg", copied, rewritten));
     }
 
     #[test]

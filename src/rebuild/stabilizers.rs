@@ -11,6 +11,7 @@ use crate::archive::Files;
 
 pub use super::metadata_stabilizers::{
     GemChecksums, GemDate, GemRubygemsVersion, PkgInfoHeaderOrder, PkgInfoMetadataVersion,
+    SetupCfgReserialised,
 };
 
 /// What a file-level stabilizer may consult besides the two files.
