@@ -23,7 +23,7 @@ use crate::http::{Http, HttpConfig, Timeouts};
 pub use crate::input::{collect_inputs, parse_list, Input};
 use crate::profile::Profiles;
 use crate::repo_url::Rewrites;
-use crate::report::{human_result, InputError, PackageResult, Report, Style};
+use crate::report::{human_result, InputError, PackageResult, Report, Style, Summary};
 use crate::shard::Shard;
 use crate::spec::VersionReq;
 use crate::store::{Settings, Store, Writer};
@@ -280,10 +280,16 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     let started = Instant::now();
     let total = work.len();
     let progress = Progress::new(run.progress && total >= 1, total);
-    let mut results: Vec<(usize, PackageResult)> = Vec::with_capacity(total);
+    // Finished results go to the spill, not to memory: what is held per package is its
+    // offset there (and, while its package's versions are in flight, what `regression` needs).
+    let mut spill = crate::spill::SpillWriter::create(&run.cache_dir)?;
+    let mut at: Vec<u64> = vec![NOT_YET; total];
+    let mut summary = Summary::default();
+    let mut spill_error = None;
     let mut stored = 0;
-    // This run's results by package, for `regression` warnings.
+    // This run's results by package, for `regression` warnings (packages in flight only).
     let mut seen = crate::regression::History::new();
+    let groups = std::cell::RefCell::new(Groups::default());
     let today = crate::allow::today();
     let mut allow_used: Vec<usize> = Vec::new();
     {
@@ -291,7 +297,11 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
         let progress = &progress;
         let verifier = &verifier;
         let fingerprints = &fingerprints;
-        let mut stream = futures::stream::iter(in_groups(work))
+        let groups = &groups;
+        let work = in_groups(work)
+            .into_iter()
+            .inspect(|(_, w)| groups.borrow_mut().started(group_of(w)));
+        let mut stream = futures::stream::iter(work)
             .map(|(i, w)| async move {
                 let _in_flight = progress.start(i, w.key());
                 let fp = fingerprints[&w.ecosystem].as_str();
@@ -299,7 +309,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                 match &mut done.0 {
                     Done::Decided(r) | Done::Stored(r) => r.lockfile = w.origin.clone(),
                 }
-                (i, done)
+                (i, group_of(&w), done)
             })
             .buffer_unordered(jobs);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -311,7 +321,9 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                     continue;
                 }
             };
-            let Some((i, (done, pin))) = next else { break };
+            let Some((i, group, (done, pin))) = next else {
+                break;
+            };
             let mut r = match done {
                 Done::Decided(r) => {
                     if let Some(w) = &writer {
@@ -331,9 +343,8 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                 r.verdict = Verdict::judge(&r.findings);
             }
             note_regression(&mut r, store, &seen);
-            seen.entry((r.package.ecosystem, r.package.name.clone()))
-                .or_default()
-                .push(past);
+            let key = (r.package.ecosystem, r.package.name.clone());
+            seen.entry(key.clone()).or_default().push(past);
             for i in run.allow.apply(&mut r, today) {
                 if !allow_used.contains(&i) {
                     allow_used.push(i);
@@ -343,7 +354,24 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             if run.stream_human {
                 progress.print(&human_result(&r, run.style));
             }
-            results.push((i, r));
+            // Only a candidate can change when later versions of its package finish; the
+            // others are final now.
+            let candidate = crate::regression::candidate(&r);
+            if !candidate {
+                summary.add(&r);
+            }
+            let written = spill.append(&r).map(|o| at[i] = o).and_then(|()| {
+                let done = groups.borrow_mut().finished(group, i, candidate, key);
+                match done {
+                    Some(g) => finish_group(g, &mut spill, &mut at, &mut summary, &mut seen, store),
+                    None => Ok(()),
+                }
+            });
+            if let Err(e) = written {
+                // What was decided is in the store; the report cannot be made.
+                spill_error = Some(e);
+                break;
+            }
         }
     }
     progress.finish();
@@ -360,21 +388,131 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             });
         }
     }
+    if let Some(e) = spill_error {
+        anyhow::bail!("{e}; the run stopped (what was decided is in the results store, and a new run resumes from there)");
+    }
+    // Versions decided later in this run than the one they precede count too: every package
+    // still open is complete now.
+    for g in groups.into_inner().drain() {
+        finish_group(
+            g,
+            &mut spill,
+            &mut at,
+            &mut summary,
+            &mut seen,
+            store.as_ref(),
+        )?;
+    }
     let elapsed = started.elapsed();
     tracing::info!(
         "{total} packages in {elapsed:.1?} ({:.1}/s), {stored} already decided",
         total as f64 / elapsed.as_secs_f64().max(1e-3)
     );
-    results.sort_by_key(|(i, _)| *i);
-    // Versions decided later in this run than the one they precede count too.
-    for (_, r) in results.iter_mut() {
-        note_regression(r, store.as_ref(), &seen);
-    }
-    let mut report = Report::new(results.into_iter().map(|(_, r)| r).collect(), errors)
-        .with_skipped_inputs(skipped_inputs);
+    summary.errors += errors.len();
+    let order = at.into_iter().filter(|&o| o != NOT_YET).collect();
+    let mut report =
+        Report::spilled(spill.finish(order)?, errors, summary).with_skipped_inputs(skipped_inputs);
     report.summary.skipped = stored;
     report.warnings = run.allow.warnings(&allow_used, today);
     Ok(report)
+}
+
+/// An offset for a package whose result is not in the spill (yet).
+const NOT_YET: u64 = u64::MAX;
+
+/// A package (ecosystem, canonical name): the unit [`in_groups`] keeps together.
+type GroupKey = (Ecosystem, String);
+
+fn group_of(w: &Work) -> GroupKey {
+    (w.ecosystem, w.ecosystem.handler().canonical_name(&w.name))
+}
+
+/// The packages whose versions are in flight, so that each one's `regression` can be judged
+/// again against all of its versions in this run once the last of them finishes, and then
+/// forgotten. The work comes grouped ([`in_groups`]): a package is fully started when the next
+/// one starts.
+#[derive(Default)]
+struct Groups {
+    open: HashMap<GroupKey, Open>,
+    current: Option<GroupKey>,
+}
+
+#[derive(Default)]
+struct Open {
+    started: usize,
+    finished: usize,
+    /// Every version has started.
+    closed: bool,
+    /// Results that may still change: list indexes.
+    candidates: Vec<usize>,
+    /// The names this package's results carry (the `regression` history's keys).
+    names: Vec<GroupKey>,
+}
+
+impl Groups {
+    fn started(&mut self, key: GroupKey) {
+        if self.current.as_ref() != Some(&key) {
+            if let Some(prev) = self.current.take() {
+                if let Some(o) = self.open.get_mut(&prev) {
+                    o.closed = true;
+                }
+            }
+            self.current = Some(key.clone());
+        }
+        self.open.entry(key).or_default().started += 1;
+    }
+
+    /// A result of `key` finished; the package when that was its last.
+    fn finished(
+        &mut self,
+        key: GroupKey,
+        index: usize,
+        candidate: bool,
+        name: GroupKey,
+    ) -> Option<Open> {
+        let o = self.open.get_mut(&key)?;
+        o.finished += 1;
+        if candidate {
+            o.candidates.push(index);
+        }
+        if !o.names.contains(&name) {
+            o.names.push(name);
+        }
+        if o.closed && o.finished == o.started {
+            return self.open.remove(&key);
+        }
+        None
+    }
+
+    fn drain(self) -> impl Iterator<Item = Open> {
+        self.open.into_values()
+    }
+}
+
+/// A package's every version has finished: judge `regression` again for those that can have
+/// one, now against all of them (the spill gets the new result), count them in the summary,
+/// and forget the package's history.
+fn finish_group(
+    g: Open,
+    spill: &mut crate::spill::SpillWriter,
+    at: &mut [u64],
+    summary: &mut Summary,
+    seen: &mut crate::regression::History,
+    store: Option<&Mutex<Store>>,
+) -> std::io::Result<()> {
+    for i in g.candidates {
+        let mut r = spill.read(at[i])?;
+        let before = r.findings.clone();
+        note_regression(&mut r, store, seen);
+        if r.findings != before {
+            at[i] = spill.append(&r)?;
+        }
+        summary.add(&r);
+    }
+    for name in &g.names {
+        seen.remove(name);
+    }
+    Ok(())
 }
 
 /// The work with its place in the list, every version of a package together (in list order):

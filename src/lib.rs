@@ -32,6 +32,7 @@ pub mod shard;
 pub mod shared_repo;
 pub mod source;
 pub mod spec;
+pub mod spill;
 pub mod stdout;
 pub mod store;
 pub mod submodules;
