@@ -7,7 +7,8 @@
 //!
 //! Bounds: `--jobs` packages in flight; beneath that the [`Verifier`] bounds git operations and
 //! CPU-bound comparison with their own semaphores and [`Http`] bounds connections per host.
-//! Memory holds one archive per package in flight, and the finished results (findings only).
+//! Memory holds one archive per package in flight; finished results go to the spill
+//! (`src/spill.rs`), 8 bytes per package kept here.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -361,11 +362,14 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                 summary.add(&r);
             }
             let written = spill.append(&r).map(|o| at[i] = o).and_then(|()| {
-                let done = groups.borrow_mut().finished(group, i, candidate, key);
-                match done {
-                    Some(g) => finish_group(g, &mut spill, &mut at, &mut summary, &mut seen, store),
-                    None => Ok(()),
-                }
+                let done = {
+                    let mut g = groups.borrow_mut();
+                    g.finished(group, i, candidate, key);
+                    g.take_done()
+                };
+                done.into_iter().try_for_each(|g| {
+                    finish_group(g, &mut spill, &mut at, &mut summary, &mut seen, store)
+                })
             });
             if let Err(e) = written {
                 // What was decided is in the store; the report cannot be made.
@@ -435,6 +439,8 @@ fn group_of(w: &Work) -> GroupKey {
 struct Groups {
     open: HashMap<GroupKey, Open>,
     current: Option<GroupKey>,
+    /// Packages complete since [`Groups::take_done`] was last asked.
+    done: Vec<Open>,
 }
 
 #[derive(Default)]
@@ -456,21 +462,16 @@ impl Groups {
                 if let Some(o) = self.open.get_mut(&prev) {
                     o.closed = true;
                 }
+                self.complete(&prev);
             }
             self.current = Some(key.clone());
         }
         self.open.entry(key).or_default().started += 1;
     }
 
-    /// A result of `key` finished; the package when that was its last.
-    fn finished(
-        &mut self,
-        key: GroupKey,
-        index: usize,
-        candidate: bool,
-        name: GroupKey,
-    ) -> Option<Open> {
-        let o = self.open.get_mut(&key)?;
+    /// A result of package `key` finished, carrying `name`.
+    fn finished(&mut self, key: GroupKey, index: usize, candidate: bool, name: GroupKey) {
+        let o = self.open.entry(key.clone()).or_default();
         o.finished += 1;
         if candidate {
             o.candidates.push(index);
@@ -478,14 +479,27 @@ impl Groups {
         if !o.names.contains(&name) {
             o.names.push(name);
         }
-        if o.closed && o.finished == o.started {
-            return self.open.remove(&key);
-        }
-        None
+        self.complete(&key);
     }
 
+    fn complete(&mut self, key: &GroupKey) {
+        if self
+            .open
+            .get(key)
+            .is_some_and(|o| o.closed && o.finished == o.started)
+        {
+            self.done.extend(self.open.remove(key));
+        }
+    }
+
+    /// The packages whose every version has started and finished.
+    fn take_done(&mut self) -> Vec<Open> {
+        std::mem::take(&mut self.done)
+    }
+
+    /// Every package, complete or not (the run is over).
     fn drain(self) -> impl Iterator<Item = Open> {
-        self.open.into_values()
+        self.done.into_iter().chain(self.open.into_values())
     }
 }
 
@@ -779,6 +793,35 @@ mod tests {
             work(Ecosystem::Pypi, "click", None, &[]),
         ];
         assert_eq!(dedup(other).len(), 5);
+    }
+
+    #[test]
+    fn a_package_is_done_when_every_version_started_and_finished() {
+        let key = |n: &str| (Ecosystem::Crates, n.to_string());
+        let done = |g: &mut Groups| -> Vec<Vec<usize>> {
+            g.take_done().into_iter().map(|o| o.candidates).collect()
+        };
+        let mut g = Groups::default();
+        g.started(key("a"));
+        g.started(key("a"));
+        g.finished(key("a"), 0, true, key("a"));
+        g.finished(key("a"), 1, false, key("A"));
+        assert!(done(&mut g).is_empty(), "a third version of `a` may still come");
+        // `b` starts: `a`, already finished, is complete.
+        g.started(key("b"));
+        assert_eq!(done(&mut g), [vec![0]]);
+        g.started(key("c"));
+        assert!(done(&mut g).is_empty(), "b is in flight");
+        g.finished(key("b"), 2, true, key("b"));
+        assert_eq!(done(&mut g), [vec![2]]);
+        assert_eq!(g.drain().count(), 1, "c is open when the run ends");
+        let mut names = Groups::default();
+        names.started(key("a"));
+        names.started(key("a"));
+        names.finished(key("a"), 0, false, key("a"));
+        names.finished(key("a"), 1, false, key("A"));
+        names.started(key("b"));
+        assert_eq!(names.take_done()[0].names, [key("a"), key("A")]);
     }
 
     #[test]
