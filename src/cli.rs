@@ -637,7 +637,7 @@ fn report(args: ReportArgs, globals: Globals) -> anyhow::Result<i32> {
         .map_err(anyhow::Error::msg)?;
     let outputs: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
     crate::preflight::check_outputs(&outputs)?;
-    let report = stored_report(&db, &cache_dir, &gates.allow, args.slowest)?;
+    let report = crate::report::stored::read(&db, &cache_dir, &gates.allow, args.slowest)?;
     if args.by_repository {
         by_repository(&report, args.format, &targets)?;
         return Ok(gate_exit(&report, gates.fail_on));
@@ -655,78 +655,6 @@ fn report(args: ReportArgs, globals: Globals) -> anyhow::Result<i32> {
     }
     write_report(&report, &targets, on_stdout, style, &gates)?;
     Ok(gate_exit(&report, gates.fail_on))
-}
-
-/// What a store holds as a report, read a package at a time into a spill in `cache_dir`:
-/// `regression` judged against the package's other stored versions (the store keeps a
-/// package's rows together), today's allow entries applied, the regressions first, and the
-/// `slowest` packages kept aside.
-fn stored_report(
-    db: &std::path::Path,
-    cache_dir: &std::path::Path,
-    allow: &crate::allow::AllowList,
-    slowest: usize,
-) -> anyhow::Result<crate::report::Report> {
-    use crate::report::{PackageResult, Summary, Timing};
-    let store = crate::store::Store::open(db)?;
-    let today = crate::allow::today();
-    let mut spill = crate::spill::SpillWriter::create(cache_dir)?;
-    let (mut first, mut rest) = (Vec::new(), Vec::new());
-    let mut summary = Summary::default();
-    let mut slow: Vec<Timing> = Vec::new();
-    let mut used: Vec<usize> = Vec::new();
-    let by_time = |a: &Timing, b: &Timing| {
-        b.duration_ms
-            .cmp(&a.duration_ms)
-            .then(a.package.cmp(&b.package))
-    };
-    let mut package: Vec<PackageResult> = Vec::new();
-    let mut flush = |package: &mut Vec<PackageResult>| -> anyhow::Result<()> {
-        let history: Vec<crate::regression::Past> =
-            package.iter().map(crate::regression::Past::of).collect();
-        for mut r in package.drain(..) {
-            crate::regression::annotate(&mut r, &history);
-            for i in allow.apply(&mut r, today) {
-                if !used.contains(&i) {
-                    used.push(i);
-                }
-            }
-            summary.add(&r);
-            slow.push(Timing {
-                package: r.package.clone(),
-                duration_ms: r.duration_ms,
-            });
-            if slow.len() > 2 * slowest + 64 {
-                slow.sort_by(by_time);
-                slow.truncate(slowest);
-            }
-            let at = spill.append(&r)?;
-            if crate::regression::has_regression(&r) {
-                first.push(at);
-            } else {
-                rest.push(at);
-            }
-        }
-        Ok(())
-    };
-    store.for_each(|r| {
-        let same = package.last().is_some_and(|p| {
-            p.package.ecosystem == r.package.ecosystem && p.package.name == r.package.name
-        });
-        if !same {
-            flush(&mut package)?;
-        }
-        package.push(r);
-        Ok(())
-    })?;
-    flush(&mut package)?;
-    slow.sort_by(by_time);
-    slow.truncate(slowest);
-    summary.slowest = slow;
-    first.extend(rest);
-    let mut report = crate::report::Report::spilled(spill.finish(first)?, Vec::new(), summary);
-    report.warnings = allow.warnings(&used, today);
-    Ok(report)
 }
 
 /// `provero report --by-repository`: the view by repository, to stdout and every `--output`.

@@ -17,6 +17,7 @@ pub mod gate;
 pub mod git;
 pub mod history;
 pub mod http;
+pub mod in_flight;
 pub mod input;
 pub mod listing;
 pub mod locate;

@@ -13,6 +13,7 @@
 //! | `repository.rs` | the view by repository: one project's releases on every registry |
 //! | `output.rs` | `--output` targets: format from `FORMAT=FILE` or the extension |
 //! | `diff.rs` | reads back the unified diffs findings carry (side by side, first changed line) |
+//! | `stored.rs` | `provero report`: a store read a package at a time into a spill |
 //! | `intoto.rs` | in-toto Statements (SLSA verification summaries), DSSE-signed with `--sign-key` |
 
 mod diff;
@@ -26,6 +27,7 @@ mod model;
 pub mod output;
 pub mod repository;
 mod sarif;
+pub mod stored;
 
 pub use html::html;
 pub use human::{human_result, human_summary, Style};
