@@ -535,8 +535,9 @@ fn secs(n: u64, flag: &str) -> anyhow::Result<std::time::Duration> {
     Ok(std::time::Duration::from_secs(n))
 }
 
-/// Render a report into every `--output` file and standard output; unless standard output
-/// carries a machine-readable format, the closing summary goes to stderr.
+/// Render a report into every `--output` file and standard output, each streamed over the
+/// results; unless standard output carries a machine-readable format, the closing summary goes
+/// to stderr.
 fn write_report(
     report: &crate::report::Report,
     targets: &[crate::report::output::Target],
@@ -549,13 +550,23 @@ fn write_report(
             color: false,
             ..style
         };
-        let text = render(t.format, report, plain, gates)?;
-        std::fs::write(&t.path, text.as_bytes())
+        let written = std::fs::File::create(&t.path)
+            .map_err(anyhow::Error::from)
+            .and_then(|f| {
+                let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
+                render(t.format, report, plain, gates, &mut w)?;
+                w.into_inner().map_err(|e| e.into_error())?;
+                Ok(())
+            });
+        written
             .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", t.path.display()))?;
     }
     // Human lines on stdout were streamed (or printed) already.
     if let Some(format) = on_stdout.filter(|f| *f != Format::Human) {
-        crate::stdout::write(&render(format, report, style, gates)?);
+        let mut w = crate::stdout::writer();
+        render(format, report, style, gates, &mut w)
+            .map_err(|e| anyhow::anyhow!("cannot write the report to standard output: {e}"))?;
+        std::io::Write::flush(&mut w)?;
     }
     if !on_stdout.is_some_and(Format::is_machine_readable) {
         let mut notes = String::new();
@@ -574,43 +585,51 @@ fn write_report(
     Ok(())
 }
 
-/// A report in one format; in-toto statements need the run's signing key, so they are rendered
-/// here rather than by `Format::render`.
+/// A report in one format into `w`; in-toto statements need the run's signing key, so they are
+/// rendered here rather than by `Format::write`.
 fn render(
     format: Format,
     report: &crate::report::Report,
     style: crate::report::Style,
     gates: &Gates,
-) -> anyhow::Result<String> {
+    w: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
     if format == Format::Intoto {
-        Ok(intoto(report, gates))
+        intoto(report, gates, w)
     } else {
-        format.render(report, style)
+        format.write(report, style, w)
     }
 }
 
 /// The in-toto statements (signed when a key was given); says on stderr how many packages had
 /// no artifact to attest.
-fn intoto(report: &crate::report::Report, gates: &Gates) -> String {
+fn intoto(
+    report: &crate::report::Report,
+    gates: &Gates,
+    w: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
     use crate::report::intoto;
     let cx = intoto::Context::of(report, gates.signer.as_ref());
-    let n = intoto::unattested(report);
+    let n = intoto::write(report, &cx, w)?;
     if n > 0 {
         eprintln!("note: {n} package(s) without a downloaded artifact have no statement");
     }
-    intoto::render(report, &cx)
+    Ok(())
 }
 
 /// `provero report`: render what a store holds. Exit code as for the run that decided it
 /// (1 when any stored package has a red flag; errors are never stored).
 fn report(args: ReportArgs, globals: Globals) -> anyhow::Result<i32> {
     let gates = args.gates.settle()?;
-    let db = args.db.unwrap_or_else(|| {
-        args.cache_dir
-            .or_else(|| gates.config.cache_dir.clone())
-            .unwrap_or_else(default_cache_dir)
-            .join("results.db")
-    });
+    let cache_dir = args
+        .cache_dir
+        .clone()
+        .or_else(|| gates.config.cache_dir.clone())
+        .unwrap_or_else(default_cache_dir);
+    let db = args
+        .db
+        .clone()
+        .unwrap_or_else(|| cache_dir.join("results.db"));
     if !db.is_file() {
         anyhow::bail!("no results store at {}", db.display());
     }
@@ -618,18 +637,7 @@ fn report(args: ReportArgs, globals: Globals) -> anyhow::Result<i32> {
         .map_err(anyhow::Error::msg)?;
     let outputs: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
     crate::preflight::check_outputs(&outputs)?;
-    let store = crate::store::Store::open(&db)?;
-    let mut results = store.all()?;
-    // Regressions are judged against the whole store, and read first.
-    crate::regression::annotate_all_regressions_first(&mut results);
-    // The store keeps what was found; what is accepted is decided by today's allow entries.
-    let today = crate::allow::today();
-    let mut used = Vec::new();
-    for r in &mut results {
-        used.extend(gates.allow.apply(r, today));
-    }
-    let mut report = crate::report::Report::new(results, Vec::new()).with_slowest(args.slowest);
-    report.warnings = gates.allow.warnings(&used, today);
+    let report = crate::report::stored::read(&db, &cache_dir, &gates.allow, args.slowest)?;
     if args.by_repository {
         by_repository(&report, args.format, &targets)?;
         return Ok(gate_exit(&report, gates.fail_on));
@@ -641,8 +649,8 @@ fn report(args: ReportArgs, globals: Globals) -> anyhow::Result<i32> {
         diff: false,
     };
     if on_stdout == Some(Format::Human) {
-        for r in &report.results {
-            crate::stdout::write(&crate::report::human_result(r, style));
+        for r in report.each() {
+            crate::stdout::write(&crate::report::human_result(&*r?, style));
         }
     }
     write_report(&report, &targets, on_stdout, style, &gates)?;
@@ -656,7 +664,7 @@ fn by_repository(
     targets: &[crate::report::output::Target],
 ) -> anyhow::Result<()> {
     use crate::report::repository;
-    let views = repository::by_repository(&report.results);
+    let views = repository::of_report(report)?;
     let render = |f: Format| -> anyhow::Result<String> {
         Ok(match f {
             Format::Human => repository::human(&views),

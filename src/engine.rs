@@ -7,7 +7,8 @@
 //!
 //! Bounds: `--jobs` packages in flight; beneath that the [`Verifier`] bounds git operations and
 //! CPU-bound comparison with their own semaphores and [`Http`] bounds connections per host.
-//! Memory holds one archive per package in flight, and the finished results (findings only).
+//! Memory holds one archive per package in flight; finished results go to the spill
+//! (`src/spill.rs`), 8 bytes per package kept here.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -20,10 +21,11 @@ use crate::allow::AllowList;
 use crate::ecosystem::Ecosystem;
 use crate::finding::{Code, Finding, Verdict};
 use crate::http::{Http, HttpConfig, Timeouts};
+use crate::in_flight::{finish_group, group_of, Groups};
 pub use crate::input::{collect_inputs, parse_list, Input};
 use crate::profile::Profiles;
 use crate::repo_url::Rewrites;
-use crate::report::{human_result, InputError, PackageResult, Report, Style};
+use crate::report::{human_result, InputError, PackageResult, Report, Style, Summary};
 use crate::shard::Shard;
 use crate::spec::VersionReq;
 use crate::store::{Settings, Store, Writer};
@@ -280,10 +282,16 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     let started = Instant::now();
     let total = work.len();
     let progress = Progress::new(run.progress && total >= 1, total);
-    let mut results: Vec<(usize, PackageResult)> = Vec::with_capacity(total);
+    // Finished results go to the spill, not to memory: what is held per package is its
+    // offset there (and, while its package's versions are in flight, what `regression` needs).
+    let mut spill = crate::spill::SpillWriter::create(&run.cache_dir)?;
+    let mut at: Vec<u64> = vec![NOT_YET; total];
+    let mut summary = Summary::default();
+    let mut spill_error = None;
     let mut stored = 0;
-    // This run's results by package, for `regression` warnings.
+    // This run's results by package, for `regression` warnings (packages in flight only).
     let mut seen = crate::regression::History::new();
+    let groups = std::cell::RefCell::new(Groups::default());
     let today = crate::allow::today();
     let mut allow_used: Vec<usize> = Vec::new();
     {
@@ -291,7 +299,11 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
         let progress = &progress;
         let verifier = &verifier;
         let fingerprints = &fingerprints;
-        let mut stream = futures::stream::iter(in_groups(work))
+        let groups = &groups;
+        let work = in_groups(work)
+            .into_iter()
+            .inspect(|(_, w)| groups.borrow_mut().started(group_of(w)));
+        let mut stream = futures::stream::iter(work)
             .map(|(i, w)| async move {
                 let _in_flight = progress.start(i, w.key());
                 let fp = fingerprints[&w.ecosystem].as_str();
@@ -299,7 +311,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                 match &mut done.0 {
                     Done::Decided(r) | Done::Stored(r) => r.lockfile = w.origin.clone(),
                 }
-                (i, done)
+                (i, group_of(&w), done)
             })
             .buffer_unordered(jobs);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -311,7 +323,9 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                     continue;
                 }
             };
-            let Some((i, (done, pin))) = next else { break };
+            let Some((i, group, (done, pin))) = next else {
+                break;
+            };
             let mut r = match done {
                 Done::Decided(r) => {
                     if let Some(w) = &writer {
@@ -331,9 +345,8 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                 r.verdict = Verdict::judge(&r.findings);
             }
             note_regression(&mut r, store, &seen);
-            seen.entry((r.package.ecosystem, r.package.name.clone()))
-                .or_default()
-                .push(past);
+            let key = (r.package.ecosystem, r.package.name.clone());
+            seen.entry(key.clone()).or_default().push(past);
             for i in run.allow.apply(&mut r, today) {
                 if !allow_used.contains(&i) {
                     allow_used.push(i);
@@ -343,7 +356,27 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             if run.stream_human {
                 progress.print(&human_result(&r, run.style));
             }
-            results.push((i, r));
+            // Only a candidate can change when later versions of its package finish; the
+            // others are final now.
+            let candidate = crate::regression::candidate(&r);
+            if !candidate {
+                summary.add(&r);
+            }
+            let written = spill.append(&r).map(|o| at[i] = o).and_then(|()| {
+                let done = {
+                    let mut g = groups.borrow_mut();
+                    g.finished(group, i, candidate, key);
+                    g.take_done()
+                };
+                done.into_iter().try_for_each(|g| {
+                    finish_group(g, &mut spill, &mut at, &mut summary, &mut seen, store)
+                })
+            });
+            if let Err(e) = written {
+                // What was decided is in the store; the report cannot be made.
+                spill_error = Some(e);
+                break;
+            }
         }
     }
     progress.finish();
@@ -360,22 +393,37 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             });
         }
     }
+    if let Some(e) = spill_error {
+        anyhow::bail!("{e}; the run stopped (what was decided is in the results store, and a new run resumes from there)");
+    }
+    // Versions decided later in this run than the one they precede count too: every package
+    // still open is complete now.
+    for g in groups.into_inner().drain() {
+        finish_group(
+            g,
+            &mut spill,
+            &mut at,
+            &mut summary,
+            &mut seen,
+            store.as_ref(),
+        )?;
+    }
     let elapsed = started.elapsed();
     tracing::info!(
         "{total} packages in {elapsed:.1?} ({:.1}/s), {stored} already decided",
         total as f64 / elapsed.as_secs_f64().max(1e-3)
     );
-    results.sort_by_key(|(i, _)| *i);
-    // Versions decided later in this run than the one they precede count too.
-    for (_, r) in results.iter_mut() {
-        note_regression(r, store.as_ref(), &seen);
-    }
-    let mut report = Report::new(results.into_iter().map(|(_, r)| r).collect(), errors)
-        .with_skipped_inputs(skipped_inputs);
+    summary.errors += errors.len();
+    let order = at.into_iter().filter(|&o| o != NOT_YET).collect();
+    let mut report =
+        Report::spilled(spill.finish(order)?, errors, summary).with_skipped_inputs(skipped_inputs);
     report.summary.skipped = stored;
     report.warnings = run.allow.warnings(&allow_used, today);
     Ok(report)
 }
+
+/// An offset for a package whose result is not in the spill (yet).
+const NOT_YET: u64 = u64::MAX;
 
 /// The work with its place in the list, every version of a package together (in list order):
 /// the packages that share a metadata URL (an index file, a Simple page) and usually a
@@ -390,7 +438,7 @@ fn in_groups(work: Vec<Work>) -> Vec<(usize, Work)> {
 /// Set the `regression` warning on `r` from the store's history of its package and `run`
 /// (results of this run). Only a result that is not verified, or has no recorded commit, can
 /// be one, so the store is asked only for those.
-fn note_regression(
+pub(crate) fn note_regression(
     r: &mut PackageResult,
     store: Option<&Mutex<Store>>,
     run: &crate::regression::History,

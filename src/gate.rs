@@ -73,7 +73,8 @@ impl std::fmt::Display for FailOn {
 /// an error; else 0.
 pub fn exit_code(report: &Report, fail_on: FailOn) -> i32 {
     let nothing_verified = report.summary.verified == 0;
-    let failed = report.results.iter().any(|r| fail_on.fails(r))
+    // A result that cannot be read back never lets a gate pass.
+    let failed = report.each().any(|r| r.map_or(true, |r| fail_on.fails(&r)))
         || (fail_on <= FailOn::Unverifiable && nothing_verified)
         || (fail_on == FailOn::Warning && !report.warnings.is_empty());
     if failed {
@@ -91,12 +92,20 @@ pub fn explain(report: &Report, fail_on: FailOn) -> Option<String> {
     if exit_code(report, fail_on) != 1 {
         return None;
     }
-    let hit: Vec<String> = report
-        .results
-        .iter()
-        .filter(|r| fail_on.fails(r))
-        .map(|r| r.package.to_string())
-        .collect();
+    // The first few packages by name, and how many there are.
+    let mut hit: Vec<String> = Vec::new();
+    let mut hits = 0;
+    for r in report.each() {
+        let name = match r {
+            Ok(r) if fail_on.fails(&r) => r.package.to_string(),
+            Ok(_) => continue,
+            Err(e) => e.to_string(),
+        };
+        hits += 1;
+        if hit.len() < 5 {
+            hit.push(name);
+        }
+    }
     Some(
         if hit.is_empty() && !report.warnings.is_empty() && fail_on == FailOn::Warning {
             format!(
@@ -106,16 +115,13 @@ pub fn explain(report: &Report, fail_on: FailOn) -> Option<String> {
         } else if hit.is_empty() {
             format!("--fail-on {fail_on}: no package was verified")
         } else {
-            let shown = hit.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
-            let more = if hit.len() > 5 {
-                format!(" and {} more", hit.len() - 5)
+            let shown = hit.join(", ");
+            let more = if hits > 5 {
+                format!(" and {} more", hits - 5)
             } else {
                 String::new()
             };
-            format!(
-                "--fail-on {fail_on}: {} package(s) reached it: {shown}{more}",
-                hit.len()
-            )
+            format!("--fail-on {fail_on}: {hits} package(s) reached it: {shown}{more}")
         },
     )
 }

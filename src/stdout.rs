@@ -16,6 +16,33 @@ pub fn write(text: &str) {
     }
 }
 
+/// Standard output as a buffered writer for a report rendered as it is read: a failed write
+/// ends the process as [`write`] does, so the only errors a renderer sees are its own.
+pub fn writer() -> impl Write {
+    Stdout(std::io::BufWriter::with_capacity(
+        1 << 16,
+        std::io::stdout(),
+    ))
+}
+
+struct Stdout(std::io::BufWriter<std::io::Stdout>);
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).or_else(|e| exit_on_write_error(&e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().or_else(|e| exit_on_write_error(&e))
+    }
+}
+
+impl Drop for Stdout {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
 /// Write to standard error, ignoring failure (there is nowhere left to say it).
 pub fn note(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());

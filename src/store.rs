@@ -357,6 +357,24 @@ impl Store {
         Ok(out)
     }
 
+    /// Every stored result in the order of [`Store::all`], handed to `each` one at a time (a
+    /// whole store is never in memory); an error from `each` stops the reading and is returned.
+    pub fn for_each(
+        &self,
+        mut each: impl FnMut(PackageResult) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let mut st = self
+            .conn
+            .prepare("SELECT result FROM results ORDER BY ecosystem, name, version, sha256")
+            .map_err(|e| self.err(e))?;
+        let mut rows = st.query([]).map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let json: String = row.get(0).map_err(|e| self.err(e))?;
+            each(self.parse(&json)?)?;
+        }
+        Ok(())
+    }
+
     pub fn count(&self) -> Result<usize, StoreError> {
         self.conn
             .query_row("SELECT count(*) FROM results", [], |r| r.get::<_, i64>(0))

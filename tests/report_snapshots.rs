@@ -161,3 +161,45 @@ fn by_repository() {
         provero::report::repository::human(&views)
     );
 }
+
+/// A run's report is read from its spill, not from memory: every format rendered from the
+/// spilled fixture is byte for byte the one rendered from memory (snapshotted above).
+#[test]
+fn every_format_reads_the_same_from_the_spill() {
+    let held = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = provero::spill::SpillWriter::create(dir.path()).unwrap();
+    let order = held.results.iter().map(|r| w.append(r).unwrap()).collect();
+    let mut spilled = Report::spilled(
+        w.finish(order).unwrap(),
+        held.errors.clone(),
+        held.summary.clone(),
+    );
+    spilled.skipped_inputs = held.skipped_inputs.clone();
+    spilled.run = held.run.clone();
+    assert!(spilled.results.is_empty());
+    assert_eq!(spilled.len(), held.len());
+    let style = Style {
+        color: false,
+        diff: true,
+    };
+    for format in [
+        Format::Human,
+        Format::Json,
+        Format::Markdown,
+        Format::Sarif,
+        Format::Junit,
+        Format::Html,
+        Format::Intoto,
+    ] {
+        assert_eq!(
+            format.render(&spilled, style).unwrap(),
+            format.render(&held, style).unwrap(),
+            "{format:?}"
+        );
+    }
+    assert_eq!(
+        provero::report::repository::of_report(&spilled).unwrap(),
+        provero::report::repository::by_repository(&held.results)
+    );
+}

@@ -6,10 +6,10 @@
 //! script only filters.
 
 use std::fmt::Write as _;
+use std::io::Write;
 
 use super::diff::{side_by_side, source_path, Row};
 use super::model::{PackageResult, Report};
-use super::repository::by_repository;
 use crate::finding::{Code, Finding, Severity, Verdict};
 
 fn esc(s: &str) -> String {
@@ -275,20 +275,30 @@ fn summary(out: &mut String, report: &Report) {
 }
 
 /// Packages as a reader triages them: mismatches first, then errors, unverifiable, verified
-/// (the run's order within each). Each keeps its index as its anchor.
-fn order(report: &Report) -> Vec<(usize, &PackageResult)> {
+/// (the run's order within each): one pass over the results per rank. Each keeps its index
+/// as its anchor.
+fn in_order(
+    report: &Report,
+    mut each: impl FnMut(usize, &PackageResult) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let rank = |r: &PackageResult| match (r.verdict, r.error.is_some()) {
         (Verdict::Mismatch, _) => 0,
         (_, true) => 1,
         (Verdict::Unverifiable, false) => 2,
         (Verdict::Verified, false) => 3,
     };
-    let mut v: Vec<(usize, &PackageResult)> = report.results.iter().enumerate().collect();
-    v.sort_by_key(|(i, r)| (rank(r), *i));
-    v
+    for pass in 0..4 {
+        for (i, r) in report.each().enumerate() {
+            let r = r?;
+            if rank(&r) == pass {
+                each(i, &r)?;
+            }
+        }
+    }
+    Ok(())
 }
 
-fn package_table(out: &mut String, report: &Report) {
+fn package_table(out: &mut String, w: &mut dyn Write, report: &Report) -> std::io::Result<()> {
     let s = &report.summary;
     out.push_str("<section id=\"packages-section\"><h2>Packages</h2><div id=\"filters\">");
     out.push_str("<input id=\"q\" type=\"search\" placeholder=\"filter: name, repository, path\" size=\"32\">");
@@ -303,7 +313,7 @@ fn package_table(out: &mut String, report: &Report) {
     }
     out.push_str("</select><span id=\"shown\"></span></div>\n");
     out.push_str("<table id=\"packages\"><thead><tr><th>package</th><th>ecosystem</th><th>verdict</th><th>red flags</th><th>warnings</th><th>source</th></tr></thead><tbody>\n");
-    for (i, r) in order(report) {
+    in_order(report, |i, r| {
         let count = |sev: Severity| {
             r.findings
                 .iter()
@@ -343,8 +353,17 @@ fn package_table(out: &mut String, report: &Report) {
             count(Severity::RedFlag),
             count(Severity::Warning),
         );
-    }
+        flush(out, w)
+    })?;
     out.push_str("</tbody></table></section>\n");
+    Ok(())
+}
+
+/// Write what `out` holds so far.
+fn flush(out: &mut String, w: &mut dyn Write) -> std::io::Result<()> {
+    w.write_all(out.as_bytes())?;
+    out.clear();
+    Ok(())
 }
 
 /// An attestation: its kind and where it came from, the publisher, and each check's status.
@@ -506,10 +525,10 @@ fn package_detail(out: &mut String, i: usize, r: &PackageResult) {
     out.push_str("</section>\n");
 }
 
-fn repositories(out: &mut String, report: &Report) {
-    let views = by_repository(&report.results);
+fn repositories(out: &mut String, report: &Report) -> std::io::Result<()> {
+    let views = super::repository::of_report(report)?;
     if views.is_empty() {
-        return;
+        return Ok(());
     }
     out.push_str("<section id=\"repositories\"><h2>By repository</h2><table><tr><th>repository</th><th>registries</th><th>package</th><th>verdict</th><th>commit</th><th>tag</th></tr>\n");
     for v in &views {
@@ -547,10 +566,18 @@ fn repositories(out: &mut String, report: &Report) {
         }
     }
     out.push_str("</table></section>\n");
+    Ok(())
 }
 
 /// The report as one self-contained HTML page.
-pub fn html(report: &Report) -> String {
+pub fn html(report: &Report) -> std::io::Result<String> {
+    let mut out = Vec::new();
+    write_html(report, &mut out)?;
+    Ok(String::from_utf8(out).expect("HTML is UTF-8"))
+}
+
+/// The page into `w`, a package at a time as results are read.
+pub fn write_html(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
     let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>provero report</title>\n");
     // Nothing is fetched: no scripts, styles, fonts or images from anywhere.
     out.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n");
@@ -577,15 +604,16 @@ pub fn html(report: &Report) -> String {
     }
     out.push_str("</div></header><main>\n");
     summary(&mut out, report);
-    package_table(&mut out, report);
+    package_table(&mut out, w, report)?;
     out.push_str("<section id=\"details\"><h2>Details</h2>\n");
-    for (i, r) in order(report) {
+    in_order(report, |i, r| {
         package_detail(&mut out, i, r);
-    }
+        flush(&mut out, w)
+    })?;
     out.push_str("</section>\n");
-    repositories(&mut out, report);
+    repositories(&mut out, report)?;
     let _ = writeln!(out, "</main><script>{JS}</script></body></html>");
-    out
+    flush(&mut out, w)
 }
 
 #[cfg(test)]

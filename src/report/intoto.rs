@@ -118,27 +118,42 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 
 /// One line per package that has a downloaded artifact (a statement needs the digest of its
 /// subject; a package whose artifact could not be downloaded has none).
-pub fn render(report: &Report, cx: &Context<'_>) -> String {
-    let mut out = String::new();
-    for r in &report.results {
-        let Some(st) = statement(r, cx) else { continue };
+pub fn render(report: &Report, cx: &Context<'_>) -> std::io::Result<String> {
+    let mut out = Vec::new();
+    write(report, cx, &mut out)?;
+    Ok(String::from_utf8(out).expect("JSON is UTF-8"))
+}
+
+/// The statements into `w`, a line per package as results are read. Returns how many
+/// packages had no downloaded artifact, so no statement.
+pub fn write(
+    report: &Report,
+    cx: &Context<'_>,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<usize> {
+    let mut unattested = 0;
+    for r in report.each() {
+        let r = r?;
+        let Some(st) = statement(&r, cx) else {
+            unattested += 1;
+            continue;
+        };
         let line = match cx.signer {
             Some(k) => k.envelope(st.to_string().as_bytes()),
             None => st,
         };
-        out.push_str(&line.to_string());
-        out.push('\n');
+        writeln!(w, "{line}")?;
     }
-    out
+    Ok(unattested)
 }
 
 /// How many packages get no statement (no downloaded artifact).
-pub fn unattested(report: &Report) -> usize {
-    report
-        .results
-        .iter()
-        .filter(|r| r.artifact.sha256.is_none())
-        .count()
+pub fn unattested(report: &Report) -> std::io::Result<usize> {
+    let mut n = 0;
+    for r in report.each() {
+        n += usize::from(r?.artifact.sha256.is_none());
+    }
+    Ok(n)
 }
 
 /// The Statement for one package, or `None` without an artifact digest.
@@ -429,7 +444,7 @@ mod tests {
             "https://h/gems/rack-3.1.8.gem",
         );
         let report = Report::new(vec![r], Vec::new());
-        let text = render(&report, &cx(Some(&key)));
+        let text = render(&report, &cx(Some(&key))).unwrap();
         let env: Value = serde_json::from_str(text.trim_end()).unwrap();
         assert_eq!(env["payloadType"], PAYLOAD_TYPE);
         assert_eq!(env["signatures"][0]["keyid"], key.keyid.as_str());

@@ -10,6 +10,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::model::{PackageResult, Report};
+use crate::ecosystem::Ecosystem;
 use crate::finding::{Severity, Verdict};
 
 /// XML 1.0 cannot carry most control characters, even escaped; a file name or message that
@@ -76,9 +77,9 @@ fn outcome(r: &PackageResult) -> Outcome<'_> {
     }
 }
 
-type W = Writer<Vec<u8>>;
+type W<'a> = Writer<&'a mut dyn std::io::Write>;
 
-fn start(w: &mut W, name: &str, attrs: &[(&str, String)]) -> std::io::Result<()> {
+fn start(w: &mut W<'_>, name: &str, attrs: &[(&str, String)]) -> std::io::Result<()> {
     let mut e = BytesStart::new(name);
     for (k, v) in attrs {
         e.push_attribute((*k, xml_text(v).as_str()));
@@ -86,12 +87,12 @@ fn start(w: &mut W, name: &str, attrs: &[(&str, String)]) -> std::io::Result<()>
     w.write_event(Event::Start(e))
 }
 
-fn end(w: &mut W, name: &str) -> std::io::Result<()> {
+fn end(w: &mut W<'_>, name: &str) -> std::io::Result<()> {
     w.write_event(Event::End(BytesEnd::new(name)))
 }
 
 /// An element with attributes and (escaped) text inside.
-fn element(w: &mut W, name: &str, attrs: &[(&str, String)], text: &str) -> std::io::Result<()> {
+fn element(w: &mut W<'_>, name: &str, attrs: &[(&str, String)], text: &str) -> std::io::Result<()> {
     if text.is_empty() {
         let mut e = BytesStart::new(name);
         for (k, v) in attrs {
@@ -134,7 +135,7 @@ fn finding_lines(r: &PackageResult, keep: impl Fn(Severity) -> bool, diffs: bool
     out
 }
 
-fn testcase(w: &mut W, r: &PackageResult) -> std::io::Result<()> {
+fn testcase(w: &mut W<'_>, r: &PackageResult) -> std::io::Result<()> {
     let name = format!("{}@{}", r.package.name, r.package.version);
     start(
         w,
@@ -212,18 +213,15 @@ fn testcase(w: &mut W, r: &PackageResult) -> std::io::Result<()> {
     end(w, "testcase")
 }
 
-fn write(report: &Report, w: &mut W) -> std::io::Result<()> {
+fn write(report: &Report, w: &mut W<'_>) -> std::io::Result<()> {
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let mut by_eco: BTreeMap<&str, Vec<&PackageResult>> = BTreeMap::new();
-    for r in &report.results {
-        by_eco
-            .entry(r.package.ecosystem.as_str())
-            .or_default()
-            .push(r);
-    }
+    // One pass to count (the suites' attributes come first), then one per ecosystem.
+    let mut by_eco: BTreeMap<Ecosystem, Counts> = BTreeMap::new();
     let mut all = Counts::default();
-    for r in &report.results {
-        all.add(r);
+    for r in report.each() {
+        let r = r?;
+        by_eco.entry(r.package.ecosystem).or_default().add(&r);
+        all.add(&r);
     }
     let inputs = report.errors.len() + report.skipped_inputs.len();
     all.tests += inputs;
@@ -233,19 +231,23 @@ fn write(report: &Report, w: &mut W) -> std::io::Result<()> {
     top.extend(all.attrs());
     start(w, "testsuites", &top)?;
     let timestamp = report.run.as_ref().map(|r| r.started_at.clone());
-    for (eco, results) in &by_eco {
-        let mut c = Counts::default();
-        for r in results {
-            c.add(r);
-        }
-        let mut attrs = vec![("name", eco.to_string())];
+    let mut by_name: Vec<(&str, Ecosystem, Counts)> = by_eco
+        .into_iter()
+        .map(|(eco, c)| (eco.as_str(), eco, c))
+        .collect();
+    by_name.sort_by_key(|(name, _, _)| *name);
+    for (name, eco, c) in by_name {
+        let mut attrs = vec![("name", name.to_string())];
         attrs.extend(c.attrs());
         if let Some(t) = &timestamp {
             attrs.push(("timestamp", t.clone()));
         }
         start(w, "testsuite", &attrs)?;
-        for r in results {
-            testcase(w, r)?;
+        for r in report.each() {
+            let r = r?;
+            if r.package.ecosystem == eco {
+                testcase(w, &r)?;
+            }
         }
         end(w, "testsuite")?;
     }
@@ -303,12 +305,16 @@ fn write(report: &Report, w: &mut W) -> std::io::Result<()> {
 
 /// The report as JUnit XML.
 pub fn junit(report: &Report) -> std::io::Result<String> {
-    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    let mut out = Vec::new();
+    write_junit(report, &mut out)?;
+    String::from_utf8(out).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// The report as JUnit XML into `out`, a package at a time.
+pub fn write_junit(report: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut w = Writer::new_with_indent(&mut *out, b' ', 2);
     write(report, &mut w)?;
-    let mut text = String::from_utf8(w.into_inner())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-    text.push('\n');
-    Ok(text)
+    w.into_inner().write_all(b"\n")
 }
 
 #[cfg(test)]

@@ -4,11 +4,18 @@
 
 use std::fmt::Write as _;
 
-use super::model::{PackageResult, Report, RunInfo};
+use super::model::{Report, RunInfo};
 use crate::finding::{Severity, Verdict};
 
 /// A Markdown report (for issues, dashboards and CI summaries).
-pub fn markdown(report: &Report) -> String {
+pub fn markdown(report: &Report) -> std::io::Result<String> {
+    let mut out = Vec::new();
+    write_markdown(report, &mut out)?;
+    Ok(String::from_utf8(out).expect("Markdown is UTF-8"))
+}
+
+/// The Markdown report into `w`, written a package at a time as results are read.
+pub fn write_markdown(report: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let s = &report.summary;
     let mut out = String::from("# provero report\n\n");
     if let Some(run) = &report.run {
@@ -88,14 +95,16 @@ pub fn markdown(report: &Report) -> String {
         }
         out.push('\n');
     }
-    let not_verified: Vec<&PackageResult> = report
-        .results
-        .iter()
-        .filter(|r| r.verdict != Verdict::Verified)
-        .collect();
-    if !not_verified.is_empty() {
-        let _ = writeln!(out, "## Not verified\n");
-        for r in not_verified {
+    let mut header = Some("## Not verified\n");
+    for r in report.each() {
+        let r = r?;
+        if r.verdict == Verdict::Verified {
+            continue;
+        }
+        if let Some(h) = header.take() {
+            let _ = writeln!(out, "{h}");
+        }
+        {
             let _ = writeln!(out, "### `{}` — {}\n", r.package, r.verdict.as_str());
             if let Some(repo) = &r.source.repository {
                 match (r.source.commit.as_deref(), r.source.commit_from) {
@@ -155,19 +164,17 @@ pub fn markdown(report: &Report) -> String {
             }
             out.push('\n');
         }
+        w.write_all(out.as_bytes())?;
+        out.clear();
     }
-    let allowed: Vec<(&PackageResult, &crate::finding::Finding)> = report
-        .results
-        .iter()
-        .flat_map(|r| r.findings.iter().map(move |f| (r, f)))
-        .filter(|(_, f)| f.allowed.is_some())
-        .collect();
-    if !allowed.is_empty() {
-        let _ = writeln!(
-            out,
-            "## Allowed findings\n\n| package | code | path | reason |\n|---|---|---|---|"
-        );
-        for (r, f) in allowed {
+    let mut header =
+        Some("## Allowed findings\n\n| package | code | path | reason |\n|---|---|---|---|");
+    for r in report.each() {
+        let r = r?;
+        for f in r.findings.iter().filter(|f| f.allowed.is_some()) {
+            if let Some(h) = header.take() {
+                let _ = writeln!(out, "{h}");
+            }
             let reason = f.allowed.as_ref().map(|a| a.reason.as_str()).unwrap_or("");
             let _ = writeln!(
                 out,
@@ -181,16 +188,20 @@ pub fn markdown(report: &Report) -> String {
                 reason.replace('|', "\\|")
             );
         }
+        w.write_all(out.as_bytes())?;
+        out.clear();
+    }
+    if header.is_none() {
         out.push('\n');
     }
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "## Warnings\n");
-        for w in &report.warnings {
-            let _ = writeln!(out, "- {w}");
+        for warning in &report.warnings {
+            let _ = writeln!(out, "- {warning}");
         }
         out.push('\n');
     }
-    out
+    w.write_all(out.as_bytes())
 }
 
 /// When, which provero, and the settings that shaped the verdicts.

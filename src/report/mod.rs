@@ -13,6 +13,7 @@
 //! | `repository.rs` | the view by repository: one project's releases on every registry |
 //! | `output.rs` | `--output` targets: format from `FORMAT=FILE` or the extension |
 //! | `diff.rs` | reads back the unified diffs findings carry (side by side, first changed line) |
+//! | `stored.rs` | `provero report`: a store read a package at a time into a spill |
 //! | `intoto.rs` | in-toto Statements (SLSA verification summaries), DSSE-signed with `--sign-key` |
 
 mod diff;
@@ -26,6 +27,7 @@ mod model;
 pub mod output;
 pub mod repository;
 mod sarif;
+pub mod stored;
 
 pub use html::html;
 pub use human::{human_result, human_summary, Style};
@@ -68,18 +70,34 @@ impl Format {
     /// The whole report in this format. Human output here is the per-package lines (the summary
     /// goes to stderr); a streamed run prints those lines as it goes instead.
     pub fn render(self, report: &Report, style: Style) -> anyhow::Result<String> {
-        Ok(match self {
-            Format::Human => report
-                .results
-                .iter()
-                .map(|r| human_result(r, style))
-                .collect(),
-            Format::Json => json(report)?,
-            Format::Markdown => markdown(report),
-            Format::Sarif => sarif(report)?,
-            Format::Junit => junit(report)?,
-            Format::Html => html(report),
-            Format::Intoto => intoto::render(report, &intoto::Context::of(report, None)),
-        })
+        let mut out = Vec::new();
+        self.write(report, style, &mut out)?;
+        Ok(String::from_utf8(out)?)
+    }
+
+    /// The report in this format into `w`, streamed over the results (read from the run's
+    /// spill one at a time). In-toto statements here are unsigned (`intoto::write` signs).
+    pub fn write(
+        self,
+        report: &Report,
+        style: Style,
+        w: &mut dyn std::io::Write,
+    ) -> anyhow::Result<()> {
+        match self {
+            Format::Human => {
+                for r in report.each() {
+                    w.write_all(human_result(&*r?, style).as_bytes())?;
+                }
+            }
+            Format::Json => json::write_json(report, w)?,
+            Format::Markdown => markdown::write_markdown(report, w)?,
+            Format::Sarif => sarif::write_sarif(report, w)?,
+            Format::Junit => junit::write_junit(report, w)?,
+            Format::Html => html::write_html(report, w)?,
+            Format::Intoto => {
+                intoto::write(report, &intoto::Context::of(report, None), w)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! skipped, and the summary. Renderers only present it; nothing here is decided twice.
 //! Field names here are the public JSON contract (see `schema/report.schema.json`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -344,7 +345,12 @@ fn is_zero(n: &usize) -> bool {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
+    /// Results held in memory (a report built in a test or from a few results). A run's
+    /// results are on disk in `spill` instead; read every result with [`Report::each`].
     pub results: Vec<PackageResult>,
+    /// The run's results on disk ([`crate::spill`]), after `results`.
+    #[serde(skip)]
+    pub spill: Spilled,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<InputError>,
     /// Inputs not checked on purpose, with the reason.
@@ -358,6 +364,23 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub run: Option<RunInfo>,
 }
+
+/// A report's results on disk, shared by clones of the report. Two reports are equal only
+/// when they share the same spill.
+#[derive(Debug, Clone, Default)]
+pub struct Spilled(pub Option<std::sync::Arc<crate::spill::Spill>>);
+
+impl PartialEq for Spilled {
+    fn eq(&self, other: &Spilled) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => true,
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Spilled {}
 
 /// The run's metadata: which provero, when, and the settings that shaped its verdicts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -397,42 +420,46 @@ impl RunInfo {
 impl Summary {
     pub fn of(results: &[PackageResult], input_errors: usize) -> Summary {
         let mut s = Summary {
-            packages: results.len(),
             errors: input_errors,
             ..Default::default()
         };
         for r in results {
-            match r.verdict {
-                Verdict::Verified => s.verified += 1,
-                Verdict::Mismatch => s.mismatch += 1,
-                Verdict::Unverifiable => s.unverifiable += 1,
-            }
-            if r.error.is_some() {
-                s.errors += 1;
-            }
-            for f in &r.findings {
-                if f.allowed.is_some() {
-                    s.allowed += 1;
-                    continue;
-                }
-                *s.by_code.entry(f.code.as_str().to_string()).or_default() += 1;
-                match &f.found_in {
-                    Some(w) if f.severity == Severity::RedFlag && w.is_nowhere() => {
-                        s.red_flags.in_no_commit += 1
-                    }
-                    Some(_) if f.severity == Severity::RedFlag => {
-                        s.red_flags.from_another_commit += 1
-                    }
-                    _ => {}
-                }
-            }
-            *s.by_ecosystem
-                .entry(r.package.ecosystem.as_str().to_string())
-                .or_default()
-                .entry(r.verdict.as_str().to_string())
-                .or_default() += 1;
+            s.add(r);
         }
         s
+    }
+
+    /// Count one more result (the order results are counted in does not matter).
+    pub fn add(&mut self, r: &PackageResult) {
+        let s = self;
+        s.packages += 1;
+        match r.verdict {
+            Verdict::Verified => s.verified += 1,
+            Verdict::Mismatch => s.mismatch += 1,
+            Verdict::Unverifiable => s.unverifiable += 1,
+        }
+        if r.error.is_some() {
+            s.errors += 1;
+        }
+        for f in &r.findings {
+            if f.allowed.is_some() {
+                s.allowed += 1;
+                continue;
+            }
+            *s.by_code.entry(f.code.as_str().to_string()).or_default() += 1;
+            match &f.found_in {
+                Some(w) if f.severity == Severity::RedFlag && w.is_nowhere() => {
+                    s.red_flags.in_no_commit += 1
+                }
+                Some(_) if f.severity == Severity::RedFlag => s.red_flags.from_another_commit += 1,
+                _ => {}
+            }
+        }
+        *s.by_ecosystem
+            .entry(r.package.ecosystem.as_str().to_string())
+            .or_default()
+            .entry(r.verdict.as_str().to_string())
+            .or_default() += 1;
     }
 }
 
@@ -441,12 +468,49 @@ impl Report {
         let summary = Summary::of(&results, errors.len());
         Report {
             results,
+            spill: Spilled::default(),
             errors,
             skipped_inputs: Vec::new(),
             warnings: Vec::new(),
             summary,
             run: None,
         }
+    }
+
+    /// A report of results on disk, counted in `summary` as they were spilled.
+    pub fn spilled(
+        spill: crate::spill::Spill,
+        errors: Vec<InputError>,
+        summary: Summary,
+    ) -> Report {
+        Report {
+            spill: Spilled(Some(std::sync::Arc::new(spill))),
+            errors,
+            summary,
+            ..Report::default()
+        }
+    }
+
+    /// Every result, in report order: those held in memory, then those on disk (read one at a
+    /// time; a read fails with an error that names the spill's directory).
+    pub fn each(&self) -> impl Iterator<Item = std::io::Result<Cow<'_, PackageResult>>> {
+        let held = self.results.iter().map(|r| Ok(Cow::Borrowed(r)));
+        let spilled = self
+            .spill
+            .0
+            .iter()
+            .flat_map(|s| s.iter())
+            .map(|r| r.map(Cow::Owned));
+        held.chain(spilled)
+    }
+
+    /// How many results the report has.
+    pub fn len(&self) -> usize {
+        self.results.len() + self.spill.0.as_ref().map_or(0, |s| s.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Record inputs that were not checked on purpose.

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::model::{PackageId, PackageResult};
+use super::model::{PackageId, PackageResult, Report};
 use crate::finding::Verdict;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,12 +39,33 @@ fn key(url: &str) -> String {
 /// Every repository some package traced to, those published to more registries first, then
 /// by URL; releases by ecosystem, name and version. Packages without a repository are left out.
 pub fn by_repository(results: &[PackageResult]) -> Vec<RepositoryView> {
-    let mut groups: BTreeMap<String, (String, Vec<Release>)> = BTreeMap::new();
+    let mut g = Groups::default();
     for r in results {
+        g.add(r);
+    }
+    g.views()
+}
+
+/// [`by_repository`] of every result of a report, read one at a time (what is held is one
+/// small release line per package, not the results).
+pub fn of_report(report: &Report) -> std::io::Result<Vec<RepositoryView>> {
+    let mut g = Groups::default();
+    for r in report.each() {
+        g.add(&*r?);
+    }
+    Ok(g.views())
+}
+
+/// Releases grouped by repository as results come.
+#[derive(Default)]
+struct Groups(BTreeMap<String, (String, Vec<Release>)>);
+
+impl Groups {
+    fn add(&mut self, r: &PackageResult) {
         let Some(repo) = r.source.repository.as_deref().filter(|s| !s.is_empty()) else {
-            continue;
+            return;
         };
-        groups
+        self.0
             .entry(key(repo))
             .or_insert_with(|| (repo.to_string(), Vec::new()))
             .1
@@ -56,29 +77,33 @@ pub fn by_repository(results: &[PackageResult]) -> Vec<RepositoryView> {
                 path_in_repo: r.source.path_in_repo.clone().filter(|p| !p.is_empty()),
             });
     }
-    let mut out: Vec<RepositoryView> = groups
-        .into_values()
-        .map(|(repository, mut releases)| {
-            releases.sort_by(|a, b| a.package.cmp(&b.package));
-            releases.dedup();
-            let ecosystems: BTreeSet<String> = releases
-                .iter()
-                .map(|r| r.package.ecosystem.as_str().to_string())
-                .collect();
-            RepositoryView {
-                repository,
-                ecosystems: ecosystems.into_iter().collect(),
-                releases,
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.ecosystems
-            .len()
-            .cmp(&a.ecosystems.len())
-            .then_with(|| a.repository.cmp(&b.repository))
-    });
-    out
+
+    fn views(self) -> Vec<RepositoryView> {
+        let mut out: Vec<RepositoryView> = self
+            .0
+            .into_values()
+            .map(|(repository, mut releases)| {
+                releases.sort_by(|a, b| a.package.cmp(&b.package));
+                releases.dedup();
+                let ecosystems: BTreeSet<String> = releases
+                    .iter()
+                    .map(|r| r.package.ecosystem.as_str().to_string())
+                    .collect();
+                RepositoryView {
+                    repository,
+                    ecosystems: ecosystems.into_iter().collect(),
+                    releases,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.ecosystems
+                .len()
+                .cmp(&a.ecosystems.len())
+                .then_with(|| a.repository.cmp(&b.repository))
+        });
+        out
+    }
 }
 
 fn short(c: &Option<String>) -> &str {

@@ -5,6 +5,8 @@
 //! `partialFingerprints` hash what identifies a finding (package, code, path), never the
 //! message, so a re-run does not duplicate alerts.
 
+use std::io::Write;
+
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -206,26 +208,24 @@ fn result(r: &PackageResult, f: &Finding) -> Value {
 }
 
 /// The report as a SARIF 2.1.0 log.
-pub fn sarif(report: &Report) -> Result<String, serde_json::Error> {
+pub fn sarif(report: &Report) -> std::io::Result<String> {
+    let mut out = Vec::new();
+    write_sarif(report, &mut out)?;
+    Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
+}
+
+/// Where the streamed arrays go in the log: JSON strings no result can hold.
+const NOTIFICATIONS: &str = "\u{1}provero: notifications\u{1}";
+const RESULTS: &str = "\u{1}provero: results\u{1}";
+
+/// The report as a SARIF 2.1.0 log into `w`: the log without its two long arrays (results,
+/// and the notifications that carry each package's error) is made whole, and those arrays are
+/// written into it as the results are read.
+pub fn write_sarif(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
     let rules: Vec<Value> = Code::ALL.iter().map(|c| rule(*c)).collect();
-    let results: Vec<Value> = report
-        .results
-        .iter()
-        .flat_map(|r| r.findings.iter().map(move |f| result(r, f)))
-        .collect();
-    let notifications: Vec<Value> = report
-        .errors
-        .iter()
-        .map(|e| json!({ "level": "error", "message": { "text": e.message } }))
-        .chain(report.results.iter().filter_map(|r| {
-            r.error.as_ref().map(|e| {
-                json!({ "level": "error", "message": { "text": format!("{}: {e}", r.package) } })
-            })
-        }))
-        .collect();
     let mut invocation = json!({
         "executionSuccessful": report.summary.errors == 0,
-        "toolExecutionNotifications": notifications,
+        "toolExecutionNotifications": NOTIFICATIONS,
     });
     if let Some(run) = &report.run {
         invocation["startTimeUtc"] = json!(run.started_at);
@@ -244,10 +244,78 @@ pub fn sarif(report: &Report) -> Result<String, serde_json::Error> {
             }},
             "invocations": [invocation],
             "columnKind": "unicodeCodePoints",
-            "results": results,
+            "results": RESULTS,
         }],
     });
-    Ok(serde_json::to_string_pretty(&log)? + "\n")
+    let text = serde_json::to_string_pretty(&log)? + "\n";
+    let mut rest = text.as_str();
+    for (mark, which) in [(NOTIFICATIONS, 0), (RESULTS, 1)] {
+        let quoted = serde_json::to_string(mark)?;
+        let at = rest.find(&quoted).expect("the mark is in the log");
+        let (head, tail) = rest.split_at(at);
+        w.write_all(head.as_bytes())?;
+        // The array's elements are one level deeper than the line holding its key.
+        let line = &head[head.rfind('\n').map_or(0, |n| n + 1)..];
+        let indent = line.len() - line.trim_start().len();
+        let mut items = Array::new(w, indent);
+        if which == 0 {
+            for e in &report.errors {
+                items.item(&json!({ "level": "error", "message": { "text": e.message } }))?;
+            }
+            for r in report.each() {
+                let r = r?;
+                if let Some(e) = &r.error {
+                    let text = format!("{}: {e}", r.package);
+                    items.item(&json!({ "level": "error", "message": { "text": text } }))?;
+                }
+            }
+        } else {
+            for r in report.each() {
+                let r = r?;
+                for f in &r.findings {
+                    items.item(&result(&r, f))?;
+                }
+            }
+        }
+        items.end()?;
+        rest = &tail[quoted.len()..];
+    }
+    w.write_all(rest.as_bytes())
+}
+
+/// A pretty-printed JSON array written an element at a time, indented as
+/// `serde_json::to_string_pretty` indents it `indent` spaces deep.
+struct Array<'a> {
+    w: &'a mut dyn Write,
+    indent: usize,
+    any: bool,
+}
+
+impl<'a> Array<'a> {
+    fn new(w: &'a mut dyn Write, indent: usize) -> Array<'a> {
+        Array {
+            w,
+            indent,
+            any: false,
+        }
+    }
+
+    fn item(&mut self, v: &Value) -> std::io::Result<()> {
+        let pad = " ".repeat(self.indent + 2);
+        self.w.write_all(if self.any { b",\n" } else { b"[\n" })?;
+        self.any = true;
+        // JSON strings carry no raw newline, so every newline is between tokens.
+        let body = serde_json::to_string_pretty(v)?.replace('\n', &format!("\n{pad}"));
+        write!(self.w, "{pad}{body}")
+    }
+
+    fn end(self) -> std::io::Result<()> {
+        if self.any {
+            write!(self.w, "\n{}]", " ".repeat(self.indent))
+        } else {
+            self.w.write_all(b"[]")
+        }
+    }
 }
 
 #[cfg(test)]
