@@ -161,7 +161,7 @@ pub fn matching_tags(
         let mut best: Option<u8> = None;
         each_version_part(tag, &names, &mut |v, r| {
             if v.as_bytes().first().is_some_and(u8::is_ascii_digit)
-                && best.is_none_or(|b| r < b)
+                && best.map_or(true, |b| r < b)
                 && same_version(v, version)
             {
                 best = Some(r);
