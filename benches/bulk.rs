@@ -13,7 +13,10 @@
 //! Run: `cargo bench --bench bulk -- [--packages 1000] [--jobs 8] [--no-baseline]
 //! [--samples DIR] [--tamper] [--no-keep-alive] [--perf FILE]`. `--no-keep-alive` serves the
 //! world like a plain static mirror (every connection closed after one response); `--perf`
-//! records the first run with `perf record -g`. Results are recorded in BENCHMARKS.md.
+//! records the first run with `perf record -g`. `--vs PATH` also times another provero binary's
+//! first run on the same world right after this one's (its own cache and store), and says
+//! whether its verdicts and findings are the same: an A/B of two builds under one load.
+//! Results are recorded in BENCHMARKS.md.
 
 #[path = "../tests/bulk_support/mod.rs"]
 mod bulk_support;
@@ -37,6 +40,8 @@ struct Args {
     keep_alive: bool,
     /// Record the first run with `perf record -g` into this file (for `perf report -i`).
     perf: Option<PathBuf>,
+    /// Another provero binary whose first run is timed on the same world (A/B).
+    vs: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -48,6 +53,7 @@ fn args() -> Args {
         tamper: false,
         keep_alive: true,
         perf: None,
+        vs: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -59,6 +65,7 @@ fn args() -> Args {
             "--tamper" => a.tamper = true,
             "--no-keep-alive" => a.keep_alive = false,
             "--perf" => a.perf = it.next().map(PathBuf::from),
+            "--vs" => a.vs = it.next().map(PathBuf::from),
             "--bench" => {} // passed by `cargo bench`
             other => panic!("unknown argument {other}"),
         }
@@ -147,8 +154,9 @@ fn dir_bytes(p: &Path) -> u64 {
 }
 
 /// The floor: every archive gunzipped and hashed (SHA-256 of the archive, git blob id of every
-/// file), every distinct tree listed once, on all cores. Wall and CPU seconds.
-fn floor(world: &World) -> (f64, f64) {
+/// file), every distinct tree listed once, on all cores. Wall and CPU seconds, and the CPU
+/// seconds of the archives alone.
+fn floor(world: &World) -> (f64, f64, f64) {
     let (self0, children0) = cpu_seconds();
     let started = Instant::now();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -173,6 +181,8 @@ fn floor(world: &World) -> (f64, f64) {
             });
         }
     });
+    let (self_a, children_a) = cpu_seconds();
+    let archives_cpu = self_a - self0 + children_a - children0;
     let mut trees: Vec<(&str, &str)> = world
         .packages
         .iter()
@@ -202,7 +212,33 @@ fn floor(world: &World) -> (f64, f64) {
     (
         started.elapsed().as_secs_f64(),
         self1 - self0 + children1 - children0,
+        archives_cpu,
     )
+}
+
+/// Whether two reports hold the same results (verdicts, findings, sources, excused files),
+/// timings aside.
+fn same_results(a: &Path, b: &Path) -> bool {
+    fn results(p: &Path) -> Vec<serde_json::Value> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p).unwrap_or_default()).unwrap_or_default();
+        let mut r: Vec<serde_json::Value> = v["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut x| {
+                if let Some(o) = x.as_object_mut() {
+                    o.remove("duration_ms");
+                }
+                x
+            })
+            .collect();
+        r.sort_by_key(|x| x["package"].to_string());
+        r
+    }
+    let (ra, rb) = (results(a), results(b));
+    !ra.is_empty() && ra == rb
 }
 
 fn main() {
@@ -227,24 +263,26 @@ fn main() {
 
     let db = root.join("results.db");
     let cache = root.join("cache");
-    let provero = || {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_provero"));
+    let run_of = |bin: &Path, cache: &Path, db: &Path, report: &Path| {
+        let mut c = Command::new(bin);
         c.args(["verify", "--quiet", "--format", "json", "--registry"])
             .arg(format!("crates={}", bulk_support::index_url(&server)))
             .arg("--git-rewrite")
             .arg(world.rewrite_arg())
             .arg("--cache-dir")
-            .arg(&cache)
+            .arg(cache)
             .arg("--db")
-            .arg(&db)
+            .arg(db)
             .arg("--jobs")
             .arg(a.jobs.to_string())
             .arg("--list")
             .arg(&list)
             .arg("--output")
-            .arg(root.join("report.json"));
+            .arg(report);
         c
     };
+    let this = Path::new(env!("CARGO_BIN_EXE_provero"));
+    let provero = || run_of(this, &cache, &db, &root.join("report.json"));
     let first_cmd = match &a.perf {
         Some(file) => {
             let p = provero();
@@ -271,7 +309,16 @@ fn main() {
         .iter()
         .map(|r| r.path.clone())
         .collect();
-    let (floor_secs, floor_cpu) = floor(&world);
+    let vs = a.vs.as_ref().map(|bin| {
+        let report = root.join("report-vs.json");
+        let cmd = run_of(bin, &root.join("cache-vs"), &root.join("vs.db"), &report);
+        let before = server.requests().len();
+        let (secs, rss, _, cpu) = measured(cmd, root);
+        let requests = server.requests().len() - before;
+        let same = same_results(&root.join("report.json"), &report);
+        (bin, secs, rss, cpu, requests, same)
+    });
+    let (floor_secs, floor_cpu, floor_archives_cpu) = floor(&world);
     let baseline = a.baseline.then(|| {
         let mut c = Command::new("python3");
         c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/baseline.py"))
@@ -362,6 +409,22 @@ fn main() {
         per(floor_cpu),
         first_cpu / floor_cpu
     );
+    println!(
+        "floor CPU by part        archives (gunzip + hash) {:.2} ms/package; trees (one `git ls-tree` per commit) {:.2} ms/package",
+        per(floor_archives_cpu),
+        per(floor_cpu - floor_archives_cpu)
+    );
+    if let Some((bin, secs, rss, cpu, requests, same)) = vs {
+        println!(
+            "vs {}: first run {secs:.2} s, peak RSS {:.0} MB, {requests} requests; CPU {cpu:.2} s = {:.2} ms/package ({:.1}x the floor; this build / that one: {:.2}); results {}",
+            bin.display(),
+            rss.unwrap_or(0) as f64 / 1024.0,
+            per(cpu),
+            cpu / floor_cpu,
+            first_cpu / cpu,
+            if same { "identical" } else { "DIFFER" }
+        );
+    }
     if let Some((secs, ok, cpu)) = baseline {
         println!(
             "baseline (baseline.py)   {secs:.2} s  ({ok} verified; provero is {:.1}x faster); CPU {cpu:.2} s = {:.2} ms/package",

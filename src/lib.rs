@@ -3,6 +3,7 @@
 
 pub mod allow;
 pub mod archive;
+pub mod artifact_cache;
 pub mod attest;
 pub mod best_commit;
 pub mod cache_budget;

@@ -33,12 +33,24 @@ fn name_variants(name: &str) -> Vec<String> {
     v
 }
 
+/// Whether `s` starts with `prefix`, ASCII case aside (`prefix` is lowercase): what
+/// `s.to_ascii_lowercase().starts_with(prefix)` says, without a copy of `s` per tag.
+fn starts_with_ci(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
 /// The version part of `tag` if it is one of the known spellings, with its rank.
 fn version_part<'t>(tag: &'t str, names: &[String]) -> Vec<(&'t str, u8)> {
     let mut out = Vec::new();
-    let lower = tag.to_ascii_lowercase();
+    each_version_part(tag, names, &mut |v, r| out.push((v, r)));
+    out
+}
+
+/// [`version_part`] handed over one by one (it runs for every tag of a repository for every
+/// package: no allocation per tag).
+fn each_version_part<'t>(tag: &'t str, names: &[String], f: &mut dyn FnMut(&'t str, u8)) {
     for n in names {
-        if lower.starts_with(n.as_str()) {
+        if starts_with_ci(tag, n) {
             let rest = &tag[n.len()..];
             for sep in [
                 "-v",
@@ -56,15 +68,15 @@ fn version_part<'t>(tag: &'t str, names: &[String]) -> Vec<(&'t str, u8)> {
                 ".v",
             ] {
                 if let Some(v) = rest.strip_prefix(sep) {
-                    out.push((v, 1));
+                    f(v, 1);
                 }
             }
         }
     }
     if let Some(v) = tag.strip_prefix('v').or_else(|| tag.strip_prefix('V')) {
-        out.push((v, 2));
+        f(v, 2);
     }
-    out.push((tag, 2));
+    f(tag, 2);
     for p in [
         "release-",
         "release_",
@@ -78,11 +90,10 @@ fn version_part<'t>(tag: &'t str, names: &[String]) -> Vec<(&'t str, u8)> {
         "release_v",
         "r",
     ] {
-        if let Some(v) = lower.strip_prefix(p) {
-            out.push((&tag[tag.len() - v.len()..], 3));
+        if starts_with_ci(tag, p) {
+            f(&tag[p.len()..], 3);
         }
     }
-    out
 }
 
 /// The runs of digits in a string, as numbers: `release_2_01_0` → [2, 1, 0].
@@ -96,17 +107,25 @@ fn digit_groups(s: &str) -> Vec<u64> {
 /// `rel_2_0_52` for 2.0.52 (SQLAlchemy's spelling): after a known prefix, only digits and
 /// underscores, whose numbers are exactly the version's.
 fn underscore_version(tag: &str, names: &[String], version: &str) -> bool {
-    let lower = tag.to_ascii_lowercase();
+    // Every spelling below needs an underscore after its prefix.
+    if !tag.contains('_') {
+        return false;
+    }
+    // Digits and underscores are the same in either case: the rest is read from `tag` itself.
     let mut rests: Vec<&str> = Vec::new();
     for p in ["rel_", "release_", "rel-", "release-", "v", "version_"] {
-        if let Some(r) = lower.strip_prefix(p) {
-            rests.push(r);
+        if starts_with_ci(tag, p) {
+            rests.push(&tag[p.len()..]);
         }
     }
     for n in names {
+        if !starts_with_ci(tag, n) {
+            continue;
+        }
+        let after = &tag[n.len()..];
         for sep in ["_", "-", "_v", "-v", "_rel_", "-rel-"] {
-            if let Some(r) = lower.strip_prefix(&format!("{n}{sep}")) {
-                rests.push(r);
+            if starts_with_ci(after, sep) {
+                rests.push(&after[sep.len()..]);
             }
         }
     }
@@ -139,12 +158,15 @@ pub fn matching_tags(
             });
             continue;
         }
-        let best = version_part(tag, &names)
-            .into_iter()
-            .filter(|(v, _)| !v.is_empty() && v.chars().next().is_some_and(|c| c.is_ascii_digit()))
-            .filter(|(v, _)| same_version(v, version))
-            .map(|(_, r)| r)
-            .min();
+        let mut best: Option<u8> = None;
+        each_version_part(tag, &names, &mut |v, r| {
+            if v.as_bytes().first().is_some_and(u8::is_ascii_digit)
+                && best.map_or(true, |b| r < b)
+                && same_version(v, version)
+            {
+                best = Some(r);
+            }
+        });
         let best = best.or_else(|| underscore_version(tag, &names, version).then_some(3));
         if let Some(rank) = best {
             found.push(TagMatch {

@@ -59,6 +59,8 @@ pub struct Verifier {
     held_mib: Semaphore,
     /// The repositories' caches, bounded by bytes across the run.
     caches: crate::shared_repo::RepoCaches,
+    /// Downloaded artifacts, kept across runs (`src/artifact_cache.rs`).
+    artifacts: Arc<crate::artifact_cache::ArtifactCache>,
 }
 
 /// How much archive content (MiB) the packages in flight may hold together; a package that
@@ -77,6 +79,7 @@ impl Verifier {
         let git_permits = Semaphore::new(opts.git_jobs.max(1));
         let cpu_permits = Semaphore::new(opts.cpu_jobs.max(1));
         let build_permits = Semaphore::new(opts.build_jobs.max(1));
+        let opts_cache_dir = opts.cache_dir.clone();
         Verifier {
             http,
             submodules: crate::submodules::Submodules::new(
@@ -90,6 +93,7 @@ impl Verifier {
             build_permits,
             held_mib: Semaphore::new(HELD_BUDGET_MIB as usize),
             caches: crate::shared_repo::RepoCaches::new(crate::cache_budget::repos()),
+            artifacts: Arc::new(crate::artifact_cache::ArtifactCache::new(&opts_cache_dir)),
         }
     }
 
@@ -469,39 +473,41 @@ impl Verifier {
     }
 
     async fn download(&self, eco: Ecosystem, r: &Resolved) -> anyhow::Result<Downloaded> {
-        let dir = self.opts.cache_dir.join("artifacts").join(eco.as_str());
-        let safe_name: String = r
-            .filename
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-+".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let path = dir.join(&safe_name);
+        // Content-addressed by the registry's digest: only an artifact that matches it is
+        // kept, and one read back from the cache was checked against it.
         if let Some(expected) = &r.sha256 {
-            if let Ok(bytes) = tokio::fs::read(&path).await {
-                let sha = crate::archive::sha256_hex(&bytes);
-                if sha.eq_ignore_ascii_case(expected) {
-                    tracing::debug!("{}: the artifact from the cache, {}", r.url, path.display());
-                    return Ok(Downloaded { bytes, sha256: sha });
-                }
+            let (cache, want) = (self.artifacts.clone(), expected.clone());
+            let (eco_name, filename) = (eco.as_str(), r.filename.clone());
+            let cached =
+                tokio::task::spawn_blocking(move || cache.get(&want, eco_name, &filename)).await;
+            if let Ok(Some(bytes)) = cached {
+                tracing::debug!("{}: the artifact from the cache", r.url);
+                return Ok(Downloaded {
+                    bytes,
+                    sha256: expected.to_ascii_lowercase(),
+                });
             }
         }
         let body = self.http.get(&r.url, None).await?;
         let sha256 = crate::archive::sha256_hex(&body.bytes);
-        // Only an artifact that matches the registry's digest is worth keeping.
         if r.sha256
             .as_deref()
             .is_some_and(|e| e.eq_ignore_ascii_case(&sha256))
         {
-            tokio::fs::create_dir_all(&dir).await?;
-            let tmp = path.with_extension(format!("part{}", std::process::id()));
-            tokio::fs::write(&tmp, &body.bytes).await?;
-            tokio::fs::rename(&tmp, &path).await?;
+            let (cache, sha, bytes) = (self.artifacts.clone(), sha256.clone(), body.bytes);
+            let (bytes, kept) = tokio::task::spawn_blocking(move || {
+                let kept = cache.put(&sha, &bytes);
+                (bytes, kept)
+            })
+            .await?;
+            if let Err(e) = kept {
+                // A cache that cannot be written costs a download next run, not this result.
+                tracing::warn!(
+                    "the artifact cache under {} could not be written: {e}",
+                    self.opts.cache_dir.display()
+                );
+            }
+            return Ok(Downloaded { bytes, sha256 });
         }
         Ok(Downloaded {
             bytes: body.bytes,

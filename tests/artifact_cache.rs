@@ -1,0 +1,129 @@
+//! The artifact cache across runs (hermetic: the `bulk_support` world on the shared loopback
+//! server, the real binary): whatever makes a later run verify a package again (`--recheck`,
+//! other settings, no store) downloads nothing an earlier run already has, the verdicts are
+//! the same, and the cache is one pack per run that downloaded something, not a file per
+//! artifact.
+
+mod bulk_support;
+
+use bulk_support::{fixture, json, RepoSpec};
+
+fn repos() -> Vec<RepoSpec> {
+    vec![
+        RepoSpec {
+            name: "mono".into(),
+            crates: vec!["mono-a".into(), "mono-b".into()],
+            versions: 3,
+        },
+        RepoSpec {
+            name: "solo".into(),
+            crates: vec!["solo".into()],
+            versions: 3,
+        },
+    ]
+}
+
+/// Verdicts and findings, package by package.
+fn outcome(v: &serde_json::Value) -> Vec<serde_json::Value> {
+    let mut out: Vec<serde_json::Value> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "package": r["package"],
+                "verdict": r["verdict"],
+                "findings": r["findings"],
+                "source": r["source"],
+            })
+        })
+        .collect();
+    out.sort_by_key(|r| r["package"].to_string());
+    out
+}
+
+#[test]
+fn a_recheck_another_setting_or_no_store_downloads_nothing_already_cached() {
+    // A red flag too: a mismatch is stored like any verdict and its artifact is cached alike.
+    let f = fixture(&repos(), &|name, version| {
+        name == "solo" && version == "1.0.1"
+    });
+    let n = f.world.packages.len();
+    let specs: Vec<String> = f.world.packages.iter().map(|p| p.spec()).collect();
+    let db = f.root.join("r.db");
+    let downloads_since = |from: usize| {
+        f.server.requests()[from..]
+            .iter()
+            .filter(|r| r.path.starts_with("/dl/"))
+            .count()
+    };
+
+    let out = f.cmd(&db, "cache").args(&specs).output().unwrap();
+    let first = json(&out);
+    assert_eq!(first["results"].as_array().unwrap().len(), n);
+    assert_eq!(first["summary"]["mismatch"], 1, "{first}");
+    assert_eq!(downloads_since(0), n, "each artifact downloaded once");
+    let packs: Vec<_> = std::fs::read_dir(f.root.join("cache/artifacts"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        packs.len() == 1 && packs[0].ends_with(".pack"),
+        "one pack, not a file per artifact: {packs:?}"
+    );
+
+    // Each run verifies every package again; none downloads.
+    let other_rewrite = format!("https://example.invalid/=file://{}/", f.root.display());
+    let no_store = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_provero"));
+        c.args([
+            "verify",
+            "--quiet",
+            "--format",
+            "json",
+            "--no-db",
+            "--registry",
+        ])
+        .arg(format!("crates={}", bulk_support::index_url(&f.server)))
+        .arg("--git-rewrite")
+        .arg(f.world.rewrite_arg())
+        .arg("--cache-dir")
+        .arg(f.root.join("cache"))
+        .env_remove("PROVERO_DB")
+        .env("NO_COLOR", "1");
+        c
+    };
+    let runs = [
+        ("--recheck", {
+            let mut c = f.cmd(&db, "cache");
+            c.arg("--recheck");
+            c
+        }),
+        ("another setting", {
+            let mut c = f.cmd(&db, "cache");
+            c.args(["--git-rewrite", other_rewrite.as_str()]);
+            c
+        }),
+        ("no store", no_store()),
+    ];
+    for (what, mut cmd) in runs {
+        let from = f.server.requests().len();
+        let out = cmd.args(&specs).output().unwrap();
+        let v = json(&out);
+        assert_eq!(v["summary"]["skipped"].as_u64().unwrap_or(0), 0, "{what}");
+        assert_eq!(outcome(&v), outcome(&first), "{what}: the same results");
+        assert_eq!(downloads_since(from), 0, "{what}: nothing downloaded again");
+    }
+
+    // An artifact the cache does not have (a new cache) is downloaded again, once.
+    let from = f.server.requests().len();
+    let out = f
+        .cmd(&db, "cache2")
+        .arg("--recheck")
+        .args(&specs)
+        .output()
+        .unwrap();
+    assert_eq!(outcome(&json(&out)), outcome(&first));
+    assert_eq!(downloads_since(from), n);
+}
