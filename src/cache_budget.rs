@@ -3,7 +3,9 @@
 //! little memory: a tiny value makes every cache evict at once, which must never change a
 //! result, only cost time); the default keeps a bulk run well under 200 MB.
 //!
-//! Split: a quarter for registry metadata ([`crate::http::Http::get_meta`]), the rest for the
+//! Split: a quarter for registry metadata ([`crate::http::Http::get_meta`]), a quarter for the
+//! archive content of the packages in flight ([`held_mib`]: every version of `h2` 0.1 unpacks
+//! to 58 MB, and eight of them at once were most of a 680 MB peak), the rest for the
 //! repositories' object caches ([`crate::shared_repo`]).
 
 use std::sync::OnceLock;
@@ -35,9 +37,34 @@ pub fn meta() -> usize {
     total() / 4
 }
 
+/// MiB of downloaded and unpacked artifacts the packages in flight may hold together (at least
+/// 1: one package always runs, however large).
+pub fn held_mib() -> u32 {
+    ((total() / 4) >> 20).max(1) as u32
+}
+
 /// Repositories' caches (trees, commits, reachability, history indexes) together.
 pub fn repos() -> usize {
-    total() - meta()
+    total() - 2 * meta()
+}
+
+/// About how many MiB a downloaded artifact will hold once read: the download itself plus what
+/// it unpacks to (a gzip stream says so in its last four bytes; anything else is taken as
+/// four times its size), at least 1 and at most the whole of [`held_mib`]. Asked before the
+/// artifact is read, so that the packages waiting for room hold only their downloads.
+pub fn held_estimate(artifact: &[u8]) -> u32 {
+    let n = artifact.len() as u64;
+    let unpacked = match artifact {
+        [0x1f, 0x8b, ..] if artifact.len() >= 18 => {
+            let t = &artifact[artifact.len() - 4..];
+            // ISIZE is the size modulo 2^32: never take it as less than the stream itself.
+            u64::from(u32::from_le_bytes([t[0], t[1], t[2], t[3]])).max(n)
+        }
+        _ => n * 4,
+    };
+    (n + unpacked)
+        .div_ceil(1 << 20)
+        .clamp(1, u64::from(held_mib())) as u32
 }
 
 #[cfg(test)]
@@ -48,5 +75,26 @@ mod tests {
         assert_eq!(super::parse(Some("0")), 0);
         assert_eq!(super::parse(Some(" 4096 ")), 4096);
         assert_eq!(super::parse(Some("lots")), super::DEFAULT_BYTES);
+    }
+
+    #[test]
+    fn an_artifact_is_estimated_by_what_it_unpacks_to() {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![0u8; 3 << 20]).unwrap();
+        let gz = gz.finish().unwrap();
+        assert!(gz.len() < 1 << 20, "zeros compress");
+        assert_eq!(
+            super::held_estimate(&gz),
+            4,
+            "3 MiB unpacked and the stream"
+        );
+        assert_eq!(super::held_estimate(b"PK\x03\x04"), 1, "never nothing");
+        let huge = vec![0u8; 40 << 20];
+        assert_eq!(
+            super::held_estimate(&huge),
+            super::held_mib(),
+            "never over the budget"
+        );
     }
 }

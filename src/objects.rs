@@ -15,13 +15,19 @@ fn trees_budget() -> usize {
     crate::cache_budget::repos() / 2
 }
 
-/// One entry of a tree object: name, mode, object id.
-type RawEntry = (String, u32, String);
+/// One entry of a tree object: name, mode, object id (20 bytes, not 40 hex digits: parsed
+/// trees are the largest cache of a run).
+type RawEntry = (Box<str>, u32, [u8; 20]);
+
+/// About what one parsed entry holds: the tuple and the name's allocation.
+fn entry_bytes(name: &str) -> usize {
+    std::mem::size_of::<RawEntry>() + name.len() + 16
+}
 
 pub struct ObjectReader {
     objects: Objects,
     url: String,
-    trees: HashMap<String, Arc<Vec<RawEntry>>>,
+    trees: HashMap<[u8; 20], Arc<[RawEntry]>>,
     /// About how many bytes `trees` holds.
     trees_bytes: usize,
 }
@@ -49,35 +55,42 @@ impl ObjectReader {
         self.objects.read(oid)
     }
 
-    fn tree_entries(&mut self, oid: &str) -> Result<Arc<Vec<RawEntry>>, GitError> {
-        if let Some(t) = self.trees.get(oid) {
+    fn tree_entries(&mut self, oid: &str) -> Result<Arc<[RawEntry]>, GitError> {
+        let mut key = [0; 20];
+        if hex::decode_to_slice(oid, &mut key).is_err() {
+            return Err(self.fail(format!("{oid:?} is not a full object id")));
+        }
+        if let Some(t) = self.trees.get(&key) {
             return Ok(t.clone());
         }
         let (kind, data) = self.read(oid)?;
         if kind != ObjectKind::Tree {
             return Err(self.fail(format!("{oid} is a {kind}, not a tree")));
         }
-        let entries = Arc::new(
-            parse_tree(&data).ok_or_else(|| self.fail(format!("tree {oid} is malformed")))?,
-        );
-        let bytes = 40
-            + 64
+        let entries: Arc<[RawEntry]> = parse_tree(&data)
+            .ok_or_else(|| self.fail(format!("tree {oid} is malformed")))?
+            .into();
+        // The key, the shared slice's header and the map's slot, then the entries.
+        let bytes = 20
+            + 16
+            + 16
+            + 16
             + entries
                 .iter()
-                .map(|(n, _, _)| n.len() + 40 + 56)
+                .map(|(n, _, _)| entry_bytes(n))
                 .sum::<usize>();
         if self.trees_bytes + bytes > trees_budget() {
             self.trees.clear();
             self.trees_bytes = 0;
         }
         self.trees_bytes += bytes;
-        self.trees.insert(oid.to_string(), entries.clone());
+        self.trees.insert(key, entries.clone());
         Ok(entries)
     }
 
-    /// About how many bytes the parsed trees hold.
+    /// About how many bytes the parsed trees and the object reader's cache hold.
     pub fn cached_bytes(&self) -> usize {
-        self.trees_bytes
+        self.trees_bytes + self.objects.cached_bytes()
     }
 
     /// The root tree of a commit (or the tree itself).
@@ -106,16 +119,16 @@ impl ObjectReader {
         let mut parts = path.split('/').filter(|p| !p.is_empty()).peekable();
         while let Some(name) = parts.next() {
             let entries = self.tree_entries(&oid)?;
-            let Some((_, mode, child)) = entries.iter().find(|(n, _, _)| n == name) else {
+            let Some((_, mode, child)) = entries.iter().find(|(n, _, _)| &**n == name) else {
                 return Ok(None);
             };
             if parts.peek().is_none() {
-                return Ok(Some((*mode, child.clone())));
+                return Ok(Some((*mode, hex::encode(child))));
             }
             if *mode != 0o040000 {
                 return Ok(None);
             }
-            oid = child.clone();
+            oid = hex::encode(child);
         }
         Ok(None)
     }
@@ -128,7 +141,7 @@ impl ObjectReader {
         while let Some((prefix, oid)) = stack.pop() {
             for (name, mode, child) in self.tree_entries(&oid)?.iter() {
                 let path = if prefix.is_empty() {
-                    name.clone()
+                    name.to_string()
                 } else {
                     format!("{prefix}/{name}")
                 };
@@ -137,6 +150,7 @@ impl ObjectReader {
                     0o160000 => Kind::Commit,
                     _ => Kind::Blob,
                 };
+                let child = hex::encode(child);
                 if kind == Kind::Tree {
                     stack.push((path.clone(), child.clone()));
                 }
@@ -145,7 +159,7 @@ impl ObjectReader {
                     Entry {
                         mode: *mode,
                         kind,
-                        oid: child.clone(),
+                        oid: child,
                     },
                 );
             }
@@ -162,9 +176,9 @@ fn parse_tree(data: &[u8]) -> Option<Vec<RawEntry>> {
         let sp = i + data[i..].iter().position(|b| *b == b' ')?;
         let mode = u32::from_str_radix(std::str::from_utf8(&data[i..sp]).ok()?, 8).ok()?;
         let nul = sp + 1 + data[sp + 1..].iter().position(|b| *b == 0)?;
-        let name = String::from_utf8_lossy(&data[sp + 1..nul]).into_owned();
-        let id = data.get(nul + 1..nul + 21)?;
-        out.push((name, mode, hex::encode(id)));
+        let name = String::from_utf8_lossy(&data[sp + 1..nul]).into();
+        let id: [u8; 20] = data.get(nul + 1..nul + 21)?.try_into().ok()?;
+        out.push((name, mode, id));
         i = nul + 21;
     }
     Some(out)
@@ -181,8 +195,8 @@ mod tests {
         data.extend(b"40000 dir\0");
         data.extend([0x22; 20]);
         let e = parse_tree(&data).unwrap();
-        assert_eq!(e[0], ("a.txt".into(), 0o100644, "11".repeat(20)));
-        assert_eq!(e[1], ("dir".into(), 0o040000, "22".repeat(20)));
+        assert_eq!(e[0], ("a.txt".into(), 0o100644, [0x11; 20]));
+        assert_eq!(e[1], ("dir".into(), 0o040000, [0x22; 20]));
         assert!(parse_tree(b"100644 x\0short").is_none());
     }
 }

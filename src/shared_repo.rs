@@ -118,6 +118,7 @@ impl SharedRepo {
         if let Ok(mut d) = self.dag.try_lock() {
             *d = None;
         }
+        self.repo.close();
     }
 
     /// About how many bytes the caches hold now (what is being filled is not counted).

@@ -55,18 +55,15 @@ pub struct Verifier {
     git_permits: Semaphore,
     cpu_permits: Semaphore,
     build_permits: Semaphore,
-    /// MiB of archive content held by packages past the read, across `--jobs`.
+    /// MiB of artifacts (downloaded and unpacked) held by packages past the download, across
+    /// `--jobs` ([`crate::cache_budget::held_mib`]); a package that would go over waits,
+    /// holding no other permit, until others finish.
     held_mib: Semaphore,
     /// The repositories' caches, bounded by bytes across the run.
     caches: crate::shared_repo::RepoCaches,
     /// Downloaded artifacts, kept across runs (`src/artifact_cache.rs`).
     artifacts: Arc<crate::artifact_cache::ArtifactCache>,
 }
-
-/// How much archive content (MiB) the packages in flight may hold together; a package that
-/// would go over waits (holding no other permit) until others finish. Large files are not
-/// held at all ([`crate::archive::Limits::streaming`]).
-const HELD_BUDGET_MIB: u32 = 512;
 
 /// What download produced.
 struct Downloaded {
@@ -91,7 +88,7 @@ impl Verifier {
             git_permits,
             cpu_permits,
             build_permits,
-            held_mib: Semaphore::new(HELD_BUDGET_MIB as usize),
+            held_mib: Semaphore::new(crate::cache_budget::held_mib() as usize),
             caches: crate::shared_repo::RepoCaches::new(crate::cache_budget::repos()),
             artifacts: Arc::new(crate::artifact_cache::ArtifactCache::new(&opts_cache_dir)),
         }
@@ -242,6 +239,10 @@ impl Verifier {
         result.attestations = gathered.attestations;
         result.findings.extend(gathered.findings);
 
+        // Room for what it unpacks to is taken before it is read: packages waiting for room
+        // hold only their downloads.
+        let held = crate::cache_budget::held_estimate(&dl.bytes);
+        let _held = self.held_mib.acquire_many(held).await.expect("open");
         let published = Arc::new(dl.bytes);
         let pkg = {
             let _cpu = self.cpu_permits.acquire().await.expect("open");
@@ -281,12 +282,6 @@ impl Verifier {
         });
         let (claim, decided) = evidence::decide(claims.clone());
         result.findings.extend(decided);
-        let held = pkg
-            .files
-            .held_bytes()
-            .div_ceil(1 << 20)
-            .clamp(1, HELD_BUDGET_MIB as u64);
-        let _held = self.held_mib.acquire_many(held as u32).await.expect("open");
 
         // Repository: the artifact's own metadata, then the registry's.
         let mut candidates = pkg.repository.clone();

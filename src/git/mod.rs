@@ -240,6 +240,11 @@ impl Repo {
         read::open(&self.dir, &self.url)
     }
 
+    /// Close the handle kept open on this clone (its pack maps), until it is read again.
+    pub fn close(&self) {
+        read::forget(&self.dir);
+    }
+
     /// Is the commit (a full or abbreviated id; an annotated tag's id is peeled) here, without
     /// asking the remote? Returns its full id in lower case.
     pub fn has_commit(&self, rev: &str) -> Option<String> {

@@ -21,7 +21,8 @@ const KEPT_OPEN: usize = 16;
 
 /// The pack delta-base cache of each open handle: trees of neighbouring commits are deltas of
 /// each other, and git's own default (96 MiB) per handle would not stay flat under `--jobs`.
-const DELTA_CACHE: &str = "core.deltaBaseCacheLimit=16777216";
+/// A long-lived reader ([`Objects`]) counts it as held ([`Objects::cached_bytes`]).
+pub const DELTA_CACHE_BYTES: usize = 16 << 20;
 
 static OPEN: Mutex<Vec<(PathBuf, gix::ThreadSafeRepository)>> = Mutex::new(Vec::new());
 
@@ -44,7 +45,7 @@ pub(super) fn open(dir: &Path, url: &str) -> Result<gix::Repository, GitError> {
     }
     let options = gix::open::Options::isolated()
         .open_path_as_is(true)
-        .config_overrides([DELTA_CACHE]);
+        .config_overrides([format!("core.deltaBaseCacheLimit={DELTA_CACHE_BYTES}")]);
     let repo = gix::ThreadSafeRepository::open_opts(dir, options)
         .map_err(|e| read_error(format!("the repository at {}", dir.display()), url, e))?;
     if open.len() >= KEPT_OPEN {
@@ -52,6 +53,14 @@ pub(super) fn open(dir: &Path, url: &str) -> Result<gix::Repository, GitError> {
     }
     open.push((dir.to_path_buf(), repo.clone()));
     Ok(repo.to_thread_local())
+}
+
+/// Close the kept handle on the clone at `dir`: its pack indexes and maps go once no reader
+/// holds them (a repository whose caches are released is not read again soon).
+pub(super) fn forget(dir: &Path) {
+    OPEN.lock()
+        .expect("open repositories")
+        .retain(|(d, _)| d != dir);
 }
 
 /// A full object id (40 hex digits, either case); anything else is no id.
@@ -106,6 +115,11 @@ impl Objects {
             repo,
             url: url.to_string(),
         }
+    }
+
+    /// About how many bytes this reader may hold: its delta-base cache, full or not.
+    pub fn cached_bytes(&self) -> usize {
+        DELTA_CACHE_BYTES
     }
 
     /// One object by full id: its kind and bytes. An object the clone does not have is an
