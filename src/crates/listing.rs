@@ -33,13 +33,22 @@ impl Lister for DbDump {
         };
         let names = cx.names.clone();
         let pre = cx.prefilter.clone();
-        let out = cx.out;
-        crate::listing::read_source(cx.http, source, None, "crates", cx.quiet, move |r| {
-            read_dump(r, &names, &pre, &mut |p| {
-                out.send(p);
+        // The tables are read (and the download stopped) before the crates are sent: the
+        // work list takes its time, and a paused download could time out.
+        let tables =
+            crate::listing::read_source(cx.http, source, None, "crates", cx.quiet, move |r| {
+                read_tables(r, &names, &pre)
             })
+            .await?;
+        for p in tables.packages() {
+            if !cx.out.send_async(p).await {
+                break;
+            }
+        }
+        Ok(Listing {
+            about: tables.about,
+            dropped: tables.dropped,
         })
-        .await
     }
 
     fn dated(&self) -> bool {
@@ -127,15 +136,70 @@ fn unpack_time(n: u64) -> String {
 }
 
 /// Read a dump and send each crate whose name matches, in name order, with the versions
-/// `pre` keeps, oldest first (by `created_at`, then row id). The tables may come in either
-/// order; crates first (as crates.io writes them) lets versions be dropped as they are read.
-/// Only the kept rows are held (compactly), and only until the crates are sent.
+/// `pre` keeps, oldest first (by `created_at`, then row id).
 pub fn read_dump(
     r: &mut dyn Read,
     names: &NamePattern,
     pre: &Prefilter,
     emit: Emit<'_>,
 ) -> Result<Listing, String> {
+    let tables = read_tables(r, names, pre)?;
+    tables.packages().for_each(emit);
+    Ok(Listing {
+        about: tables.about,
+        dropped: tables.dropped,
+    })
+}
+
+/// What a dump lists: the matching crates and the rows `pre` keeps, compactly.
+pub struct Tables {
+    crates: HashMap<u64, String>,
+    /// By crate id, then oldest first.
+    rows: Vec<Row>,
+    text: String,
+    with_rows: HashSet<u64>,
+    about: Option<String>,
+    dropped: Dropped,
+}
+
+impl Tables {
+    /// Each crate with a row, in name order, with its kept versions.
+    pub fn packages(&self) -> impl Iterator<Item = Listed> + '_ {
+        let mut by_name: Vec<(&str, u64)> = self
+            .crates
+            .iter()
+            .filter(|(id, _)| self.with_rows.contains(id))
+            .map(|(id, n)| (n.as_str(), *id))
+            .collect();
+        by_name.sort_unstable();
+        by_name.into_iter().map(|(name, id)| {
+            let from = self.rows.partition_point(|r| r.crate_id < id);
+            let to = self.rows.partition_point(|r| r.crate_id <= id);
+            Listed {
+                name: name.to_string(),
+                versions: Some(
+                    self.rows[from..to]
+                        .iter()
+                        .map(|r| ListedVersion {
+                            version: r.num(&self.text).to_string(),
+                            published: (r.created > 0).then(|| unpack_time(r.created)),
+                            yanked: r.yanked,
+                        })
+                        .collect(),
+                ),
+            }
+        })
+    }
+}
+
+/// Read a dump's tables: the crates whose names match and the versions `pre` keeps. The
+/// tables may come in either order; crates first (as crates.io writes them) lets versions be
+/// dropped as they are read. Only the kept rows are held, without an allocation each.
+pub fn read_tables(
+    r: &mut dyn Read,
+    names: &NamePattern,
+    pre: &Prefilter,
+) -> Result<Tables, String> {
     let mut dropped = Dropped::default();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(r));
     let mut crates: Option<HashMap<u64, String>> = None;
@@ -243,30 +307,15 @@ pub fn read_dump(
             None => false,
         });
     }
-    rows.sort_unstable_by(|a, b| (a.crate_id, a.created, a.id).cmp(&(b.crate_id, b.created, b.id)));
-    let mut by_name: Vec<(&str, u64)> = crates.iter().map(|(id, n)| (n.as_str(), *id)).collect();
-    by_name.sort_unstable();
-    for (name, id) in by_name {
-        if !with_rows.contains(&id) {
-            continue;
-        }
-        let from = rows.partition_point(|r| r.crate_id < id);
-        let to = rows.partition_point(|r| r.crate_id <= id);
-        emit(Listed {
-            name: name.to_string(),
-            versions: Some(
-                rows[from..to]
-                    .iter()
-                    .map(|r| ListedVersion {
-                        version: r.num(&text).to_string(),
-                        published: (r.created > 0).then(|| unpack_time(r.created)),
-                        yanked: r.yanked,
-                    })
-                    .collect(),
-            ),
-        });
-    }
-    Ok(Listing { about, dropped })
+    rows.sort_unstable_by_key(|r| (r.crate_id, r.created, r.id));
+    Ok(Tables {
+        crates,
+        rows,
+        text,
+        with_rows,
+        about,
+        dropped,
+    })
 }
 
 fn field(rec: &[String], i: usize) -> Option<&str> {

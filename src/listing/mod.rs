@@ -73,6 +73,11 @@ impl Out {
     pub fn send(&self, p: Listed) -> bool {
         self.0.blocking_send(p).is_ok()
     }
+
+    /// [`Out::send`] from async code.
+    pub async fn send_async(&self, p: Listed) -> bool {
+        self.0.send(p).await.is_ok()
+    }
 }
 
 /// Which names a pattern matches: a glob (`*`, `?`, `[abc]`), compared in the ecosystem's
