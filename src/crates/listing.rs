@@ -40,15 +40,13 @@ impl Lister for DbDump {
                 read_tables(r, &names, &pre)
             })
             .await?;
-        for p in tables.packages() {
+        let (packages, about, dropped) = tables.into_packages();
+        for p in packages {
             if !cx.out.send_async(p).await {
                 break;
             }
         }
-        Ok(Listing {
-            about: tables.about,
-            dropped: tables.dropped,
-        })
+        Ok(Listing { about, dropped })
     }
 
     fn dated(&self) -> bool {
@@ -80,6 +78,7 @@ impl Lister for DbDump {
 /// One row of `versions.csv`, as much as a listing needs, without an allocation of its own
 /// (the dump has every version of crates.io: 1.8 million rows, held until the table ends).
 struct Row {
+    /// The crate's id in the dump; once both tables are read, its place in name order.
     crate_id: u64,
     id: u64,
     /// `created_at` as the number `YYYYMMDDHHMMSS` (orders as the text does); 0 when it is
@@ -143,52 +142,57 @@ pub fn read_dump(
     pre: &Prefilter,
     emit: Emit<'_>,
 ) -> Result<Listing, String> {
-    let tables = read_tables(r, names, pre)?;
-    tables.packages().for_each(emit);
-    Ok(Listing {
-        about: tables.about,
-        dropped: tables.dropped,
-    })
+    let (packages, about, dropped) = read_tables(r, names, pre)?.into_packages();
+    packages.for_each(emit);
+    Ok(Listing { about, dropped })
 }
 
-/// What a dump lists: the matching crates and the rows `pre` keeps, compactly.
+/// What a dump lists: the matching crates with a row, in name order, and the rows `pre`
+/// keeps, compactly, by crate (its place in `names`), then oldest first.
 pub struct Tables {
-    crates: HashMap<u64, String>,
-    /// By crate id, then oldest first.
+    names: Vec<String>,
     rows: Vec<Row>,
     text: String,
-    with_rows: HashSet<u64>,
     about: Option<String>,
     dropped: Dropped,
 }
 
 impl Tables {
-    /// Each crate with a row, in name order, with its kept versions.
-    pub fn packages(&self) -> impl Iterator<Item = Listed> + '_ {
-        let mut by_name: Vec<(&str, u64)> = self
-            .crates
-            .iter()
-            .filter(|(id, _)| self.with_rows.contains(id))
-            .map(|(id, n)| (n.as_str(), *id))
-            .collect();
-        by_name.sort_unstable();
-        by_name.into_iter().map(|(name, id)| {
-            let from = self.rows.partition_point(|r| r.crate_id < id);
-            let to = self.rows.partition_point(|r| r.crate_id <= id);
-            Listed {
-                name: name.to_string(),
-                versions: Some(
-                    self.rows[from..to]
-                        .iter()
-                        .map(|r| ListedVersion {
-                            version: r.num(&self.text).to_string(),
-                            published: (r.created > 0).then(|| unpack_time(r.created)),
-                            yanked: r.yanked,
-                        })
-                        .collect(),
-                ),
+    /// Each crate in name order, with its kept versions. The rows already sent are released
+    /// as it goes, so the rows and the work list they go into are not both held whole.
+    pub fn into_packages(self) -> (impl Iterator<Item = Listed>, Option<String>, Dropped) {
+        let Tables {
+            names,
+            mut rows,
+            text,
+            about,
+            dropped,
+        } = self;
+        let mut at = 0;
+        let packages = names.into_iter().enumerate().map(move |(k, name)| {
+            let from = at;
+            while rows.get(at).is_some_and(|r| r.crate_id == k as u64) {
+                at += 1;
             }
-        })
+            let versions = rows[from..at]
+                .iter()
+                .map(|r| ListedVersion {
+                    version: r.num(&text).to_string(),
+                    published: (r.created > 0).then(|| unpack_time(r.created)),
+                    yanked: r.yanked,
+                })
+                .collect();
+            if at >= 1 << 16 && at >= rows.len() / 4 {
+                rows.drain(..at);
+                rows.shrink_to_fit();
+                at = 0;
+            }
+            Listed {
+                name,
+                versions: Some(versions),
+            }
+        });
+        (packages, about, dropped)
     }
 }
 
@@ -307,12 +311,29 @@ pub fn read_tables(
             None => false,
         });
     }
+    // A crate without a row is not listed; the others by name, each row by its crate's place.
+    let mut names: Vec<(String, u64)> = crates
+        .into_iter()
+        .filter(|(id, _)| with_rows.contains(id))
+        .map(|(id, name)| (name, id))
+        .collect();
+    drop(with_rows);
+    names.sort_unstable();
+    let place: HashMap<u64, u64> = names
+        .iter()
+        .enumerate()
+        .map(|(k, (_, id))| (*id, k as u64))
+        .collect();
+    for r in &mut rows {
+        // Every held row's crate matched and has a row.
+        r.crate_id = place.get(&r.crate_id).copied().unwrap_or(u64::MAX);
+    }
+    drop(place);
     rows.sort_unstable_by_key(|r| (r.crate_id, r.created, r.id));
     Ok(Tables {
-        crates,
+        names: names.into_iter().map(|(name, _)| name).collect(),
         rows,
         text,
-        with_rows,
         about,
         dropped,
     })
