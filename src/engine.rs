@@ -30,6 +30,7 @@ use crate::shard::Shard;
 use crate::spec::VersionReq;
 use crate::store::{Settings, Store, Writer};
 use crate::verify::{Options, Verifier};
+use crate::worklist::WorkList;
 
 pub struct Run {
     pub cache_dir: PathBuf,
@@ -86,36 +87,28 @@ impl Work {
     /// PEP 440 for PyPI): the identity used for de-duplication and sharding.
     pub fn key(&self) -> String {
         let h = self.ecosystem.handler();
-        let name = h.canonical_name(&self.name);
-        match &self.version {
-            Some(v) => format!("{}:{name}@{}", self.ecosystem, h.canonical_version(v)),
-            None => format!("{}:{name}", self.ecosystem),
-        }
+        let version = self.version.as_deref().map(|v| h.canonical_version(v));
+        let mut key = String::new();
+        crate::worklist::write_key(
+            &mut key,
+            self.ecosystem,
+            &h.canonical_name(&self.name),
+            version.as_deref(),
+        );
+        key
     }
 }
 
 /// The work list without duplicates (by [`Work::key`], first spelling kept), keeping every
 /// lockfile's pins: a package named both as a spec and in a lockfile keeps the lockfile's
-/// digests, and two lockfiles pinning it are both checked.
+/// digests, and two lockfiles pinning it are both checked. (The run builds a [`WorkList`]
+/// directly; this is the same de-duplication for a list of [`Work`].)
 pub fn dedup(work: impl IntoIterator<Item = Work>) -> Vec<Work> {
-    let mut at: HashMap<String, usize> = HashMap::new();
-    let mut out: Vec<Work> = Vec::new();
+    let mut list = WorkList::new(None);
     for w in work {
-        match at.get(&w.key()) {
-            Some(&i) => {
-                for set in w.pins {
-                    if !out[i].pins.contains(&set) {
-                        out[i].pins.push(set);
-                    }
-                }
-            }
-            None => {
-                at.insert(w.key(), out.len());
-                out.push(w);
-            }
-        }
+        list.push_work(w);
     }
-    out
+    list.works().collect()
 }
 
 /// The `checksum-mismatch` a lockfile's pins raise for a registry digest, if any: decided on
@@ -195,7 +188,9 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     let limits = &limits;
     // Name patterns (`crates:*@*`) are expanded from the registry's listing, below.
     let (listed, specs): (Vec<_>, Vec<_>) = specs.into_iter().partition(crate::listing::is_listing);
-    let expanded: Vec<Result<Vec<Work>, InputError>> = futures::stream::iter(specs)
+    // The work list: compact, de-duplicated and sharded as each package is added.
+    let mut work = WorkList::new(run.shard);
+    let mut expanded = futures::stream::iter(specs)
         .map(|s| {
             let v = verifier.clone();
             async move {
@@ -234,25 +229,19 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                 }
             }
         })
-        .buffered(jobs)
-        .collect()
-        .await;
-    let mut all = Vec::new();
-    for e in expanded {
+        .buffered(jobs);
+    while let Some(e) = expanded.next().await {
         match e {
-            Ok(ws) => all.extend(ws),
+            Ok(ws) => ws.into_iter().for_each(|w| {
+                work.push_work(w);
+            }),
             Err(e) => errors.push(e),
         }
     }
+    drop(expanded);
     for s in &listed {
-        let (ws, es) = crate::listing::expand(&verifier, s, limits).await;
-        all.extend(ws);
-        errors.extend(es);
+        errors.extend(crate::listing::expand(&verifier, s, limits, &mut work).await);
     }
-    let work: Vec<Work> = dedup(all)
-        .into_iter()
-        .filter(|w| run.shard.map_or(true, |s| s.owns(&w.key())))
-        .collect();
     if run.list_only {
         crate::listing::print_work(&work);
         return Ok(Report::new(Vec::new(), errors).with_skipped_inputs(skipped_inputs));
@@ -428,11 +417,10 @@ const NOT_YET: u64 = u64::MAX;
 /// The work with its place in the list, every version of a package together (in list order):
 /// the packages that share a metadata URL (an index file, a Simple page) and usually a
 /// repository are in flight at once or one after another, so the bounded caches serve all of
-/// them before evicting. The report keeps the list's order.
-fn in_groups(work: Vec<Work>) -> Vec<(usize, Work)> {
-    let mut out: Vec<(usize, Work)> = work.into_iter().enumerate().collect();
-    out.sort_by_cached_key(|(_, w)| (w.ecosystem, w.ecosystem.handler().canonical_name(&w.name)));
-    out
+/// them before evicting. The report keeps the list's order. Each [`Work`] is made as the run
+/// takes it ([`WorkList::into_groups`]).
+fn in_groups(work: WorkList) -> impl Iterator<Item = (usize, Work)> {
+    work.into_groups()
 }
 
 /// Set the `regression` warning on `r` from the store's history of its package and `run`

@@ -10,7 +10,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::report::{InputError, LockfileLine, SkippedInput};
-use crate::spec::Spec;
+use crate::shard::Shard;
+use crate::spec::{Spec, VersionReq};
 
 /// One line of input: a spec, what was wrong with it, or why it is not checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +28,23 @@ pub fn collect_inputs(
     lists: &[PathBuf],
     lockfiles: &[PathBuf],
 ) -> anyhow::Result<Vec<Input>> {
+    Ok(collect_inputs_for(specs, lists, lockfiles, None)?.0)
+}
+
+/// [`collect_inputs`], keeping only `shard`'s part of the `--list` lines that name one
+/// version or the newest: a list of a whole registry (millions of lines) is read line by
+/// line and only this shard's lines are held. The part is chosen by the same key the work
+/// list shards by ([`crate::engine::Work::key`]), so it is what the run would keep; `@*` and
+/// name patterns are sharded after they are expanded. Also says how many lines another shard
+/// owns.
+pub fn collect_inputs_for(
+    specs: &[String],
+    lists: &[PathBuf],
+    lockfiles: &[PathBuf],
+    shard: Option<Shard>,
+) -> anyhow::Result<(Vec<Input>, usize)> {
     let mut out = Vec::new();
+    let mut elsewhere = 0;
     for s in specs {
         if s == "-" {
             out.extend(parse_list(&read_stdin()?, "<stdin>"));
@@ -47,9 +64,25 @@ pub fn collect_inputs(
             out.extend(parse_list(&read_stdin()?, "<stdin>"));
             continue;
         }
-        let text = read_text(l)
-            .map_err(|e| anyhow::anyhow!("cannot read the list {}: {e}", l.display()))?;
-        out.extend(parse_list(&text, &l.display().to_string()));
+        let cannot =
+            |e: std::io::Error| anyhow::anyhow!("cannot read the list {}: {e}", l.display());
+        let file = std::fs::File::open(l).map_err(cannot)?;
+        let origin = l.display().to_string();
+        let reader = std::io::BufReader::with_capacity(1 << 16, file);
+        for (i, line) in std::io::BufRead::lines(reader).enumerate() {
+            let line = line.map_err(cannot)?;
+            let line = if i == 0 { strip_bom(&line) } else { &line };
+            let Some(input) = parse_line(line, i, &origin) else {
+                continue;
+            };
+            if let (Some(s), Input::Spec(spec)) = (shard, &input) {
+                if shard_key(spec).is_some_and(|k| !s.owns(&k)) {
+                    elsewhere += 1;
+                    continue;
+                }
+            }
+            out.push(input);
+        }
     }
     for l in lockfiles {
         match parse_lockfile(l) {
@@ -61,7 +94,29 @@ pub fn collect_inputs(
             })),
         }
     }
-    Ok(out)
+    Ok((out, elsewhere))
+}
+
+/// The key a spec's work is sharded by, when it is known before expansion (one version, or
+/// the newest, of one package).
+fn shard_key(spec: &Spec) -> Option<String> {
+    if crate::listing::is_listing(spec) {
+        return None;
+    }
+    let h = spec.ecosystem.handler();
+    let version = match &spec.version {
+        VersionReq::All => return None,
+        VersionReq::Latest => None,
+        VersionReq::Exact(v) => Some(h.canonical_version(v)),
+    };
+    let mut key = String::new();
+    crate::worklist::write_key(
+        &mut key,
+        spec.ecosystem,
+        &h.canonical_name(&spec.name),
+        version.as_deref(),
+    );
+    Some(key)
 }
 
 fn read_stdin() -> anyhow::Result<String> {
@@ -91,20 +146,23 @@ pub fn parse_list(text: &str, origin: &str) -> Vec<Input> {
     strip_bom(text)
         .lines()
         .enumerate()
-        .filter_map(|(i, line)| {
-            let line = line.split('#').next().unwrap_or("").trim();
-            if line.is_empty() {
-                return None;
-            }
-            Some(match Spec::parse(line) {
-                Ok(s) => Input::Spec(s),
-                Err(m) => Input::Bad(InputError {
-                    input: line.to_string(),
-                    message: format!("{origin}, line {}: {m}", i + 1),
-                }),
-            })
-        })
+        .filter_map(|(i, line)| parse_line(line, i, origin))
         .collect()
+}
+
+/// Line `i` (from 0) of a list.
+fn parse_line(line: &str, i: usize, origin: &str) -> Option<Input> {
+    let line = line.split('#').next().unwrap_or("").trim();
+    if line.is_empty() {
+        return None;
+    }
+    Some(match Spec::parse(line) {
+        Ok(s) => Input::Spec(s),
+        Err(m) => Input::Bad(InputError {
+            input: line.to_string(),
+            message: format!("{origin}, line {}: {m}", i + 1),
+        }),
+    })
 }
 
 /// Read a lockfile, choosing the parser by file name. `Err` when the file as a whole cannot be
@@ -255,7 +313,6 @@ impl LockKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::VersionReq;
 
     #[test]
     fn list_lines_comments_and_bad_lines_with_numbers() {
@@ -281,6 +338,52 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn a_sharded_list_keeps_what_the_work_list_would_and_every_expansion() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("all.txt");
+        let mut text =
+            String::from("\u{feff}crates:itoa@*\ncrates:tokio-*@*\npypi:django-*\nnot a spec\n");
+        for i in 0..200 {
+            text.push_str(&format!(
+                "crates:c{i}@1.0.{i}\npypi:Zope_Interface{i}@{i}.0.0\ncrates:n{i}\n"
+            ));
+        }
+        std::fs::write(&p, &text).unwrap();
+        let all = collect_inputs(&[], std::slice::from_ref(&p), &[]).unwrap();
+        assert_eq!(all.len(), 604);
+        let work_key = |i: &Input| match i {
+            Input::Spec(s) => Some(
+                crate::engine::Work {
+                    ecosystem: s.ecosystem,
+                    name: s.name.clone(),
+                    version: match &s.version {
+                        VersionReq::Exact(v) => Some(v.clone()),
+                        _ => None,
+                    },
+                    pins: Vec::new(),
+                    origin: None,
+                }
+                .key(),
+            ),
+            _ => None,
+        };
+        let mut kept = 0;
+        for index in 0..3 {
+            let shard = Shard { index, count: 3 };
+            let (part, elsewhere) =
+                collect_inputs_for(&[], std::slice::from_ref(&p), &[], Some(shard)).unwrap();
+            // `@*`, patterns and bad lines are in every part (sharded after expansion).
+            assert_eq!(&part[..4], &all[..4]);
+            assert_eq!(part.len() - 4 + elsewhere, 600);
+            for i in &part[4..] {
+                assert!(shard.owns(&work_key(i).unwrap()), "{i:?}");
+            }
+            kept += part.len() - 4;
+        }
+        assert_eq!(kept, 600, "every one-version line in exactly one part");
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub mod submodules;
 pub mod tags;
 pub mod verify;
 pub mod version_range;
+pub mod worklist;
 
 pub mod crates;
 pub mod gems;

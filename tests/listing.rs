@@ -112,14 +112,15 @@ fn a_dump_lists_every_version_with_one_request_and_no_index_file() {
         [
             "crates:delta@2.0.0",
             "crates:gamma-a@0.1.0",
+            "crates:gamma-a@0.2.0",
             "crates:gamma-a@0.3.0",
             "crates:gamma-a@0.4.0",
             "crates:gamma-b@1.0.0",
         ],
-        "the yanked 0.2.0 is left out\n{}",
+        "the yanked 0.2.0 is listed: crates.io still serves it, as `crates:gamma-a@*` lists it\n{}",
         out.dump()
     );
-    assert!(out.stderr.contains("1 yanked"), "{}", out.stderr);
+    assert!(out.stderr.contains("1 yanked, included"), "{}", out.stderr);
     assert!(
         out.stderr.contains("dump of 2024-06-01T02:00:17Z"),
         "{}",
@@ -146,6 +147,7 @@ fn since_newest_and_name_patterns_filter_per_package() {
     assert_eq!(
         lines(&out),
         [
+            "crates:gamma-a@0.2.0",
             "crates:gamma-a@0.3.0",
             "crates:gamma-a@0.4.0",
             "crates:gamma-b@1.0.0"
@@ -176,6 +178,45 @@ fn since_newest_and_name_patterns_filter_per_package() {
     let out = list_only(&w, &[], &["crates:gamma-*@1.0.0"]);
     assert_eq!(out.code, 2, "{}", out.dump());
     assert!(out.stderr.contains("takes `@*`"), "{}", out.stderr);
+}
+
+#[test]
+fn a_pattern_lists_what_name_at_star_lists_yanked_included() {
+    let w = listing_world();
+    // The same crate in the sparse index, for `crates:gamma-a@*`: its yanked 0.2.0 too.
+    for (v, yanked) in [
+        ("0.1.0", false),
+        ("0.2.0", true),
+        ("0.3.0", false),
+        ("0.4.0", false),
+    ] {
+        w.registry
+            .add_index_line("gamma-a", v, &"0".repeat(64), yanked);
+    }
+    let by_name = list_only(&w, &[], &["crates:gamma-a@*"]);
+    assert_eq!(by_name.code, 0, "{}", by_name.dump());
+    let by_pattern = list_only(&w, &[], &["crates:gamma-a*@*"]);
+    assert_eq!(lines(&by_pattern), lines(&by_name), "{}", by_pattern.dump());
+    assert_eq!(lines(&by_name).len(), 4, "{}", by_name.dump());
+    // Without a version the newest non-yanked is meant, so a crate whose every version is
+    // yanked is left out, and said so.
+    let w = World::new();
+    let bytes = dump_of(
+        &[(1, "all-yanked"), (2, "kept")],
+        &[
+            (10, 1, "1.0.0", "2024-01-01 00:00:00", true),
+            (11, 2, "1.0.0", "2024-01-01 00:00:00", false),
+        ],
+    );
+    std::fs::write(w.server.root().join("db-dump.tar.gz"), bytes).unwrap();
+    let out = list_only(&w, &[], &["crates:*"]);
+    assert_eq!(lines(&out), ["crates:kept"], "{}", out.dump());
+    assert!(
+        out.stderr
+            .contains("1 package(s) whose every version is yanked"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -377,13 +418,21 @@ fn a_simple_root_names_projects_and_each_page_gives_versions() {
         out.dump()
     );
     assert!(server.requests_for("/simple/requests/").is_empty());
-    // Every version: one page per matching project, yanked releases left out.
+    // Every version: one page per matching project, yanked releases listed (PyPI still
+    // serves them, and `pypi:requests@*` lists them too).
     let out = run(&["--since", "2024-01-01", "pypi:requests*@*"]);
     assert_eq!(out.code, 0, "{}", out.dump());
-    assert_eq!(lines(&out), ["pypi:requests@2.32.3"], "{}", out.dump());
+    assert_eq!(
+        lines(&out),
+        ["pypi:requests@2.32.0", "pypi:requests@2.32.3"],
+        "{}",
+        out.dump()
+    );
     assert_eq!(server.hits("/simple/requests/"), 1);
     assert_eq!(server.hits("/simple/requests-oauth/"), 1);
     assert!(server.requests_for("/simple/django/").is_empty());
+    let one = run(&["--since", "2024-01-01", "pypi:requests@*"]);
+    assert_eq!(lines(&one), lines(&out), "{}", one.dump());
 }
 
 /// `provero verify --list-only` in `cwd` against the loopback registry `registry`

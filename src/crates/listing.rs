@@ -7,21 +7,21 @@
 //! (download counts, the larger half) is never fetched. A private registry needs a dump of
 //! the same layout as its profile's `listing` or `--listing crates=FILE`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Read};
 
 use async_trait::async_trait;
 
 use crate::ecosystem::{RegistryCx, RegistryError};
 use crate::listing::{
-    Dropped, ListCx, Listed, ListedVersion, Lister, Listing, NamePattern, Prefilter,
+    Dropped, Emit, ListCx, Listed, ListedVersion, Lister, Listing, NamePattern, Prefilter,
 };
 
 pub struct DbDump;
 
 #[async_trait]
 impl Lister for DbDump {
-    async fn list(&self, cx: &ListCx<'_>) -> Result<Listing, RegistryError> {
+    async fn list(&self, cx: ListCx<'_>) -> Result<Listing, RegistryError> {
         let Some(source) = cx.source else {
             return Err(RegistryError::Unsupported(format!(
                 "the crates registry {} ({}) has no listing: a sparse index cannot list its \
@@ -33,10 +33,29 @@ impl Lister for DbDump {
         };
         let names = cx.names.clone();
         let pre = cx.prefilter.clone();
-        crate::listing::read_source(cx.http, source, None, "crates", cx.quiet, move |r| {
-            read_dump(r, &names, &pre)
-        })
-        .await
+        // The tables are read (and the download stopped) before the crates are sent: the
+        // work list takes its time, and a paused download could time out.
+        let tables =
+            crate::listing::read_source(cx.http, source, None, "crates", cx.quiet, move |r| {
+                read_tables(r, &names, &pre)
+            })
+            .await?;
+        let (packages, about, dropped) = tables.into_packages();
+        for p in packages {
+            if !cx.out.send_async(p).await {
+                break;
+            }
+        }
+        Ok(Listing { about, dropped })
+    }
+
+    fn dated(&self) -> bool {
+        true
+    }
+
+    /// crates.io keeps a yanked version's `.crate`: `Cargo.lock` files still fetch it.
+    fn serves_yanked(&self) -> bool {
+        true
     }
 
     async fn versions(
@@ -56,29 +75,144 @@ impl Lister for DbDump {
     }
 }
 
-/// One row of `versions.csv`, as much as a listing needs.
+/// One row of `versions.csv`, as much as a listing needs, without an allocation of its own
+/// (the dump has every version of crates.io: 1.8 million rows, held until the table ends).
 struct Row {
+    /// The crate's id in the dump; once both tables are read, its place in name order.
+    crate_id: u64,
     id: u64,
-    num: Box<str>,
-    /// `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC), as PostgreSQL wrote it.
-    created: Box<str>,
+    /// `created_at` as the number `YYYYMMDDHHMMSS` (orders as the text does); 0 when it is
+    /// not in PostgreSQL's `YYYY-MM-DD HH:MM:SS` form.
+    created: u64,
+    /// `num`: where it starts in the rows' text, and its length.
+    num_at: usize,
+    num_len: u32,
     yanked: bool,
 }
 
-/// Read a dump: the crates whose names match, each with the versions `pre` keeps, oldest
-/// first (by `created_at`, then row id). The tables may come in either order; crates first
-/// (as crates.io writes them) lets versions be dropped as they are read.
+impl Row {
+    fn num<'a>(&self, text: &'a str) -> &'a str {
+        &text[self.num_at..self.num_at + self.num_len as usize]
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` as `YYYYMMDDHHMMSS`.
+fn pack_time(t: &str) -> Option<u64> {
+    let b = t.as_bytes();
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let mut n = 0u64;
+    for (i, &c) in b.iter().enumerate() {
+        if [4, 7, 10, 13, 16].contains(&i) {
+            continue;
+        }
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(c - b'0');
+    }
+    Some(n)
+}
+
+fn unpack_time(n: u64) -> String {
+    let d = |div: u64, m: u64| (n / div) % m;
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        n / 10_000_000_000,
+        d(100_000_000, 100),
+        d(1_000_000, 100),
+        d(10_000, 100),
+        d(100, 100),
+        n % 100
+    )
+}
+
+/// Read a dump and send each crate whose name matches, in name order, with the versions
+/// `pre` keeps, oldest first (by `created_at`, then row id).
 pub fn read_dump(
     r: &mut dyn Read,
     names: &NamePattern,
     pre: &Prefilter,
+    emit: Emit<'_>,
 ) -> Result<Listing, String> {
+    let (packages, about, dropped) = read_tables(r, names, pre)?.into_packages();
+    packages.for_each(emit);
+    Ok(Listing { about, dropped })
+}
+
+/// What a dump lists: the matching crates with a row, in name order, and the rows `pre`
+/// keeps, compactly, by crate (its place in `names`), then oldest first.
+pub struct Tables {
+    names: Vec<String>,
+    rows: Vec<Row>,
+    text: String,
+    about: Option<String>,
+    dropped: Dropped,
+}
+
+impl Tables {
+    /// Each crate in name order, with its kept versions. The rows already sent are released
+    /// as it goes, so the rows and the work list they go into are not both held whole.
+    pub fn into_packages(self) -> (impl Iterator<Item = Listed>, Option<String>, Dropped) {
+        let Tables {
+            names,
+            mut rows,
+            text,
+            about,
+            dropped,
+        } = self;
+        let mut at = 0;
+        let packages = names.into_iter().enumerate().map(move |(k, name)| {
+            let from = at;
+            while rows.get(at).is_some_and(|r| r.crate_id == k as u64) {
+                at += 1;
+            }
+            let versions = rows[from..at]
+                .iter()
+                .map(|r| ListedVersion {
+                    version: r.num(&text).to_string(),
+                    published: (r.created > 0).then(|| unpack_time(r.created)),
+                    yanked: r.yanked,
+                })
+                .collect();
+            if at >= 1 << 16 && at >= rows.len() / 4 {
+                rows.drain(..at);
+                rows.shrink_to_fit();
+                at = 0;
+            }
+            Listed {
+                name,
+                versions: Some(versions),
+            }
+        });
+        (packages, about, dropped)
+    }
+}
+
+/// Read a dump's tables: the crates whose names match and the versions `pre` keeps. The
+/// tables may come in either order; crates first (as crates.io writes them) lets versions be
+/// dropped as they are read. Only the kept rows are held, without an allocation each.
+pub fn read_tables(
+    r: &mut dyn Read,
+    names: &NamePattern,
+    pre: &Prefilter,
+) -> Result<Tables, String> {
     let mut dropped = Dropped::default();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(r));
     let mut crates: Option<HashMap<u64, String>> = None;
     // Were the versions filtered as they were read (the crates came first)?
     let mut filtered = false;
-    let mut versions: Option<HashMap<u64, Vec<Row>>> = None;
+    let mut rows: Option<Vec<Row>> = None;
+    let mut text = String::new();
+    // The crates with a row at all (a crate without one is not listed).
+    let mut with_rows: HashSet<u64> = HashSet::new();
     let mut about = None;
     let entries = archive
         .entries()
@@ -113,12 +247,12 @@ pub fn read_dump(
                     by_id.insert(id, name.to_string());
                 }
             }
-            if let Some(vs) = &mut versions {
-                vs.retain(|id, _| by_id.contains_key(id));
+            if let Some(rs) = &mut rows {
+                rs.retain(|r| by_id.contains_key(&r.crate_id));
             }
             crates = Some(by_id);
         } else if path.ends_with("data/versions.csv") {
-            let mut by_crate: HashMap<u64, Vec<Row>> = HashMap::new();
+            let mut held: Vec<Row> = Vec::new();
             let mut csv = Csv::new(&mut reader);
             let cols = csv.columns(&path, &["id", "crate_id", "num", "created_at", "yanked"])?;
             let mut rec = Vec::new();
@@ -130,80 +264,76 @@ pub fn read_dump(
                 let created = get(3);
                 let created = created.get(..19).unwrap_or(created);
                 let yanked = get(4) == "t";
-                // With the crates read first, only matching crates' kept rows are held.
-                if let Some(c) = &crates {
-                    let Some(name) = c.get(&crate_id) else {
-                        continue;
-                    };
-                    let held = by_crate.entry(crate_id).or_default();
-                    if pre.keeps(Some(name), get(2), Some(created), yanked, &mut dropped) {
-                        held.push(Row {
-                            id: get(0).parse().unwrap_or(0),
-                            num: get(2).into(),
-                            created: created.into(),
-                            yanked,
-                        });
-                    }
+                // With the crates read first, only matching crates' kept rows are held;
+                // before them, what needs no name is dropped now, the rest at the join.
+                let name = match &crates {
+                    Some(c) => match c.get(&crate_id) {
+                        Some(name) => Some(name.as_str()),
+                        None => continue,
+                    },
+                    None => None,
+                };
+                with_rows.insert(crate_id);
+                // A version number is short; one that is not is not a crates.io version.
+                let Ok(num_len) = u32::try_from(get(2).len()) else {
                     continue;
-                }
-                // Crates not read yet: what needs no name is dropped now, the rest at the join.
-                let held = by_crate.entry(crate_id).or_default();
-                if pre.keeps(None, get(2), Some(created), yanked, &mut dropped) {
+                };
+                if pre.keeps(name, get(2), Some(created), yanked, &mut dropped) {
+                    let at = text.len();
+                    text.push_str(get(2));
                     held.push(Row {
+                        crate_id,
                         id: get(0).parse().unwrap_or(0),
-                        num: get(2).into(),
-                        created: created.into(),
+                        created: pack_time(created).unwrap_or(0),
+                        num_at: at,
+                        num_len,
                         yanked,
                     });
                 }
             }
-            versions = Some(by_crate);
+            rows = Some(held);
             filtered = crates.is_some();
         }
-        if crates.is_some() && versions.is_some() {
+        if crates.is_some() && rows.is_some() {
             break;
         }
     }
-    let (Some(crates), Some(mut versions)) = (crates, versions) else {
+    let (Some(crates), Some(mut rows)) = (crates, rows) else {
         return Err(
             "the dump has no data/crates.csv and data/versions.csv (not a crates.io database dump)"
                 .to_string(),
         );
     };
-    let mut packages: Vec<Listed> = crates
+    if !filtered {
+        // The versions came first: the shard needs the names.
+        rows.retain(|r| match crates.get(&r.crate_id) {
+            Some(name) => pre.in_shard(Some(name), r.num(&text), &mut dropped),
+            None => false,
+        });
+    }
+    // A crate without a row is not listed; the others by name, each row by its crate's place.
+    let mut names: Vec<(String, u64)> = crates
         .into_iter()
-        .filter_map(|(id, name)| {
-            let mut rows = versions.remove(&id)?;
-            if !filtered {
-                rows.retain(|r| {
-                    pre.keeps(
-                        Some(&name),
-                        &r.num,
-                        Some(&r.created),
-                        r.yanked,
-                        &mut dropped,
-                    )
-                });
-            }
-            rows.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
-            Some(Listed {
-                name,
-                versions: Some(
-                    rows.into_iter()
-                        .map(|r| ListedVersion {
-                            version: r.num.into(),
-                            published: Some(r.created.into()),
-                            yanked: r.yanked,
-                        })
-                        .collect(),
-                ),
-            })
-        })
+        .filter(|(id, _)| with_rows.contains(id))
+        .map(|(id, name)| (name, id))
         .collect();
-    packages.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Listing {
-        packages,
-        dated: true,
+    drop(with_rows);
+    names.sort_unstable();
+    let place: HashMap<u64, u64> = names
+        .iter()
+        .enumerate()
+        .map(|(k, (_, id))| (*id, k as u64))
+        .collect();
+    for r in &mut rows {
+        // Every held row's crate matched and has a row.
+        r.crate_id = place.get(&r.crate_id).copied().unwrap_or(u64::MAX);
+    }
+    drop(place);
+    rows.sort_unstable_by_key(|r| (r.crate_id, r.created, r.id));
+    Ok(Tables {
+        names: names.into_iter().map(|(name, _)| name).collect(),
+        rows,
+        text,
         about,
         dropped,
     })
@@ -316,6 +446,35 @@ mod tests {
     use super::*;
     use crate::ecosystem::Ecosystem;
 
+    /// What a dump sends, collected.
+    #[derive(Debug)]
+    struct Sent {
+        packages: Vec<Listed>,
+        dropped: Dropped,
+        about: Option<String>,
+    }
+
+    fn read_dump(r: &mut dyn Read, names: &NamePattern, pre: &Prefilter) -> Result<Sent, String> {
+        let mut packages = Vec::new();
+        let l = super::read_dump(r, names, pre, &mut |p| packages.push(p))?;
+        Ok(Sent {
+            packages,
+            dropped: l.dropped,
+            about: l.about,
+        })
+    }
+
+    #[test]
+    fn created_at_packs_in_text_order() {
+        let a = pack_time("2021-05-01 10:00:00").unwrap();
+        let b = pack_time("2021-05-01 10:00:01").unwrap();
+        assert!(a < b && b < pack_time("2022-01-01 00:00:00").unwrap());
+        assert_eq!(unpack_time(a), "2021-05-01 10:00:00");
+        for bad in ["2021-05-01", "2021-05-01T10:00:00", "2021-05-0x 10:00:00"] {
+            assert_eq!(pack_time(bad), None, "{bad}");
+        }
+    }
+
     #[test]
     fn csv_quotes_commas_and_newlines() {
         let text = "id,name,readme\n1,a,\"x, \"\"y\"\"\nz\"\r\n2,b,\n3,c,last";
@@ -386,6 +545,7 @@ mod tests {
                 eco: Some(Ecosystem::Crates),
                 since: Some("2022-01-01".into()),
                 shard: None,
+                yanked: false,
             };
             let l = read_dump(&mut bytes.as_slice(), &all, &since).unwrap();
             assert_eq!(l.dropped.before, 1);
@@ -396,6 +556,7 @@ mod tests {
                     eco: Some(Ecosystem::Crates),
                     since: None,
                     shard: Some(crate::shard::Shard { index, count: 2 }),
+                    yanked: false,
                 };
                 let l = read_dump(&mut bytes.as_slice(), &all, &part).unwrap();
                 held += l

@@ -11,23 +11,36 @@ use std::io::{BufRead, Read};
 use async_trait::async_trait;
 
 use crate::ecosystem::{RegistryCx, RegistryError};
-use crate::listing::{ListCx, Listed, ListedVersion, Lister, Listing, NamePattern};
+use crate::listing::{Emit, ListCx, Listed, ListedVersion, Lister, Listing, NamePattern};
 use crate::profile::join_url;
 
 pub struct VersionsFile;
 
 #[async_trait]
 impl Lister for VersionsFile {
-    async fn list(&self, cx: &ListCx<'_>) -> Result<Listing, RegistryError> {
+    async fn list(&self, cx: ListCx<'_>) -> Result<Listing, RegistryError> {
         let source = cx
             .source
             .map(str::to_string)
             .unwrap_or_else(|| join_url(&cx.profile.url, "versions"));
         let names = cx.names.clone();
+        let out = cx.out;
         crate::listing::read_source(cx.http, &source, None, "gems", cx.quiet, move |r| {
-            read_versions(r, &names)
+            read_versions(r, &names, &mut |p| {
+                out.send(p);
+            })
         })
         .await
+    }
+
+    fn dated(&self) -> bool {
+        false
+    }
+
+    /// A yanked gem is removed from the server: nothing to download, and the API's version
+    /// list (`gems:NAME@*`) leaves it out too.
+    fn serves_yanked(&self) -> bool {
+        false
     }
 
     async fn versions(
@@ -48,9 +61,14 @@ impl Lister for VersionsFile {
     }
 }
 
-/// Read a `/versions` file: the gems whose names match, each version oldest first (RubyGems
-/// version order, the `ruby` platform before the others), yanked ones marked.
-pub fn read_versions(r: &mut dyn Read, names: &NamePattern) -> Result<Listing, String> {
+/// Read a `/versions` file and send the gems whose names match, in name order, each version
+/// oldest first (RubyGems version order, the `ruby` platform before the others), yanked ones
+/// marked.
+pub fn read_versions(
+    r: &mut dyn Read,
+    names: &NamePattern,
+    emit: Emit<'_>,
+) -> Result<Listing, String> {
     let reader = std::io::BufReader::with_capacity(1 << 16, r);
     let mut about = None;
     let mut body = false;
@@ -89,29 +107,25 @@ pub fn read_versions(r: &mut dyn Read, names: &NamePattern) -> Result<Listing, S
     if !body {
         return Err("not a compact index versions file (no `---` line)".to_string());
     }
-    let mut packages: Vec<Listed> = gems
-        .into_iter()
-        .map(|(name, mut versions)| {
-            versions.sort_by(|(a, _), (b, _)| order(a, b));
-            Listed {
-                name,
-                versions: Some(
-                    versions
-                        .into_iter()
-                        .map(|(version, yanked)| ListedVersion {
-                            version,
-                            published: None,
-                            yanked,
-                        })
-                        .collect(),
-                ),
-            }
-        })
-        .collect();
-    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut gems: Vec<(String, Vec<(String, bool)>)> = gems.into_iter().collect();
+    gems.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, mut versions) in gems {
+        versions.sort_by(|(a, _), (b, _)| order(a, b));
+        emit(Listed {
+            name,
+            versions: Some(
+                versions
+                    .into_iter()
+                    .map(|(version, yanked)| ListedVersion {
+                        version,
+                        published: None,
+                        yanked,
+                    })
+                    .collect(),
+            ),
+        });
+    }
     Ok(Listing {
-        packages,
-        dated: false,
         about,
         dropped: Default::default(),
     })
@@ -131,6 +145,22 @@ fn order(a: &str, b: &str) -> std::cmp::Ordering {
 mod tests {
     use super::*;
     use crate::ecosystem::Ecosystem;
+
+    /// What a versions file sends, collected.
+    #[derive(Debug)]
+    struct Sent {
+        packages: Vec<Listed>,
+        about: Option<String>,
+    }
+
+    fn read_versions(r: &mut dyn Read, names: &NamePattern) -> Result<Sent, String> {
+        let mut packages = Vec::new();
+        let l = super::read_versions(r, names, &mut |p| packages.push(p))?;
+        Ok(Sent {
+            packages,
+            about: l.about,
+        })
+    }
 
     const FILE: &str = "created_at: 2024-04-01T00:00:05+00:00\n---\n\
         - 1 05d0116933ba44b0b5d0ee19bfd35ccc\n\

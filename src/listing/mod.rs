@@ -4,8 +4,11 @@
 //! crates, the database dump (`src/crates/listing.rs`); PyPI, the Simple API root, which names
 //! projects only, so versions still cost one page per project (`src/pypi/listing.rs`);
 //! RubyGems, the compact index `/versions` file (`src/gems/listing.rs`). `--since` and
-//! `--newest` apply per package as they do to `name@*`; yanked versions are left out. The
-//! listing is read as a stream, with a progress note every few seconds.
+//! `--newest` apply per package as they do to `name@*`, and a pattern lists what `name@*`
+//! lists for each matching name: yanked versions where the registry still serves them
+//! (crates.io, PyPI: a lockfile still installs them), not where yanking removes the file
+//! (RubyGems; [`Lister::serves_yanked`]). The listing is read as a stream, with a progress
+//! note every few seconds, and each package goes into the work list as it is read.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,13 +18,13 @@ use async_trait::async_trait;
 use futures::StreamExt;
 
 use crate::ecosystem::{Ecosystem, RegistryCx, RegistryError};
-use crate::engine::Work;
 use crate::expand::Limits;
 use crate::http::Http;
 use crate::profile::Profile;
 use crate::report::InputError;
 use crate::spec::{Spec, VersionReq};
 use crate::verify::Verifier;
+use crate::worklist::{Pushed, WorkList};
 
 mod stream;
 pub use stream::read_source;
@@ -48,16 +51,33 @@ pub struct Listed {
     pub versions: Option<Vec<ListedVersion>>,
 }
 
-/// What a registry's listing holds.
+/// What a registry's listing says about itself (its packages are sent as they are read).
 #[derive(Debug, Default)]
 pub struct Listing {
-    pub packages: Vec<Listed>,
-    /// The listing dates its versions (so `--since` needs no request per package).
-    pub dated: bool,
     /// What the listing says about itself, for the note (`dump of 2024-05-01T02:00:00Z`).
     pub about: Option<String>,
     /// Versions the lister dropped while reading ([`Prefilter`]).
     pub dropped: Dropped,
+}
+
+/// Where a lister sends each package as it is read, in name order: into a bounded channel,
+/// so a listing of millions of versions is never held whole twice.
+pub type Emit<'a> = &'a mut dyn FnMut(Listed);
+
+/// An [`Emit`] for a lister's blocking reader thread: the packages go to the async side that
+/// puts them into the work list.
+pub struct Out(tokio::sync::mpsc::Sender<Listed>);
+
+impl Out {
+    /// Send on (waits while the work list catches up); `false` once nobody receives.
+    pub fn send(&self, p: Listed) -> bool {
+        self.0.blocking_send(p).is_ok()
+    }
+
+    /// [`Out::send`] from async code.
+    pub async fn send_async(&self, p: Listed) -> bool {
+        self.0.send(p).await.is_ok()
+    }
 }
 
 /// Which names a pattern matches: a glob (`*`, `?`, `[abc]`), compared in the ecosystem's
@@ -102,16 +122,21 @@ pub struct ListCx<'a> {
     /// What a big listing may drop as it reads, so only what is kept is held.
     pub prefilter: &'a Prefilter,
     pub quiet: bool,
+    /// Where the packages go.
+    pub out: Out,
 }
 
 /// Filters a lister applies while reading (the dump holds every version of crates.io):
-/// yanked versions, `--since` (for a dated listing), and the shard when `--newest` does not
-/// need every version of a package first. What it drops is counted in [`Listing::dropped`].
+/// yanked versions where they are left out, `--since` (for a dated listing), and the shard
+/// when `--newest` does not need every version of a package first. What it drops is counted
+/// in [`Listing::dropped`].
 #[derive(Clone, Default)]
 pub struct Prefilter {
     pub eco: Option<Ecosystem>,
     pub since: Option<String>,
     pub shard: Option<crate::shard::Shard>,
+    /// Yanked versions are kept (the registry still serves them, [`Lister::serves_yanked`]).
+    pub yanked: bool,
 }
 
 /// How many versions a lister dropped while reading, by reason.
@@ -134,7 +159,7 @@ impl Prefilter {
         yanked: bool,
         dropped: &mut Dropped,
     ) -> bool {
-        if yanked {
+        if yanked && !self.yanked {
             dropped.yanked += 1;
             return false;
         }
@@ -151,12 +176,20 @@ impl Prefilter {
                 Some(_) => {}
             }
         }
+        self.in_shard(name, version, dropped)
+    }
+
+    /// Is this version in the shard (every version is without one)? Counts it in `dropped`
+    /// when not. Without a name (not known yet), it is not checked.
+    pub fn in_shard(&self, name: Option<&str>, version: &str, dropped: &mut Dropped) -> bool {
         if let (Some(s), Some(eco), Some(name)) = (self.shard, self.eco, name) {
             let h = eco.handler();
-            let key = format!(
-                "{eco}:{}@{}",
-                h.canonical_name(name),
-                h.canonical_version(version)
+            let mut key = String::new();
+            crate::worklist::write_key(
+                &mut key,
+                eco,
+                &h.canonical_name(name),
+                Some(&h.canonical_version(version)),
             );
             if !s.owns(&key) {
                 dropped.other_shard += 1;
@@ -171,8 +204,17 @@ impl Prefilter {
 /// [`Ecosystem::lister`].
 #[async_trait]
 pub trait Lister: Send + Sync {
-    /// Every package whose name matches, with its versions where the listing has them.
-    async fn list(&self, cx: &ListCx<'_>) -> Result<Listing, RegistryError>;
+    /// Every package whose name matches, with its versions where the listing has them, sent
+    /// to `cx.out` in name order (all or, on an error, possibly some).
+    async fn list(&self, cx: ListCx<'_>) -> Result<Listing, RegistryError>;
+
+    /// The listing dates its versions and applies `--since` as it reads ([`Prefilter`]), so
+    /// `--since` needs no request per package.
+    fn dated(&self) -> bool;
+
+    /// The registry still serves a yanked version's artifact, so `name@*` and a pattern
+    /// include it (what users with a lockfile install is still worth verifying).
+    fn serves_yanked(&self) -> bool;
 
     /// One package's versions, oldest first, dated where the registry says: for a listing
     /// that names packages only, or has no dates when `--since` needs them.
@@ -183,19 +225,21 @@ pub trait Lister: Send + Sync {
     ) -> Result<Vec<ListedVersion>, RegistryError>;
 }
 
-/// The work a listing spec names, and the packages that could not be read (each an input
-/// error; the others still run). Sharded here already (the engine shards again, which keeps
-/// the same part), so a shard of a whole registry holds only its part.
-pub async fn expand(v: &Verifier, spec: &Spec, limits: &Limits) -> (Vec<Work>, Vec<InputError>) {
+/// Put the work a listing spec names into `work` (de-duplicated and sharded there) as the
+/// listing is read; the packages that could not be read are input errors (the others still
+/// run). A listing that fails as a whole adds nothing.
+pub async fn expand(
+    v: &Verifier,
+    spec: &Spec,
+    limits: &Limits,
+    work: &mut WorkList,
+) -> Vec<InputError> {
     let shown = spec.to_string();
     let fail = |message: String| {
-        (
-            Vec::new(),
-            vec![InputError {
-                input: shown.clone(),
-                message,
-            }],
-        )
+        vec![InputError {
+            input: shown.clone(),
+            message,
+        }]
     };
     if let VersionReq::Exact(_) = spec.version {
         return fail(format!(
@@ -213,6 +257,7 @@ pub async fn expand(v: &Verifier, spec: &Spec, limits: &Limits) -> (Vec<Work>, V
         .get(&spec.ecosystem)
         .map(String::as_str)
         .or(cx.profile.listing.as_deref());
+    let lister = spec.ecosystem.lister();
     // Only `@*` without `--newest` can be sharded while reading: `--newest` needs all of a
     // package's versions first. `--since` is for the lister to apply if its listing is dated.
     let every = spec.version == VersionReq::All;
@@ -220,7 +265,9 @@ pub async fn expand(v: &Verifier, spec: &Spec, limits: &Limits) -> (Vec<Work>, V
         eco: Some(spec.ecosystem),
         since: limits.since.clone().filter(|_| every),
         shard: limits.shard.filter(|_| every && limits.newest.is_none()),
+        yanked: lister.serves_yanked(),
     };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Listed>(64);
     let lcx = ListCx {
         http: cx.http,
         profile: cx.profile,
@@ -228,103 +275,110 @@ pub async fn expand(v: &Verifier, spec: &Spec, limits: &Limits) -> (Vec<Work>, V
         names: &names,
         prefilter: &prefilter,
         quiet: limits.quiet,
+        out: Out(tx),
     };
-    let lister = spec.ecosystem.lister();
-    let listing = match lister.list(&lcx).await {
-        Ok(l) => l,
-        Err(e) => return fail(e.to_string()),
-    };
+    let before = work.len();
     let mut errors = Vec::new();
-    let d = listing.dropped;
     let mut count = Counts {
-        packages: listing.packages.len(),
-        versions: d.yanked + d.before + d.undated + d.other_shard,
-        yanked: d.yanked,
-        before: d.before,
-        undated: d.undated,
+        keep_yanked: prefilter.yanked,
         ..Counts::default()
     };
-    let mut work = Vec::new();
-    let one = |name: String, version: Option<String>| Work {
-        ecosystem: spec.ecosystem,
-        name,
-        version,
-        pins: Vec::new(),
-        origin: None,
-    };
-    if spec.version == VersionReq::Latest {
-        for p in listing.packages {
-            // A package whose every version is yanked has no newest version to verify.
-            if p.versions
-                .as_ref()
-                .is_some_and(|vs| vs.iter().all(|v| v.yanked))
-            {
-                count.yanked += 1;
-                continue;
-            }
-            work.push(one(p.name, None));
-        }
-    } else {
-        let fetch = |p: &Listed| p.versions.is_none() || (limits.since.is_some() && !listing.dated);
-        let (known, wanted): (Vec<Listed>, Vec<Listed>) =
-            listing.packages.into_iter().partition(|p| !fetch(p));
-        let mut all: Vec<(String, Vec<ListedVersion>)> = known
-            .into_iter()
-            .map(|p| (p.name, p.versions.unwrap_or_default()))
-            .collect();
-        let total = wanted.len();
+    let mut listed = 0;
+    let mut kept = 0;
+    let since_read = lister.dated();
+    let take = async {
         let done = AtomicU64::new(0);
         let mut last = Instant::now();
-        let mut fetched = futures::stream::iter(wanted)
-            .map(|p| {
-                let cx = &cx;
-                let done = &done;
-                async move {
+        let received = futures::stream::poll_fn(|c| rx.poll_recv(c)).map(|p: Listed| {
+            let (cx, done) = (&cx, &done);
+            // A package whose versions the listing does not have (or not dated, when
+            // `--since` needs dates) costs one request for them.
+            let fetch = every && (p.versions.is_none() || (limits.since.is_some() && !since_read));
+            async move {
+                let versions = if fetch {
                     let r = lister.versions(cx, &p.name).await;
                     done.fetch_add(1, Ordering::Relaxed);
-                    (p.name, r)
-                }
-            })
-            .buffer_unordered(limits.jobs.max(1));
-        while let Some((name, r)) = fetched.next().await {
-            match r {
-                Ok(vs) => all.push((name, vs)),
+                    Some(r)
+                } else {
+                    None
+                };
+                (p, versions)
+            }
+        });
+        // In order: the work list is the listing's order, by name, so runs agree.
+        let mut packages = received.buffered(limits.jobs.max(1));
+        while let Some((p, fetched)) = packages.next().await {
+            count.packages += 1;
+            let (versions, since_done) = match fetched {
+                None => (p.versions, since_read),
+                Some(Ok(vs)) => (Some(vs), false),
                 // Listed, but its page is not found (no release left, or removed since the
                 // listing was read): nothing to verify.
-                Err(RegistryError::NotFound(_)) => count.gone += 1,
-                Err(e) => errors.push(InputError {
-                    input: format!("{}:{name}@*", spec.ecosystem),
-                    message: e.to_string(),
-                }),
+                Some(Err(RegistryError::NotFound(_))) => {
+                    count.gone += 1;
+                    continue;
+                }
+                Some(Err(e)) => {
+                    errors.push(InputError {
+                        input: format!("{}:{}@*", spec.ecosystem, p.name),
+                        message: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            let mut add = |version: Option<&str>| {
+                listed += 1;
+                let pushed = work.push(spec.ecosystem, &p.name, version, Vec::new(), None);
+                if pushed != Pushed::OtherShard {
+                    kept += 1;
+                }
+            };
+            if !every {
+                // A package whose every version is yanked has no newest version to verify.
+                if versions
+                    .as_ref()
+                    .is_some_and(|vs| vs.iter().all(|v| v.yanked))
+                {
+                    count.yanked_packages += 1;
+                    continue;
+                }
+                add(None);
+                continue;
             }
-            if !limits.quiet && last.elapsed() >= NOTE_EVERY {
+            for ver in keep(versions.unwrap_or_default(), limits, since_done, &mut count) {
+                add(Some(&ver));
+            }
+            if !limits.quiet && last.elapsed() >= NOTE_EVERY && done.load(Ordering::Relaxed) > 0 {
                 last = Instant::now();
                 crate::stdout::note(&format!(
-                    "note: {shown}: versions of {} of {total} package(s) read\n",
+                    "note: {shown}: versions of {} package(s) read\n",
                     done.load(Ordering::Relaxed)
                 ));
             }
         }
-        drop(fetched);
-        // Listed order is the listing's; the work list is by name, so runs agree.
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, versions) in all {
-            for ver in keep(versions, limits, &mut count) {
-                work.push(one(name.clone(), Some(ver)));
-            }
+    };
+    let (listing, ()) = tokio::join!(lister.list(lcx), take);
+    let listing = match listing {
+        Ok(l) => l,
+        Err(e) => {
+            // Whatever a failed listing sent is not the registry's list.
+            work.truncate(before);
+            return fail(e.to_string());
         }
-    }
-    let listed = work.len() + d.other_shard;
-    if let Some(s) = limits.shard {
-        work.retain(|w| s.owns(&w.key()));
-    }
+    };
+    let d = listing.dropped;
+    count.versions += d.yanked + d.before + d.undated + d.other_shard;
+    count.yanked += d.yanked;
+    count.before += d.before;
+    count.undated += d.undated;
+    let listed = listed + d.other_shard;
     if !limits.quiet {
         crate::stdout::note(&format!(
             "{}\n",
-            count.say(&shown, listing.about.as_deref(), listed, work.len(), limits)
+            count.say(&shown, listing.about.as_deref(), listed, kept, limits)
         ));
     }
-    (work, errors)
+    errors
 }
 
 /// How often a long listing says how far it is.
@@ -334,7 +388,11 @@ pub const NOTE_EVERY: Duration = Duration::from_secs(5);
 struct Counts {
     packages: usize,
     versions: usize,
+    /// Yanked versions left out (or, with `keep_yanked`, included).
     yanked: usize,
+    keep_yanked: bool,
+    /// Packages without a newest version (every one yanked), for a pattern without `@*`.
+    yanked_packages: usize,
     undated: usize,
     before: usize,
     older: usize,
@@ -357,9 +415,21 @@ impl Counts {
         if self.versions > 0 {
             s.push_str(&format!(", {} version(s)", self.versions));
         }
+        if self.yanked > 0 && self.keep_yanked {
+            s.push_str(&format!(
+                " ({} yanked, included: the registry still serves them)",
+                self.yanked
+            ));
+        }
         let mut left = Vec::new();
-        if self.yanked > 0 {
+        if self.yanked > 0 && !self.keep_yanked {
             left.push(format!("{} yanked", self.yanked));
+        }
+        if self.yanked_packages > 0 {
+            left.push(format!(
+                "{} package(s) whose every version is yanked",
+                self.yanked_packages
+            ));
         }
         if let Some(day) = &limits.since {
             left.push(format!("{} published before {day}", self.before));
@@ -387,17 +457,24 @@ impl Counts {
     }
 }
 
-/// One package's versions after the filters: yanked left out, then `--since`, then the
-/// `--newest N`.
-fn keep(versions: Vec<ListedVersion>, limits: &Limits, count: &mut Counts) -> Vec<String> {
+/// One package's versions after the filters: yanked left out unless the registry still
+/// serves them, then `--since` (unless the lister applied it as it read), then `--newest N`.
+fn keep(
+    versions: Vec<ListedVersion>,
+    limits: &Limits,
+    since_done: bool,
+    count: &mut Counts,
+) -> Vec<String> {
     count.versions += versions.len();
     let mut kept: Vec<String> = Vec::new();
     for v in versions {
         if v.yanked {
             count.yanked += 1;
-            continue;
+            if !count.keep_yanked {
+                continue;
+            }
         }
-        if let Some(day) = &limits.since {
+        if let (Some(day), false) = (&limits.since, since_done) {
             match &v.published {
                 None => {
                     count.undated += 1;
@@ -423,11 +500,13 @@ fn keep(versions: Vec<ListedVersion>, limits: &Limits, count: &mut Counts) -> Ve
 
 /// Print the work list as specs, one per line (`--list-only`): what a run would verify, in
 /// the `--list` format, so a whole registry can be listed once and the file sharded.
-pub fn print_work(work: &[Work]) {
+pub fn print_work(work: &WorkList) {
     let mut out = String::new();
-    for w in work {
-        out.push_str(&format!("{}:{}", w.ecosystem, w.name));
-        if let Some(v) = &w.version {
+    for (eco, name, version) in work.iter() {
+        out.push_str(eco.as_str());
+        out.push(':');
+        out.push_str(name);
+        if let Some(v) = version {
             out.push('@');
             out.push_str(v);
         }
@@ -511,22 +590,38 @@ mod tests {
         ];
         let mut c = Counts::default();
         assert_eq!(
-            keep(vs.clone(), &limits(None, None), &mut c),
+            keep(vs.clone(), &limits(None, None), false, &mut c),
             ["1.0.0", "1.2.0", "1.3.0", "1.4.0"]
         );
         assert_eq!(c.yanked, 1);
         let mut c = Counts::default();
         assert_eq!(
-            keep(vs.clone(), &limits(None, Some("2024-03-01")), &mut c),
+            keep(vs.clone(), &limits(None, Some("2024-03-01")), false, &mut c),
             ["1.2.0", "1.4.0"]
         );
         assert_eq!((c.before, c.undated), (1, 1));
         let mut c = Counts::default();
         assert_eq!(
-            keep(vs, &limits(Some(1), Some("2024-03-01")), &mut c),
+            keep(
+                vs.clone(),
+                &limits(Some(1), Some("2024-03-01")),
+                false,
+                &mut c
+            ),
             ["1.4.0"]
         );
         assert_eq!(c.older, 1);
+        // Where the registry still serves yanked versions they are kept (and counted), and
+        // `--since` a lister applied as it read is not applied again.
+        let mut c = Counts {
+            keep_yanked: true,
+            ..Counts::default()
+        };
+        assert_eq!(
+            keep(vs, &limits(None, Some("2024-03-01")), true, &mut c),
+            ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"]
+        );
+        assert_eq!((c.yanked, c.before, c.undated), (1, 0, 0));
     }
 
     #[test]

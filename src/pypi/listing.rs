@@ -20,9 +20,10 @@ const ROOT_CAP: u64 = 1 << 30;
 
 #[async_trait]
 impl Lister for SimpleRoot {
-    async fn list(&self, cx: &ListCx<'_>) -> Result<Listing, RegistryError> {
+    async fn list(&self, cx: ListCx<'_>) -> Result<Listing, RegistryError> {
         let source = cx.source.unwrap_or(&cx.profile.url).to_string();
         let names = cx.names.clone();
+        let out = cx.out;
         crate::listing::read_source(
             cx.http,
             &source,
@@ -34,10 +35,27 @@ impl Lister for SimpleRoot {
                 r.take(ROOT_CAP)
                     .read_to_end(&mut body)
                     .map_err(|e| e.to_string())?;
-                read_root(&body, &names)
+                let found = read_root(&body, &names)?;
+                drop(body);
+                for name in found {
+                    out.send(Listed {
+                        name,
+                        versions: None,
+                    });
+                }
+                Ok(Listing::default())
             },
         )
         .await
+    }
+
+    fn dated(&self) -> bool {
+        false
+    }
+
+    /// PEP 592: a yanked file is still served (an exact pin still installs it).
+    fn serves_yanked(&self) -> bool {
+        true
     }
 
     async fn versions(
@@ -51,7 +69,7 @@ impl Lister for SimpleRoot {
 }
 
 /// Every project the root names whose name matches, sorted by name.
-pub fn read_root(body: &[u8], names: &NamePattern) -> Result<Listing, String> {
+pub fn read_root(body: &[u8], names: &NamePattern) -> Result<Vec<String>, String> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let mut found: Vec<String> = if first == Some(&b'{') {
         let v: serde_json::Value = serde_json::from_slice(body)
@@ -74,18 +92,7 @@ pub fn read_root(body: &[u8], names: &NamePattern) -> Result<Listing, String> {
     found.retain(|n| names.matches(n));
     found.sort();
     found.dedup();
-    Ok(Listing {
-        packages: found
-            .into_iter()
-            .map(|name| Listed {
-                name,
-                versions: None,
-            })
-            .collect(),
-        dated: false,
-        about: None,
-        dropped: Default::default(),
-    })
+    Ok(found)
 }
 
 /// The texts of `<a ...>text</a>` (PEP 503: the project names).
@@ -147,15 +154,13 @@ mod tests {
         let all = NamePattern::new(Ecosystem::Pypi, "*").unwrap();
         let json = br#"{"meta":{"api-version":"1.1","_last-serial":5},
             "projects":[{"name":"requests","_last-serial":3},{"name":"Django","_last-serial":4}]}"#;
-        let l = read_root(json, &all).unwrap();
-        let names: Vec<&str> = l.packages.iter().map(|p| p.name.as_str()).collect();
+        let names = read_root(json, &all).unwrap();
         assert_eq!(names, ["Django", "requests"]);
         let html = "<!DOCTYPE html><html><head><meta name=\"pypi:repository-version\" content=\"1.0\">\
             </head><body><a href=\"/simple/django/\">Django</a>\n<a href=\"/simple/zope-interface/\">zope.interface</a></body></html>";
         let dj = NamePattern::new(Ecosystem::Pypi, "zope_*").unwrap();
-        let l = read_root(html.as_bytes(), &dj).unwrap();
-        assert_eq!(l.packages[0].name, "zope.interface");
-        assert_eq!(l.packages.len(), 1);
+        let names = read_root(html.as_bytes(), &dj).unwrap();
+        assert_eq!(names, ["zope.interface"]);
         assert!(read_root(b"{\"meta\":{}}", &all).is_err());
         assert!(read_root(b"plain text", &all).is_err());
     }
