@@ -289,9 +289,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
         let verifier = &verifier;
         let fingerprints = &fingerprints;
         let groups = &groups;
-        let work = in_groups(work)
-            .into_iter()
-            .inspect(|(_, w)| groups.borrow_mut().started(group_of(w)));
+        let work = in_groups(work).inspect(|(_, w)| groups.borrow_mut().started(group_of(w)));
         let mut stream = futures::stream::iter(work)
             .map(|(i, w)| async move {
                 let _in_flight = progress.start(i, w.key());
