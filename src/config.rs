@@ -139,8 +139,8 @@ impl Config {
                      \"https://gitlab.com/\""
                 ));
             }
-            let name_ok = !var.is_empty()
-                && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            let name_ok =
+                !var.is_empty() && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if !name_ok {
                 return Err(format!(
                     "{file}: git-tokens: `{prefix}`: the value names an environment variable \
@@ -328,7 +328,10 @@ reason = "reviewed"
         assert_eq!(c.rewrites, vec!["https://github.com/=file:///srv/mirror/"]);
         assert_eq!(
             c.git_tokens,
-            vec![("https://gitlab.com/".to_string(), "GITLAB_TOKEN".to_string())]
+            vec![(
+                "https://gitlab.com/".to_string(),
+                "GITLAB_TOKEN".to_string()
+            )]
         );
         assert_eq!(c.allow.entries.len(), 1);
     }
@@ -349,7 +352,10 @@ reason = "reviewed"
             let p = write(d.path(), text);
             let e = Config::load(&p).unwrap_err();
             assert!(e.contains(says), "{text}: {e}");
-            assert!(!e.contains("glpat-abc"), "a mistaken token is not echoed: {e}");
+            assert!(
+                !e.contains("glpat-abc"),
+                "a mistaken token is not echoed: {e}"
+            );
         }
     }
 

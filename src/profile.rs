@@ -47,7 +47,19 @@ pub struct Profile {
     /// prefix (`rate = { "https://crates.io/api/" = "1/s" }`): a registry's crawler policy.
     /// The longest matching prefix applies; prefixes without a rate are not paced.
     #[serde(default)]
-    pub rate: BTreeMap<String, crate::http::Rate>,
+    pub rate: Rates,
+}
+
+/// A profile's `rate` table. Its `Debug` form is empty: how fast a run asks does not change
+/// what it finds, so it stays out of the store's settings fingerprint (`store::Settings`).
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Rates(pub BTreeMap<String, crate::http::Rate>);
+
+impl std::fmt::Debug for Rates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("_")
+    }
 }
 
 const BUILTIN: [&str; 3] = [
@@ -81,7 +93,7 @@ impl Profiles {
     pub fn rates(&self) -> Vec<(String, crate::http::Rate)> {
         let mut all: BTreeMap<String, crate::http::Rate> = BTreeMap::new();
         for p in self.by_ecosystem.values() {
-            for (prefix, rate) in &p.rate {
+            for (prefix, rate) in &p.rate.0 {
                 all.entry(prefix.clone())
                     .and_modify(|r| {
                         if rate.interval() > r.interval() {
@@ -240,8 +252,10 @@ mod tests {
             .expect("crates.io's API has a rate");
         assert_eq!(api.1.interval(), std::time::Duration::from_secs(1));
         // The sparse index and the downloads are not limited that way.
-        assert!(rates.iter().all(|(p, _)| !"https://index.crates.io/x".starts_with(p.as_str())
-            && !"https://static.crates.io/crates/x".starts_with(p.as_str())));
+        assert!(rates.iter().all(
+            |(p, _)| !"https://index.crates.io/x".starts_with(p.as_str())
+                && !"https://static.crates.io/crates/x".starts_with(p.as_str())
+        ));
     }
 
     #[test]
@@ -253,7 +267,7 @@ mod tests {
         let ok = text.replace("fast", "20/s");
         let p: Profile = toml::from_str(&ok).unwrap();
         assert_eq!(
-            p.rate["https://m/api/"].interval(),
+            p.rate.0["https://m/api/"].interval(),
             std::time::Duration::from_millis(50)
         );
     }

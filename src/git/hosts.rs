@@ -65,8 +65,11 @@ pub(super) fn add_tokens(c: &mut Command) {
         let Some(token) = std::env::var(var).ok().filter(|t| !t.trim().is_empty()) else {
             continue;
         };
-        c.env(format!("GIT_CONFIG_KEY_{n}"), format!("http.{prefix}.extraHeader"))
-            .env(format!("GIT_CONFIG_VALUE_{n}"), header(token.trim()));
+        c.env(
+            format!("GIT_CONFIG_KEY_{n}"),
+            format!("http.{prefix}.extraHeader"),
+        )
+        .env(format!("GIT_CONFIG_VALUE_{n}"), header(token.trim()));
         n += 1;
     }
     c.env("GIT_CONFIG_COUNT", n.to_string());
@@ -197,7 +200,10 @@ fn is_trace(line: &str) -> bool {
         && b[2] == b':'
         && b[5] == b':'
         && b[8] == b'.'
-        && b[..8].iter().enumerate().all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit())
+        && b[..8]
+            .iter()
+            .enumerate()
+            .all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit())
 }
 
 /// Split git's stderr into its own messages and what the trace says about the last response.
@@ -219,7 +225,10 @@ pub(super) fn read_trace(stderr: &[u8]) -> (Vec<u8>, Answer) {
         if header.starts_with("HTTP/") {
             // A new response: what the previous one said no longer applies.
             answer = Answer {
-                status: header.split_whitespace().nth(1).and_then(|s| s.parse().ok()),
+                status: header
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|s| s.parse().ok()),
                 ..Answer::default()
             };
             continue;
@@ -301,7 +310,8 @@ mod tests {
 
     #[test]
     fn the_trace_gives_the_last_answer_and_its_retry_after() {
-        let stderr = b"21:30:00.000001 http.c:756 => Send header: Authorization: Basic <redacted>\n\
+        let stderr =
+            b"21:30:00.000001 http.c:756 => Send header: Authorization: Basic <redacted>\n\
 21:30:00.000002 http.c:756 <= Recv header: HTTP/1.1 301 Moved\n\
 21:30:00.000003 http.c:756 <= Recv header: Retry-After: 99\n\
 21:30:00.000004 http.c:756 <= Recv header: HTTP/2 429\n\
@@ -351,11 +361,18 @@ fatal: unable to access 'https://h/x/': The requested URL returned error: 429\n"
             .collect();
         let n: usize = env["GIT_CONFIG_COUNT"].parse().unwrap();
         let i = (0..n)
-            .find(|i| env[&format!("GIT_CONFIG_KEY_{i}")] == "http.https://git.example/.extraHeader")
+            .find(|i| {
+                env[&format!("GIT_CONFIG_KEY_{i}")] == "http.https://git.example/.extraHeader"
+            })
             .expect("the configured prefix");
         assert_eq!(env[&format!("GIT_CONFIG_VALUE_{i}")], header("s3cret"));
-        assert!(c.get_args().all(|a| !a.to_string_lossy().contains("s3cret")));
-        assert_eq!(host_of("https://github.com/a/b"), Some("https://github.com:443".into()));
+        assert!(c
+            .get_args()
+            .all(|a| !a.to_string_lossy().contains("s3cret")));
+        assert_eq!(
+            host_of("https://github.com/a/b"),
+            Some("https://github.com:443".into())
+        );
         assert_eq!(host_of("file:///srv/m/b"), None);
     }
 }

@@ -419,6 +419,9 @@ impl State {
     }
 }
 
+/// Status, header lines and body of one answer.
+type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// The answer to one request (status, header lines, body), logged; `None` for a stalled path
 /// (after a minute of silence). Blocking: delays and stalls sleep.
 fn respond(
@@ -428,7 +431,7 @@ fn respond(
     accept: &str,
     authorization: Option<String>,
     at: Instant,
-) -> Option<(u16, Vec<(String, String)>, Vec<u8>)> {
+) -> Option<Answer> {
     let method = method.to_string();
     let target = target.to_string();
     let raw_path = target.split(['?', '#']).next().unwrap_or("/");
@@ -595,8 +598,7 @@ mod tls {
         .await
         .ok()
         .flatten();
-        let (status, headers, body) =
-            answered.unwrap_or((500, Vec::new(), b"stalled\n".to_vec()));
+        let (status, headers, body) = answered.unwrap_or((500, Vec::new(), b"stalled\n".to_vec()));
         let mut resp = hyper::Response::builder().status(status);
         for (k, v) in headers {
             resp = resp.header(k, v);
