@@ -396,6 +396,7 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
             .expect("every ecosystem has a profile")
             .artifact = Some(kind.clone());
     }
+    crate::git::hosts::set_tokens(&config.git_tokens);
     let mut rewrites = Rewrites::default();
     // The configuration's first: on an equal prefix the later rule, the flag's, wins.
     for r in config.rewrites.iter().chain(&args.git_rewrite) {

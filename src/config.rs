@@ -40,6 +40,9 @@ struct Raw {
     /// A Sigstore `trusted_root.json`, as `--trust-root FILE` (relative to this file).
     #[serde(default)]
     trust_root: Option<PathBuf>,
+    /// Git URL prefix = the environment variable holding that host's token.
+    #[serde(default)]
+    git_tokens: BTreeMap<String, String>,
     #[serde(default)]
     allow: Vec<RawEntry>,
 }
@@ -58,6 +61,9 @@ pub struct Config {
     pub jobs: Option<usize>,
     pub cache_dir: Option<PathBuf>,
     pub trust_root: Option<PathBuf>,
+    /// `(git URL prefix, environment variable)`: where each git host's token is read from
+    /// (`crate::git::hosts`); the token itself is never in the file.
+    pub git_tokens: Vec<(String, String)>,
     pub allow: AllowList,
 }
 
@@ -123,6 +129,27 @@ impl Config {
                 ));
             }
         }
+        let mut git_tokens = Vec::new();
+        for (prefix, var) in raw.git_tokens {
+            let remote = url::Url::parse(&prefix)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+            if !remote {
+                return Err(format!(
+                    "{file}: git-tokens: `{prefix}` must be an http(s) URL prefix such as \
+                     \"https://gitlab.com/\""
+                ));
+            }
+            let name_ok =
+                !var.is_empty() && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !name_ok {
+                return Err(format!(
+                    "{file}: git-tokens: `{prefix}`: the value names an environment variable \
+                     (letters, digits, `_`) that holds the token, never the token itself \
+                     (not shown here)"
+                ));
+            }
+            git_tokens.push((prefix, var));
+        }
         if raw.jobs == Some(0) {
             return Err(format!("{file}: jobs must be at least 1"));
         }
@@ -137,6 +164,7 @@ impl Config {
             jobs: raw.jobs,
             cache_dir: raw.cache_dir.map(|d| dir.join(d)),
             trust_root: raw.trust_root.map(|p| dir.join(p)),
+            git_tokens,
             allow,
         })
     }
@@ -272,6 +300,9 @@ pypi = "mirror.toml"
 [rewrites]
 "https://github.com/" = "file:///srv/mirror/"
 
+[git-tokens]
+"https://gitlab.com/" = "GITLAB_TOKEN"
+
 [[allow]]
 package = "crates:a@1.0.0"
 code = "dirty"
@@ -295,7 +326,37 @@ reason = "reviewed"
             ]
         );
         assert_eq!(c.rewrites, vec!["https://github.com/=file:///srv/mirror/"]);
+        assert_eq!(
+            c.git_tokens,
+            vec![(
+                "https://gitlab.com/".to_string(),
+                "GITLAB_TOKEN".to_string()
+            )]
+        );
         assert_eq!(c.allow.entries.len(), 1);
+    }
+
+    #[test]
+    fn a_git_token_entry_names_a_variable_never_the_token() {
+        let d = tempfile::tempdir().unwrap();
+        for (text, says) in [
+            (
+                "[git-tokens]\n\"https://gitlab.com/\" = \"glpat-abc.def\"\n",
+                "names an environment variable",
+            ),
+            (
+                "[git-tokens]\n\"gitlab.com\" = \"GITLAB_TOKEN\"\n",
+                "must be an http(s) URL prefix",
+            ),
+        ] {
+            let p = write(d.path(), text);
+            let e = Config::load(&p).unwrap_err();
+            assert!(e.contains(says), "{text}: {e}");
+            assert!(
+                !e.contains("glpat-abc"),
+                "a mistaken token is not echoed: {e}"
+            );
+        }
     }
 
     #[test]

@@ -140,6 +140,7 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     let http = Http::new(HttpConfig {
         connect_timeout: run.timeouts.connect,
         read_timeout: run.timeouts.read,
+        rates: run.profiles.rates(),
         ..HttpConfig::default()
     })?;
     // What killed runs left behind (half-made clones) goes before any new work.

@@ -1,5 +1,8 @@
 //! The one HTTP client: user agent, timeouts, bounded connections per host, and retries with
 //! exponential backoff and jitter for timeouts, 5xx and 429 (honouring `Retry-After`).
+//! HTTP/2 is negotiated by ALPN over TLS (one connection per host multiplexes the requests in
+//! flight; plain-HTTP mirrors and hosts without h2 keep HTTP/1.1 keep-alive), and a registry
+//! profile's `rate` paces every request under a URL prefix (crates.io's API: 1 a second).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,6 +41,73 @@ pub struct HttpConfig {
     /// Longest silence while waiting for a response or between bytes of one: a host that
     /// accepts and never answers fails after this, not after minutes.
     pub read_timeout: Duration,
+    /// Requests under a URL prefix at most this often (`rate` in registry profiles); the
+    /// longest matching prefix applies.
+    pub rates: Vec<(String, Rate)>,
+}
+
+/// A request rate: at most `count` requests per `per` (`"1/s"`, `"20/s"`, `"100/min"`,
+/// `"5000/h"`), spaced evenly: one request every `per / count`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub count: u32,
+    pub per: Duration,
+}
+
+impl Rate {
+    /// The least time between two requests.
+    pub fn interval(&self) -> Duration {
+        self.per / self.count
+    }
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Rate, String> {
+        let bad = || {
+            format!(
+                "`{s}` is not a request rate: write COUNT/UNIT with a unit of s, min or h \
+                 (`1/s`, `100/min`)"
+            )
+        };
+        let (count, unit) = s.split_once('/').ok_or_else(bad)?;
+        let count: u32 = count.trim().parse().map_err(|_| bad())?;
+        if count == 0 {
+            return Err(format!("`{s}`: a rate of 0 would never send a request"));
+        }
+        let per = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        Ok(Rate { count, per })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Requests under one URL prefix, spaced by its rate: the time the next may be sent.
+/// A tokio mutex: waiters queue in order and the lock is held across the sleep.
+struct Pacer {
+    prefix: String,
+    interval: Duration,
+    next: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Pacer {
+    async fn wait(&self) {
+        let mut next = self.next.lock().await;
+        if let Some(at) = *next {
+            tokio::time::sleep_until(at).await;
+        }
+        *next = Some(tokio::time::Instant::now() + self.interval);
+    }
 }
 
 impl Default for HttpConfig {
@@ -49,6 +119,7 @@ impl Default for HttpConfig {
             max_bytes: 256 * 1024 * 1024,
             connect_timeout: Timeouts::default().connect,
             read_timeout: Timeouts::default().read,
+            rates: Vec::new(),
         }
     }
 }
@@ -76,8 +147,17 @@ impl Default for Timeouts {
 pub struct Http {
     client: reqwest::Client,
     config: HttpConfig,
-    hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
+    pacers: Arc<Vec<Pacer>>,
     meta: Arc<Mutex<MetaCache>>,
+}
+
+/// One host's bound on requests in flight, and the gate its first request goes through alone:
+/// the connection it opens (TLS, ALPN) is the one the others reuse, so a burst of requests to
+/// a new HTTP/2 host shares one connection instead of each opening its own.
+struct Host {
+    permits: Semaphore,
+    opened: tokio::sync::Mutex<bool>,
 }
 
 /// One metadata response, fetched once by whoever asks first.
@@ -189,16 +269,54 @@ impl Http {
             ))
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.read_timeout)
+            // HTTP/2 where the server offers it by ALPN: the flow-control window follows the
+            // bandwidth-delay product (a large index file or artifact is not held to 64 KiB
+            // in flight), and a quiet connection is pinged so a dead one is noticed before a
+            // request waits on it.
+            .http2_adaptive_window(true)
+            .http2_keep_alive_interval(Duration::from_secs(20))
+            .http2_keep_alive_timeout(config.read_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
             .build()?;
+        let pacers = config
+            .rates
+            .iter()
+            .map(|(prefix, rate)| Pacer {
+                prefix: prefix.clone(),
+                interval: rate.interval(),
+                next: tokio::sync::Mutex::new(None),
+            })
+            .collect();
         Ok(Http {
             client,
             config,
             hosts: Arc::default(),
+            pacers: Arc::new(pacers),
             meta: Arc::new(Mutex::new(MetaCache::new(crate::cache_budget::meta()))),
         })
     }
 
-    fn host_permits(&self, url: &str) -> Arc<Semaphore> {
+    /// The same client (connections, per-host bounds, rates) with other retries and size cap.
+    pub fn with_limits(&self, retries: u32, max_bytes: u64) -> Http {
+        let mut h = self.clone();
+        h.config.retries = retries;
+        h.config.max_bytes = max_bytes;
+        h
+    }
+
+    /// Wait for the rate of the longest prefix of `url` that has one.
+    async fn pace(&self, url: &str) {
+        let pacer = self
+            .pacers
+            .iter()
+            .filter(|p| url.starts_with(p.prefix.as_str()))
+            .max_by_key(|p| p.prefix.len());
+        if let Some(p) = pacer {
+            p.wait().await;
+        }
+    }
+
+    fn host(&self, url: &str) -> Arc<Host> {
         let host = url::Url::parse(url)
             .ok()
             .and_then(|u| {
@@ -210,7 +328,12 @@ impl Http {
             .lock()
             .expect("host map")
             .entry(host)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_host)))
+            .or_insert_with(|| {
+                Arc::new(Host {
+                    permits: Semaphore::new(self.config.per_host),
+                    opened: tokio::sync::Mutex::new(false),
+                })
+            })
             .clone()
     }
 
@@ -251,12 +374,21 @@ impl Http {
 
     /// GET a URL, retrying transient failures. 404 and 410 are `NotFound` and never retried.
     pub async fn get(&self, url: &str, accept: Option<&str>) -> Result<Body, HttpError> {
-        let permits = self.host_permits(url);
+        let host = self.host(url);
         let mut attempt = 0;
         loop {
             let result = {
-                let _permit = permits.acquire().await.expect("semaphore open");
-                self.get_once(url, accept).await
+                let _permit = host.permits.acquire().await.expect("semaphore open");
+                let mut opened = host.opened.lock().await;
+                if *opened {
+                    drop(opened);
+                    self.get_once(url, accept).await
+                } else {
+                    let r = self.get_once(url, accept).await;
+                    // A connection is open (or the host refused one): the rest may go.
+                    *opened = true;
+                    r
+                }
             };
             attempt += 1;
             match result {
@@ -294,6 +426,7 @@ impl Http {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            self.pace(url).await;
             tracing::info!("GET {url} (streamed)");
             let mut req = self.client.get(url);
             if let Some(a) = accept {
@@ -350,6 +483,7 @@ impl Http {
     }
 
     async fn get_once(&self, url: &str, accept: Option<&str>) -> Result<Body, Attempt> {
+        self.pace(url).await;
         tracing::info!("GET {url}");
         let mut req = self.client.get(url);
         if let Some(a) = accept {
@@ -366,6 +500,7 @@ impl Http {
                 Attempt::Retry(err, None)
             }
         })?;
+        tracing::debug!("{url}: answered over {:?}", resp.version());
         let status = resp.status().as_u16();
         if status == 404 || status == 410 {
             return Err(Attempt::Final(HttpError::NotFound {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::ecosystem::{Ecosystem, RegistryCx, RegistryError};
-use crate::http::{Http, HttpConfig, HttpError};
+use crate::http::{Http, HttpError};
 use crate::profile::{derive_pypi_json, join_url, Profile, Profiles};
 
 /// How many distinct package names per ecosystem are used to probe a registry. Their answers
@@ -132,12 +132,7 @@ async fn check_simple(http: &Http, profile: &mut Profile, names: &[String]) -> R
     }
     // A small cap: a real Simple index root lists every project (tens of MB); a page that
     // big is an index, and reading it is not worth it.
-    let small = Http::new(HttpConfig {
-        retries: 1,
-        max_bytes: 1 << 20,
-        ..HttpConfig::default()
-    })
-    .map_err(|e| e.to_string())?;
+    let small = http.with_limits(1, 1 << 20);
     for root in &roots {
         let index = small
             .get(

@@ -43,6 +43,23 @@ pub struct Profile {
     /// Simple API root, the compact index `/versions`). `--listing` overrides it.
     #[serde(default)]
     pub listing: Option<String>,
+    /// Requests per URL prefix at most this often, for every request of the run under that
+    /// prefix (`rate = { "https://crates.io/api/" = "1/s" }`): a registry's crawler policy.
+    /// The longest matching prefix applies; prefixes without a rate are not paced.
+    #[serde(default)]
+    pub rate: Rates,
+}
+
+/// A profile's `rate` table. Its `Debug` form is empty: how fast a run asks does not change
+/// what it finds, so it stays out of the store's settings fingerprint (`store::Settings`).
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Rates(pub BTreeMap<String, crate::http::Rate>);
+
+impl std::fmt::Debug for Rates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("_")
+    }
 }
 
 const BUILTIN: [&str; 3] = [
@@ -69,6 +86,24 @@ impl Profiles {
 
     pub fn get(&self, eco: Ecosystem) -> &Profile {
         &self.by_ecosystem[&eco]
+    }
+
+    /// Every profile's `rate` entries, for the run's HTTP client. Two profiles pacing the same
+    /// prefix: the slower rate holds.
+    pub fn rates(&self) -> Vec<(String, crate::http::Rate)> {
+        let mut all: BTreeMap<String, crate::http::Rate> = BTreeMap::new();
+        for p in self.by_ecosystem.values() {
+            for (prefix, rate) in &p.rate.0 {
+                all.entry(prefix.clone())
+                    .and_modify(|r| {
+                        if rate.interval() > r.interval() {
+                            *r = *rate
+                        }
+                    })
+                    .or_insert(*rate);
+            }
+        }
+        all.into_iter().collect()
     }
 
     /// Apply `--registry ECO=URL` or `--registry ECO=path/to/profile.toml`.
@@ -205,6 +240,35 @@ mod tests {
         assert_eq!(
             p.get(Ecosystem::Pypi).integrity_api.as_deref(),
             Some("http://127.0.0.1:9/integrity/")
+        );
+    }
+
+    #[test]
+    fn crates_io_api_is_paced_at_one_request_a_second() {
+        let rates = Profiles::builtin().rates();
+        let api = rates
+            .iter()
+            .find(|(p, _)| p == "https://crates.io/api/")
+            .expect("crates.io's API has a rate");
+        assert_eq!(api.1.interval(), std::time::Duration::from_secs(1));
+        // The sparse index and the downloads are not limited that way.
+        assert!(rates.iter().all(
+            |(p, _)| !"https://index.crates.io/x".starts_with(p.as_str())
+                && !"https://static.crates.io/crates/x".starts_with(p.as_str())
+        ));
+    }
+
+    #[test]
+    fn a_bad_rate_is_an_error_naming_it() {
+        let text = "name = \"m\"\necosystem = \"crates\"\nprotocol = \"sparse\"\n\
+                    url = \"https://m/\"\nrate = { \"https://m/api/\" = \"fast\" }\n";
+        let e = toml::from_str::<Profile>(text).unwrap_err().to_string();
+        assert!(e.contains("`fast` is not a request rate"), "{e}");
+        let ok = text.replace("fast", "20/s");
+        let p: Profile = toml::from_str(&ok).unwrap();
+        assert_eq!(
+            p.rate.0["https://m/api/"].interval(),
+            std::time::Duration::from_millis(50)
         );
     }
 

@@ -1,13 +1,14 @@
 //! The git CLI, for what it does best and safest: cloning and fetching partial clones
 //! (`--filter=blob:none`, promisor remotes, lazy fetch of blobs) and the whole-history walks
 //! of `git log`. Every invocation gets the same safe environment: no prompts, no user or
-//! system config that could run programs, no hooks.
+//! system config that could run programs, no hooks. Clones and fetches go through
+//! [`hosts::run_remote`] (a host's token, its rate limits, a bound per host).
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use super::{lock, GitError, Repo};
+use super::{hosts, lock, GitError, Repo};
 
 /// The environment every git invocation gets: no prompts, no user or system config that could
 /// run programs, and no hooks.
@@ -51,11 +52,17 @@ pub(super) fn git_command(git_dir: Option<&Path>) -> Command {
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
         .stdin(Stdio::null());
+    // Also for commands that fetch lazily (`cat-file` of a promisor blob).
+    hosts::add_tokens(&mut c);
     c
 }
 
 pub(super) fn run(mut c: Command, action: &str, url: &str) -> Result<Output, GitError> {
-    crate::log::command(&c);
+    run_ref(&mut c, action, url)
+}
+
+pub(super) fn run_ref(c: &mut Command, action: &str, url: &str) -> Result<Output, GitError> {
+    crate::log::command(c);
     let out = c.output()?;
     if !out.status.success() {
         return Err(GitError::Failed {
@@ -141,7 +148,10 @@ pub(super) fn clone_into(url: &str, tmp: &Path) -> Result<(), GitError> {
             .arg(format!("remote.origin.uploadpack={LOCAL_UPLOAD_PACK}"));
     }
     c.arg("--").arg(url).arg(tmp);
-    run(c, "clone", url).map(|_| ())
+    hosts::run_remote(&mut c, "clone", url, || {
+        let _ = std::fs::remove_dir_all(tmp);
+    })
+    .map(|_| ())
 }
 
 /// `<clone>.tmp<PID>` directories beside `dir` (what a clone killed mid-way leaves).
@@ -194,7 +204,7 @@ impl Repo {
             "+refs/heads/*:refs/heads/*",
             "+refs/tags/*:refs/tags/*",
         ]);
-        run(c, "fetch", &self.url)?;
+        hosts::run_remote(&mut c, "fetch", &self.url, || {})?;
         Ok(())
     }
 
@@ -210,7 +220,7 @@ impl Repo {
             "origin",
             sha,
         ]);
-        run(c, "fetch of a commit", &self.url).map(|_| ())
+        hosts::run_remote(&mut c, "fetch of a commit", &self.url, || {}).map(|_| ())
     }
 
     /// Commits (newest first), on any branch or tag, that put this blob at a path named

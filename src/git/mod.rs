@@ -15,6 +15,7 @@ use std::process::Command;
 use sha1::Digest as _;
 
 mod cli;
+pub mod hosts;
 mod read;
 #[cfg(test)]
 mod tests;
