@@ -6,7 +6,7 @@
 
 mod bulk_support;
 
-use bulk_support::{fixture, json, RepoSpec};
+use bulk_support::{fixture, json, outcome, RepoSpec};
 
 fn repos() -> Vec<RepoSpec> {
     vec![
@@ -21,25 +21,6 @@ fn repos() -> Vec<RepoSpec> {
             versions: 3,
         },
     ]
-}
-
-/// Verdicts and findings, package by package.
-fn outcome(v: &serde_json::Value) -> Vec<serde_json::Value> {
-    let mut out: Vec<serde_json::Value> = v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "package": r["package"],
-                "verdict": r["verdict"],
-                "findings": r["findings"],
-                "source": r["source"],
-            })
-        })
-        .collect();
-    out.sort_by_key(|r| r["package"].to_string());
-    out
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod bulk_support;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use bulk_support::{fixture, json, Fixture, RepoSpec};
+use bulk_support::{fixture, json, outcome, Fixture, RepoSpec};
 
 /// A monorepo of three crates and three single-crate repositories, `versions` each.
 fn repos(versions: usize) -> Vec<RepoSpec> {
@@ -111,26 +111,6 @@ fn each_metadata_url_is_requested_once_per_run_with_many_versions_in_flight_and_
         assert_eq!(again.len(), index_files, "{again:?}");
         assert!(again.values().all(|c| *c == 1), "{again:?}");
     }
-}
-
-/// What a result says, without what depends on timing.
-fn outcome(v: &serde_json::Value) -> Vec<serde_json::Value> {
-    let mut out: Vec<serde_json::Value> = v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "package": r["package"],
-                "verdict": r["verdict"],
-                "findings": r["findings"],
-                "source": r["source"],
-                "excused": r["excused"],
-            })
-        })
-        .collect();
-    out.sort_by_key(|r| r["package"].to_string());
-    out
 }
 
 #[test]

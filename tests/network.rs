@@ -29,26 +29,6 @@ fn run_with_env(w: &World, extra: &[&str], specs: &[&str], env: &[(&str, &str)])
     out
 }
 
-/// A world whose registry is served over TLS (`https://localhost:PORT`), HTTP/2 by ALPN.
-fn tls_world() -> World {
-    let tmp = tempfile::Builder::new()
-        .prefix("provero-test-")
-        .tempdir()
-        .unwrap();
-    let served = tmp.path().join("served");
-    std::fs::create_dir_all(&served).unwrap();
-    for d in ["work", "upstream", "cache", "cwd"] {
-        std::fs::create_dir_all(tmp.path().join(d)).unwrap();
-    }
-    let server = TestServer::serve_dir_tls(&served);
-    let registry = Registry::new(&served, &server.base_url(), DlStyle::Markers);
-    World {
-        server,
-        registry,
-        tmp,
-    }
-}
-
 fn verified(out: &Output, names: &[&str]) {
     let report = Report::parse(&out.stdout, out);
     for n in names {
@@ -63,7 +43,7 @@ fn verified(out: &Output, names: &[&str]) {
 
 #[test]
 fn a_tls_registry_is_read_over_http2_on_one_connection_per_host() {
-    let w = tls_world();
+    let w = World::over_tls();
     let names = ["h2a", "h2b", "h2c", "h2d"];
     let mut specs = Vec::new();
     for n in names {
@@ -101,7 +81,7 @@ fn a_tls_registry_is_read_over_http2_on_one_connection_per_host() {
 
 #[test]
 fn a_registry_not_trusted_is_an_error_naming_it() {
-    let w = tls_world();
+    let w = World::over_tls();
     let fx = w.honest_crate("untrusted", "1.0.0");
     w.publish(&fx, &fx.crate_bytes);
     // No SSL_CERT_FILE: the self-signed certificate is not trusted, nothing is fetched.

@@ -377,3 +377,25 @@ pub fn json(out: &std::process::Output) -> serde_json::Value {
         )
     })
 }
+
+/// What a result says (verdict, findings, source, excused files), package by package,
+/// without what depends on timing.
+#[allow(dead_code)] // not every test crate that loads this module compares outcomes
+pub fn outcome(v: &serde_json::Value) -> Vec<serde_json::Value> {
+    let mut out: Vec<serde_json::Value> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "package": r["package"],
+                "verdict": r["verdict"],
+                "findings": r["findings"],
+                "source": r["source"],
+                "excused": r["excused"],
+            })
+        })
+        .collect();
+    out.sort_by_key(|r| r["package"].to_string());
+    out
+}

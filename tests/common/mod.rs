@@ -68,6 +68,16 @@ impl World {
     }
 
     pub fn with_style(style: DlStyle) -> World {
+        World::build(style, |p| TestServer::serve_dir(p))
+    }
+
+    /// A world whose registry is served over TLS (`https://localhost:PORT`), HTTP/2 by ALPN.
+    #[allow(dead_code)] // used by the network tests only
+    pub fn over_tls() -> World {
+        World::build(DlStyle::Markers, |p| TestServer::serve_dir_tls(p))
+    }
+
+    fn build(style: DlStyle, serve: fn(&Path) -> TestServer) -> World {
         let tmp = tempfile::Builder::new()
             .prefix("provero-test-")
             .tempdir()
@@ -77,7 +87,7 @@ impl World {
         for d in ["work", "upstream", "cache", "cwd"] {
             std::fs::create_dir_all(tmp.path().join(d)).unwrap();
         }
-        let server = TestServer::serve_dir(&served);
+        let server = serve(&served);
         let registry = Registry::new(&served, &server.base_url(), style);
         World {
             server,
