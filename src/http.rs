@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::Semaphore;
 
@@ -152,9 +152,10 @@ pub struct Http {
     meta: Arc<Mutex<MetaCache>>,
 }
 
-/// One host's bound on requests in flight, and the gate its first request goes through alone:
-/// the connection it opens (TLS, ALPN) is the one the others reuse, so a burst of requests to
-/// a new HTTP/2 host shares one connection instead of each opening its own.
+/// One host's bound on requests in flight, and the gate its first request goes through alone
+/// until its response's head is in: the connection it opens (TLS, ALPN) is the one the others
+/// reuse, so a burst of requests to a new HTTP/2 host shares one connection instead of each
+/// opening its own.
 struct Host {
     permits: Semaphore,
     opened: tokio::sync::Mutex<bool>,
@@ -379,15 +380,12 @@ impl Http {
         loop {
             let result = {
                 let _permit = host.permits.acquire().await.expect("semaphore open");
-                let mut opened = host.opened.lock().await;
+                let opened = host.opened.lock().await;
                 if *opened {
                     drop(opened);
-                    self.get_once(url, accept).await
+                    self.get_once(url, accept, None).await
                 } else {
-                    let r = self.get_once(url, accept).await;
-                    // A connection is open (or the host refused one): the rest may go.
-                    *opened = true;
-                    r
+                    self.get_once(url, accept, Some(opened)).await
                 }
             };
             attempt += 1;
@@ -467,8 +465,7 @@ impl Http {
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                        .and_then(|v| retry_after(v, SystemTime::now()));
                     (err, after)
                 }
             };
@@ -482,14 +479,26 @@ impl Http {
         }
     }
 
-    async fn get_once(&self, url: &str, accept: Option<&str>) -> Result<Body, Attempt> {
+    /// One GET. `first` is the host's gate when this is its first request: it is opened as
+    /// soon as the response's head is in (a connection exists, or the host refused one), so
+    /// the others reuse the connection without waiting for this body.
+    async fn get_once(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+        first: Option<tokio::sync::MutexGuard<'_, bool>>,
+    ) -> Result<Body, Attempt> {
         self.pace(url).await;
         tracing::info!("GET {url}");
         let mut req = self.client.get(url);
         if let Some(a) = accept {
             req = req.header(reqwest::header::ACCEPT, a);
         }
-        let resp = req.send().await.map_err(|e| {
+        let sent = req.send().await;
+        if let Some(mut gate) = first {
+            *gate = true;
+        }
+        let resp = sent.map_err(|e| {
             let err = HttpError::Transport {
                 url: url.to_string(),
                 message: describe(&e),
@@ -513,8 +522,7 @@ impl Http {
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(|v| retry_after(v, SystemTime::now()));
             return Err(Attempt::Retry(
                 HttpError::Status {
                     url: url.to_string(),
@@ -607,6 +615,17 @@ fn is_timeout(e: &HttpError) -> bool {
 }
 
 /// What [`describe`] says about a request that ran out of time.
+/// How long a `Retry-After` value asks to wait: delay-seconds or an HTTP-date (RFC 9110
+/// 10.2.3), a date already past meaning now. Anything else is no answer (the caller backs off).
+pub(crate) fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 const TIMED_OUT: &str = "timed out";
 
 enum Attempt {
@@ -665,5 +684,29 @@ mod meta_cache_tests {
         assert!(c.entries.contains_key("p"), "{:?}", pending.initialized());
         assert_eq!(c.order.len(), c.entries.len());
         assert!(c.bytes <= 300);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_after;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        // Sun, 06 Nov 1994 08:49:37 GMT, the RFC's own example date.
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        // A date already past: retry now, not never.
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-5", now), None);
     }
 }

@@ -239,7 +239,7 @@ pub(super) fn read_trace(stderr: &[u8]) -> (Vec<u8>, Answer) {
         let value = value.trim();
         match name.trim().to_ascii_lowercase().as_str() {
             "retry-after" => {
-                answer.retry_after = value.parse::<u64>().ok().map(Duration::from_secs)
+                answer.retry_after = crate::http::retry_after(value, SystemTime::now())
             }
             "x-ratelimit-remaining" => answer.exhausted = value == "0",
             "x-ratelimit-reset" => {
