@@ -20,6 +20,18 @@ pub struct IndexEntry<'a> {
     pub links: Option<&'a Json>,
     /// The index the crate was resolved in (for `registry` of its own-registry dependencies).
     pub registry: Option<&'a str>,
+    /// When the version was published (the line's `pubtime`, RFC 3339).
+    pub pubtime: Option<&'a str>,
+}
+
+/// Rule `index-before-dependency-kinds`: cargo uploaded no dependency kinds before
+/// rust-lang/cargo#939 (2014-11-21), so crates.io recorded build and dev dependencies as
+/// normal ones; cargo nightlies of that year still did. For a line published before this,
+/// a dependency's kind is not compared.
+pub const KINDS_RECORDED_SINCE: &str = "2015-01-01";
+
+fn kinds_recorded(pubtime: Option<&str>) -> bool {
+    pubtime.map_or(true, |t| t.trim() >= KINDS_RECORDED_SINCE)
 }
 
 struct IndexDep {
@@ -102,10 +114,14 @@ pub fn compare(entry: &IndexEntry<'_>, published: &toml::Table) -> Vec<String> {
     };
     let manifest_deps = manifest::dependencies(published, Side::Published);
     let own = entry.registry.map(index_id);
+    let kinds = kinds_recorded(entry.pubtime);
     let mut seen = BTreeSet::new();
     for (key, md) in &manifest_deps {
         let mut loose = key.clone();
         loose.target = loose.target.as_deref().map(manifest::strip_ws);
+        if !kinds {
+            loose.kind = DepKind::Normal;
+        }
         seen.insert(loose.clone());
         let Some(ix) = index.get(&loose) else {
             out.push(format!(
@@ -242,6 +258,7 @@ mod tests {
             features2: None,
             links: None,
             registry: Some("https://index.crates.io/"),
+            pubtime: Some("2024-05-01T10:00:00Z"),
         };
         compare(&e, &t)
     }
@@ -323,5 +340,31 @@ mod tests {
              "default_features": true, "target": null}
         ]);
         assert_eq!(check(d, json!({}), m), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_2014_index_line_is_not_held_to_dependency_kinds() {
+        // time 0.0.1 (2014-11-13): `[build-dependencies] gcc`, listed by crates.io as normal.
+        let m = "[package]\nname = \"time\"\nversion = \"0.0.1\"\n\
+                 [build-dependencies]\ngcc = \"*\"\n";
+        let t: toml::Table = m.parse().unwrap();
+        let d = json!([{"name": "gcc", "req": "*", "features": [], "optional": false,
+                        "default_features": true, "target": null, "kind": "normal"}]);
+        let entry = |pubtime| IndexEntry {
+            deps: &d,
+            features: None,
+            features2: None,
+            links: None,
+            registry: Some("https://index.crates.io/"),
+            pubtime,
+        };
+        assert_eq!(
+            compare(&entry(Some("2014-11-13T06:52:51Z")), &t),
+            Vec::<String>::new()
+        );
+        // The same disagreement on a line of the years cargo uploaded kinds is a finding.
+        let got = compare(&entry(Some("2015-03-01T00:00:00Z")), &t).join("\n");
+        assert!(got.contains("`dependencies.gcc`"), "{got}");
+        assert!(got.contains("`build-dependencies.gcc`"), "{got}");
     }
 }

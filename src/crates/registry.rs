@@ -228,6 +228,7 @@ pub async fn resolve(
                 "features2": chosen.features2,
                 "links": chosen.links,
                 "registry": cx.profile.url,
+                "pubtime": chosen.pubtime,
             },
         }),
     })

@@ -190,6 +190,7 @@ pub fn index_line_agrees(resolved: &Resolved, pkg: &Package) -> Option<Finding> 
         features2: ix.get("features2").filter(|f| !f.is_null()),
         links: ix.get("links").filter(|f| !f.is_null()),
         registry: ix.get("registry").and_then(|r| r.as_str()),
+        pubtime: ix.get("pubtime").and_then(|t| t.as_str()),
     };
     let problems = index_deps::compare(&entry, published);
     (!problems.is_empty()).then(|| {
