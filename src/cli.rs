@@ -434,10 +434,10 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
     let outputs: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
     crate::preflight::check_paths(&cache_dir, db.as_deref(), &outputs)?;
 
-    // Only this shard's lines of a `--list` are held (a whole registry is millions).
-    let (inputs, elsewhere) =
-        crate::input::collect_inputs_for(&args.specs, &args.list, &args.lockfile, shard)?;
-    if inputs.is_empty() && elsewhere == 0 {
+    // A `--list` is read here once through and again as the work list is built, never held
+    // (a whole registry is millions of lines).
+    let inputs = crate::input::Inputs::open(&args.specs, &args.list, &args.lockfile, shard)?;
+    if inputs.is_empty() {
         anyhow::bail!("nothing to verify: give package specs (e.g. crates:serde@1.0.210), --list FILE, --lockfile Cargo.lock, or - for stdin");
     }
     let on_stdout = crate::report::output::stdout_format(&targets, args.format);

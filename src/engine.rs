@@ -22,12 +22,14 @@ use crate::ecosystem::Ecosystem;
 use crate::finding::{Code, Finding, Verdict};
 use crate::http::{Http, HttpConfig, Timeouts};
 use crate::in_flight::{finish_group, group_of, Groups};
-pub use crate::input::{collect_inputs, parse_list, Input};
+pub use crate::input::{collect_inputs, parse_list, Input, Inputs};
 use crate::profile::Profiles;
 use crate::repo_url::Rewrites;
-use crate::report::{human_result, InputError, PackageResult, Report, Style, Summary};
+use crate::report::{
+    human_result, InputError, PackageResult, Report, SkippedInput, Style, Summary,
+};
 use crate::shard::Shard;
-use crate::spec::VersionReq;
+use crate::spec::{Spec, VersionReq};
 use crate::store::{Settings, Store, Writer};
 use crate::verify::{Options, Verifier};
 use crate::worklist::WorkList;
@@ -136,7 +138,20 @@ enum Done {
     Stored(PackageResult),
 }
 
-pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
+/// What one input adds to the work list, in input order.
+enum Taken {
+    Works(Vec<Work>),
+    /// `@*` could not be expanded.
+    Unexpanded(InputError),
+    Bad(InputError),
+    Skipped(SkippedInput),
+    /// A name pattern: expanded from the registry's listing after every other input.
+    Pattern(Spec),
+    /// A `--list` file could not be read again: the run stops (its list is not what was given).
+    Unreadable(anyhow::Error),
+}
+
+pub async fn run(run: Run, inputs: Inputs) -> anyhow::Result<Report> {
     let http = Http::new(HttpConfig {
         connect_timeout: run.timeouts.connect,
         read_timeout: run.timeouts.read,
@@ -146,20 +161,10 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
     // What killed runs left behind (half-made clones) goes before any new work.
     crate::git::sweep_stale(&run.cache_dir);
     let jobs = run.jobs.max(1);
-    let mut errors = Vec::new();
-    let mut skipped_inputs = Vec::new();
-    let mut specs = Vec::new();
-    for i in inputs {
-        match i {
-            Input::Spec(s) => specs.push(s),
-            Input::Bad(e) => errors.push(e),
-            Input::Skipped(s) => skipped_inputs.push(s),
-        }
-    }
     // Every registry the work needs is checked once, before any package (and the sparse
     // index's config.json is read there, once per run).
     let mut profiles = run.profiles.clone();
-    crate::preflight::check_registries(&http, &mut profiles, &probe_names(&specs)).await?;
+    crate::preflight::check_registries(&http, &mut profiles, inputs.probes()).await?;
     let verifier = Arc::new(Verifier::new(
         http,
         Options {
@@ -187,16 +192,30 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
         jobs,
     };
     let limits = &limits;
+    // The bad inputs, in input order; then what could not be expanded.
+    let mut errors = Vec::new();
+    let mut unexpanded = Vec::new();
+    let mut skipped_inputs = Vec::new();
     // Name patterns (`crates:*@*`) are expanded from the registry's listing, below.
-    let (listed, specs): (Vec<_>, Vec<_>) = specs.into_iter().partition(crate::listing::is_listing);
-    // The work list: compact, de-duplicated and sharded as each package is added.
+    let mut listed = Vec::new();
+    // The work list: compact, de-duplicated and sharded as each package is added, straight
+    // from the inputs as they are read (a `--list` line is never held as a `Spec`).
     let mut work = WorkList::new(run.shard);
-    let mut expanded = futures::stream::iter(specs)
-        .map(|s| {
+    let mut expanded = futures::stream::iter(inputs.iter())
+        .map(|input| {
             let v = verifier.clone();
             async move {
+                let s = match input {
+                    Ok(Input::Spec(s)) if crate::listing::is_listing(&s) => {
+                        return Taken::Pattern(s)
+                    }
+                    Ok(Input::Spec(s)) => s,
+                    Ok(Input::Bad(e)) => return Taken::Bad(e),
+                    Ok(Input::Skipped(s)) => return Taken::Skipped(s),
+                    Err(e) => return Taken::Unreadable(e),
+                };
                 let one = |version| {
-                    vec![Work {
+                    Taken::Works(vec![Work {
                         ecosystem: s.ecosystem,
                         name: s.name.clone(),
                         version,
@@ -205,24 +224,26 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
                             .filter(|h| !h.is_empty())
                             .collect(),
                         origin: s.origin.clone(),
-                    }]
+                    }])
                 };
                 match &s.version {
-                    VersionReq::Latest => Ok(one(None)),
-                    VersionReq::Exact(ver) => Ok(one(Some(ver.clone()))),
+                    VersionReq::Latest => one(None),
+                    VersionReq::Exact(ver) => one(Some(ver.clone())),
                     VersionReq::All => match limits.versions(&v, s.ecosystem, &s.name).await {
-                        Ok(vs) => Ok(limits
-                            .apply(&s.to_string(), vs)
-                            .into_iter()
-                            .map(|ver| Work {
-                                ecosystem: s.ecosystem,
-                                name: s.name.clone(),
-                                version: Some(ver),
-                                pins: Vec::new(),
-                                origin: None,
-                            })
-                            .collect()),
-                        Err(e) => Err(InputError {
+                        Ok(vs) => Taken::Works(
+                            limits
+                                .apply(&s.to_string(), vs)
+                                .into_iter()
+                                .map(|ver| Work {
+                                    ecosystem: s.ecosystem,
+                                    name: s.name.clone(),
+                                    version: Some(ver),
+                                    pins: Vec::new(),
+                                    origin: None,
+                                })
+                                .collect(),
+                        ),
+                        Err(e) => Taken::Unexpanded(InputError {
                             input: s.to_string(),
                             message: e.to_string(),
                         }),
@@ -231,15 +252,21 @@ pub async fn run(run: Run, inputs: Vec<Input>) -> anyhow::Result<Report> {
             }
         })
         .buffered(jobs);
-    while let Some(e) = expanded.next().await {
-        match e {
-            Ok(ws) => ws.into_iter().for_each(|w| {
+    while let Some(taken) = expanded.next().await {
+        match taken {
+            Taken::Works(ws) => ws.into_iter().for_each(|w| {
                 work.push_work(w);
             }),
-            Err(e) => errors.push(e),
+            Taken::Unexpanded(e) => unexpanded.push(e),
+            Taken::Bad(e) => errors.push(e),
+            Taken::Skipped(s) => skipped_inputs.push(s),
+            Taken::Pattern(s) => listed.push(s),
+            Taken::Unreadable(e) => return Err(e),
         }
     }
     drop(expanded);
+    drop(inputs);
+    errors.append(&mut unexpanded);
     for s in &listed {
         errors.extend(crate::listing::expand(&verifier, s, limits, &mut work).await);
     }
@@ -452,18 +479,6 @@ pub(crate) fn note_regression(
         .into_iter()
         .flatten();
     crate::regression::annotate(r, stored.iter().chain(this_run));
-}
-
-/// A few distinct package names per ecosystem the specs use, to probe each registry with.
-fn probe_names(specs: &[crate::spec::Spec]) -> BTreeMap<Ecosystem, Vec<String>> {
-    let mut names: BTreeMap<Ecosystem, Vec<String>> = BTreeMap::new();
-    for s in specs {
-        let n = names.entry(s.ecosystem).or_default();
-        if n.len() < crate::preflight::PROBES && !n.contains(&s.name) {
-            n.push(s.name.clone());
-        }
-    }
-    names
 }
 
 /// One package: resolve (cheap: the registry's index), reuse a stored verdict for the same

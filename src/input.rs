@@ -6,9 +6,11 @@
 //! Lockfiles are told apart by file name in [`parse_lockfile`]: the one place that lists every
 //! lockfile kind, each handed to its ecosystem's `lockfile` module.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::ecosystem::Ecosystem;
+use crate::preflight::PROBES;
 use crate::report::{InputError, LockfileLine, SkippedInput};
 use crate::shard::Shard;
 use crate::spec::{Spec, VersionReq};
@@ -22,79 +24,233 @@ pub enum Input {
     Skipped(SkippedInput),
 }
 
-/// Specs from the command line, `-` (stdin), `--list` files and `--lockfile` files, in that order.
+/// The inputs of a run, in the order given: command-line specs (`-`: standard input), `--list`
+/// files, `--lockfile` files. A `--list` file is never held: it is read line by line twice,
+/// once by [`Inputs::open`] (what the registry checks need, and an unreadable file fails the
+/// run before any work) and once as the run builds its work list from [`Inputs::iter`]. A
+/// list of a whole registry (millions of lines) so costs what the compact work list holds
+/// (`src/worklist.rs`), not a [`Spec`] per line.
+pub struct Inputs {
+    parts: Vec<Part>,
+    probes: BTreeMap<Ecosystem, Vec<String>>,
+    any: bool,
+    /// Applied to the one-version lines of `--list` files as they are read (as the work list
+    /// would: the same key), so another shard's lines cost no more than their reading.
+    shard: Option<Shard>,
+}
+
+enum Part {
+    /// A command-line spec, or a lockfile's entries: small, read once and held.
+    Held(Vec<Input>),
+    /// What standard input gave (it cannot be read twice): its text, not its specs.
+    Stdin(String),
+    /// A `--list` file.
+    List(PathBuf),
+}
+
+impl Inputs {
+    /// Read the command line's specs, standard input and the lockfiles, and each `--list` file
+    /// once through. Of a `--list` file's lines that name one version (or the newest) of one
+    /// package only `shard`'s are given and probed; `@*` and patterns are sharded after they
+    /// are expanded, the other inputs by the work list.
+    pub fn open(
+        specs: &[String],
+        lists: &[PathBuf],
+        lockfiles: &[PathBuf],
+        shard: Option<Shard>,
+    ) -> anyhow::Result<Inputs> {
+        let mut parts = Vec::new();
+        for s in specs {
+            parts.push(if s == "-" {
+                Part::Stdin(read_stdin()?)
+            } else {
+                Part::Held(vec![match Spec::parse(s) {
+                    Ok(spec) => Input::Spec(spec),
+                    Err(message) => Input::Bad(InputError {
+                        input: s.clone(),
+                        message,
+                    }),
+                }])
+            });
+        }
+        for l in lists {
+            // `--list -` is standard input, like a `-` spec.
+            parts.push(if l.as_os_str() == "-" {
+                Part::Stdin(read_stdin()?)
+            } else {
+                Part::List(l.clone())
+            });
+        }
+        for l in lockfiles {
+            parts.push(Part::Held(match parse_lockfile(l) {
+                Ok(inputs) => inputs,
+                // A lockfile that cannot be read at all is one bad input; the others still run.
+                Err(message) => vec![Input::Bad(InputError {
+                    input: l.display().to_string(),
+                    message,
+                })],
+            }));
+        }
+        let mut inputs = Inputs {
+            parts,
+            probes: BTreeMap::new(),
+            any: false,
+            shard,
+        };
+        inputs.scan()?;
+        Ok(inputs)
+    }
+
+    /// Go through every input once: is there any, and which names probe each registry.
+    fn scan(&mut self) -> anyhow::Result<()> {
+        for part in &self.parts {
+            let shard = part.shard(self.shard);
+            for input in part.inputs() {
+                self.any = true;
+                let Input::Spec(spec) = input? else {
+                    continue;
+                };
+                let names = self.probes.get(&spec.ecosystem);
+                if names.is_some_and(|n| n.len() >= PROBES || n.contains(&spec.name)) {
+                    continue;
+                }
+                if elsewhere(shard, &spec) {
+                    continue;
+                }
+                self.probes
+                    .entry(spec.ecosystem)
+                    .or_default()
+                    .push(spec.name);
+            }
+        }
+        Ok(())
+    }
+
+    /// No input at all (not even a bad line).
+    pub fn is_empty(&self) -> bool {
+        !self.any
+    }
+
+    /// A few distinct package names per ecosystem the specs use, to probe each registry with
+    /// (`--list` lines only where this shard keeps them); every ecosystem named is there.
+    pub fn probes(&self) -> &BTreeMap<Ecosystem, Vec<String>> {
+        &self.probes
+    }
+
+    /// Every input in order (a `--list` file's lines this shard keeps), each `--list` file
+    /// read again as it is taken. `Err`: a file that could be read when opened cannot be now.
+    pub fn iter(&self) -> impl Iterator<Item = anyhow::Result<Input>> + Send + '_ {
+        self.parts.iter().flat_map(|part| {
+            let shard = part.shard(self.shard);
+            part.inputs()
+                .filter(move |i| !matches!(i, Ok(Input::Spec(s)) if elsewhere(shard, s)))
+        })
+    }
+}
+
+/// Does another shard own this spec's one version (never for `@*` and patterns)?
+fn elsewhere(shard: Option<Shard>, spec: &Spec) -> bool {
+    shard.is_some_and(|s| shard_key(spec).is_some_and(|k| !s.owns(&k)))
+}
+
+impl Part {
+    /// Only a `--list` file's lines are sharded before they are expanded.
+    fn shard(&self, shard: Option<Shard>) -> Option<Shard> {
+        shard.filter(|_| matches!(self, Part::List(_)))
+    }
+
+    fn inputs(&self) -> Box<dyn Iterator<Item = anyhow::Result<Input>> + Send + '_> {
+        match self {
+            Part::Held(inputs) => Box::new(inputs.iter().cloned().map(Ok)),
+            Part::Stdin(text) => Box::new(
+                text.lines()
+                    .enumerate()
+                    .filter_map(|(i, line)| parse_line(line, i, STDIN))
+                    .map(Ok),
+            ),
+            Part::List(path) => Box::new(ListLines {
+                path,
+                origin: path.display().to_string(),
+                reader: None,
+                line: String::new(),
+                at: 0,
+                done: false,
+            }),
+        }
+    }
+}
+
+/// How standard input is named in errors.
+const STDIN: &str = "<stdin>";
+
+/// The inputs of a `--list` file as they are taken: one line in memory at a time.
+struct ListLines<'a> {
+    path: &'a Path,
+    origin: String,
+    reader: Option<std::io::BufReader<std::fs::File>>,
+    /// The line being read (its buffer reused).
+    line: String,
+    /// The number of the next line, from 0.
+    at: usize,
+    done: bool,
+}
+
+impl Iterator for ListLines<'_> {
+    type Item = anyhow::Result<Input>;
+
+    fn next(&mut self) -> Option<anyhow::Result<Input>> {
+        if self.done {
+            return None;
+        }
+        let path = self.path;
+        let cannot =
+            |e: std::io::Error| anyhow::anyhow!("cannot read the list {}: {e}", path.display());
+        if self.reader.is_none() {
+            match std::fs::File::open(path) {
+                Ok(f) => self.reader = Some(std::io::BufReader::with_capacity(1 << 16, f)),
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(cannot(e)));
+                }
+            }
+        }
+        let reader = self.reader.as_mut()?;
+        loop {
+            self.line.clear();
+            match std::io::BufRead::read_line(reader, &mut self.line) {
+                Ok(0) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(cannot(e)));
+                }
+            }
+            let i = self.at;
+            self.at += 1;
+            let line = if i == 0 {
+                strip_bom(&self.line)
+            } else {
+                &self.line
+            };
+            if let Some(input) = parse_line(line, i, &self.origin) {
+                return Some(Ok(input));
+            }
+        }
+    }
+}
+
+/// Every input of [`Inputs::open`], in order, held.
 pub fn collect_inputs(
     specs: &[String],
     lists: &[PathBuf],
     lockfiles: &[PathBuf],
 ) -> anyhow::Result<Vec<Input>> {
-    Ok(collect_inputs_for(specs, lists, lockfiles, None)?.0)
-}
-
-/// [`collect_inputs`], keeping only `shard`'s part of the `--list` lines that name one
-/// version or the newest: a list of a whole registry (millions of lines) is read line by
-/// line and only this shard's lines are held. The part is chosen by the same key the work
-/// list shards by ([`crate::engine::Work::key`]), so it is what the run would keep; `@*` and
-/// name patterns are sharded after they are expanded. Also says how many lines another shard
-/// owns.
-pub fn collect_inputs_for(
-    specs: &[String],
-    lists: &[PathBuf],
-    lockfiles: &[PathBuf],
-    shard: Option<Shard>,
-) -> anyhow::Result<(Vec<Input>, usize)> {
-    let mut out = Vec::new();
-    let mut elsewhere = 0;
-    for s in specs {
-        if s == "-" {
-            out.extend(parse_list(&read_stdin()?, "<stdin>"));
-        } else {
-            out.push(match Spec::parse(s) {
-                Ok(spec) => Input::Spec(spec),
-                Err(message) => Input::Bad(InputError {
-                    input: s.clone(),
-                    message,
-                }),
-            });
-        }
-    }
-    for l in lists {
-        // `--list -` is standard input, like a `-` spec.
-        if l.as_os_str() == "-" {
-            out.extend(parse_list(&read_stdin()?, "<stdin>"));
-            continue;
-        }
-        let cannot =
-            |e: std::io::Error| anyhow::anyhow!("cannot read the list {}: {e}", l.display());
-        let file = std::fs::File::open(l).map_err(cannot)?;
-        let origin = l.display().to_string();
-        let reader = std::io::BufReader::with_capacity(1 << 16, file);
-        for (i, line) in std::io::BufRead::lines(reader).enumerate() {
-            let line = line.map_err(cannot)?;
-            let line = if i == 0 { strip_bom(&line) } else { &line };
-            let Some(input) = parse_line(line, i, &origin) else {
-                continue;
-            };
-            if let (Some(s), Input::Spec(spec)) = (shard, &input) {
-                if shard_key(spec).is_some_and(|k| !s.owns(&k)) {
-                    elsewhere += 1;
-                    continue;
-                }
-            }
-            out.push(input);
-        }
-    }
-    for l in lockfiles {
-        match parse_lockfile(l) {
-            Ok(inputs) => out.extend(inputs),
-            // A lockfile that cannot be read at all is one bad input; the others still run.
-            Err(message) => out.push(Input::Bad(InputError {
-                input: l.display().to_string(),
-                message,
-            })),
-        }
-    }
-    Ok((out, elsewhere))
+    Inputs::open(specs, lists, lockfiles, None)?
+        .iter()
+        .collect()
 }
 
 /// The key a spec's work is sharded by, when it is known before expansion (one version, or
@@ -341,7 +497,7 @@ mod tests {
     }
 
     #[test]
-    fn a_sharded_list_keeps_what_the_work_list_would_and_every_expansion() {
+    fn a_sharded_list_gives_and_probes_what_the_work_list_would_keep() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("all.txt");
         let mut text =
@@ -354,36 +510,85 @@ mod tests {
         std::fs::write(&p, &text).unwrap();
         let all = collect_inputs(&[], std::slice::from_ref(&p), &[]).unwrap();
         assert_eq!(all.len(), 604);
-        let work_key = |i: &Input| match i {
-            Input::Spec(s) => Some(
-                crate::engine::Work {
-                    ecosystem: s.ecosystem,
-                    name: s.name.clone(),
-                    version: match &s.version {
-                        VersionReq::Exact(v) => Some(v.clone()),
-                        _ => None,
-                    },
-                    pins: Vec::new(),
-                    origin: None,
-                }
-                .key(),
-            ),
-            _ => None,
-        };
+        assert!(
+            matches!(&all[0], Input::Spec(s) if s.name == "itoa"),
+            "{:?}",
+            all[0]
+        );
+        assert!(matches!(&all[3], Input::Bad(e) if e.message.contains("line 4")));
         let mut kept = 0;
         for index in 0..3 {
             let shard = Shard { index, count: 3 };
-            let (part, elsewhere) =
-                collect_inputs_for(&[], std::slice::from_ref(&p), &[], Some(shard)).unwrap();
+            let inputs = Inputs::open(&[], std::slice::from_ref(&p), &[], Some(shard)).unwrap();
+            let part: Vec<Input> = inputs.iter().map(Result::unwrap).collect();
             // `@*`, patterns and bad lines are in every part (sharded after expansion).
             assert_eq!(&part[..4], &all[..4]);
-            assert_eq!(part.len() - 4 + elsewhere, 600);
-            for i in &part[4..] {
-                assert!(shard.owns(&work_key(i).unwrap()), "{i:?}");
+            // The rest is what the work list would keep of it.
+            let mut work = crate::worklist::WorkList::new(Some(shard));
+            for i in &all[4..] {
+                let Input::Spec(s) = i else { panic!("{i:?}") };
+                let v = match &s.version {
+                    VersionReq::Exact(v) => Some(v.as_str()),
+                    _ => None,
+                };
+                work.push(s.ecosystem, &s.name, v, Vec::new(), None);
             }
-            kept += part.len() - 4;
+            assert_eq!(part.len() - 4, work.len());
+            for (i, (eco, name, v)) in part[4..].iter().zip(work.iter()) {
+                assert!(
+                    matches!(i, Input::Spec(s) if s.ecosystem == eco && s.name == name
+                        && s.version == v.map_or(VersionReq::Latest, |v| VersionReq::Exact(v.into()))),
+                    "{i:?}"
+                );
+            }
+            kept += work.len();
+            // Probes: the `@*` and pattern lines (sharded after expansion), then names this
+            // shard keeps, a few per registry.
+            let probes = inputs.probes();
+            let crates = &probes[&Ecosystem::Crates];
+            assert_eq!(&crates[..2], ["itoa", "tokio-*"]);
+            assert_eq!(crates.len(), PROBES);
+            let pypi = &probes[&Ecosystem::Pypi];
+            assert_eq!(pypi[0], "django-*");
+            assert_eq!(pypi.len(), PROBES);
+            for name in crates[2..].iter().chain(&pypi[1..]) {
+                let line = part[4..]
+                    .iter()
+                    .find_map(|i| match i {
+                        Input::Spec(s) if &s.name == name => Some(s),
+                        _ => None,
+                    })
+                    .unwrap();
+                assert!(shard.owns(&shard_key(line).unwrap()), "{line:?}");
+            }
         }
         assert_eq!(kept, 600, "every one-version line in exactly one part");
+    }
+
+    #[test]
+    fn an_unreadable_list_fails_before_any_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.txt");
+        let err = Inputs::open(&[], std::slice::from_ref(&missing), &[], None)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().starts_with("cannot read the list "),
+            "{err}"
+        );
+        // Not UTF-8 far down the file: still refused when opened, not half-way through a run.
+        let bad = dir.path().join("bad.txt");
+        let mut bytes = "crates:serde@1.0.0\n".repeat(10_000).into_bytes();
+        bytes.extend_from_slice(b"crates:\xff\n");
+        std::fs::write(&bad, bytes).unwrap();
+        let err = Inputs::open(&[], std::slice::from_ref(&bad), &[], None)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("valid UTF-8"), "{err}");
+        // Nothing at all: only comments and blank lines.
+        let empty = dir.path().join("empty.txt");
+        std::fs::write(&empty, "# nothing\n\n").unwrap();
+        assert!(Inputs::open(&[], &[empty], &[], None).unwrap().is_empty());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! declares the version, else the newest commit holding the published manifest; then the
 //! package directory; then the comparison. Runs on a blocking thread.
 
+use crate::archive::Content;
 use crate::attest::evidence::{Claim, CommitFrom};
 use crate::best_commit::{self, Wanted};
 use crate::compare::{compare, short};
@@ -13,7 +14,7 @@ use crate::git::{GitError, Repo, Tree};
 use crate::history::Whereabouts;
 use crate::report::Stats;
 use crate::shared_repo::SharedRepo;
-use crate::source::SourceView;
+use crate::source::{Lookup, SourceView};
 use crate::tags::{matching_tags, neighbours};
 
 pub(crate) struct Located {
@@ -619,7 +620,12 @@ fn package_dir(
     }
     let view = SourceView::new(repo, tree, commit, "");
     seed_anchors(handler, pkg, &view);
-    let dirs = handler.package_dirs(pkg, &view);
+    let mut dirs = handler.package_dirs(pkg, &view);
+    if dirs.len() > 1 {
+        // Several directories declare this package (a moved package, a vendored or
+        // precompiled copy): keep those holding the most of the artifact's files.
+        dirs = most_files_in(handler, pkg, &view, dirs);
+    }
     if let Some(h) = hint_dir {
         if dirs.iter().any(|d| d == h) {
             return h.to_string();
@@ -632,4 +638,55 @@ fn package_dir(
         Some(h) if tree.get(h).is_some() => h.to_string(),
         _ => String::new(),
     }
+}
+
+/// Of `dirs` (in the ecosystem's order), those where the most files of the artifact are, byte
+/// for byte by blob id, at the same path (symlinks followed, as the packager did; its
+/// manifests where the packager wrote the source's under another name: `Cargo.toml.orig`).
+/// The package was made from one of them.
+fn most_files_in(
+    handler: &'static dyn Handler,
+    pkg: &Package,
+    root: &SourceView<'_>,
+    dirs: Vec<String>,
+) -> Vec<String> {
+    let mut blobs: Vec<(String, String)> = pkg
+        .files
+        .map
+        .iter()
+        .filter_map(|(path, c)| match c {
+            Content::File { data, .. } => Some((path.clone(), crate::archive::git_blob_id(data))),
+            Content::Streamed { blob_id, .. } => Some((path.clone(), blob_id.clone())),
+            Content::Symlink { .. } => None,
+        })
+        .collect();
+    for (anchor, file_name) in handler.anchor_files(pkg) {
+        if anchor != file_name {
+            if let Some(data) = pkg.files.data(&anchor) {
+                blobs.push((file_name, crate::archive::git_blob_id(data)));
+            }
+        }
+    }
+    let held = |dir: &str| {
+        blobs
+            .iter()
+            .filter(|(path, blob)| {
+                let at = crate::source::join(dir, path);
+                matches!(root.lookup(&at), Ok(Lookup::Found { entry, .. }) if &entry.oid == blob)
+            })
+            .count()
+    };
+    let counts: Vec<usize> = dirs.iter().map(|d| held(d)).collect();
+    let most = counts.iter().copied().max().unwrap_or(0);
+    tracing::debug!(
+        "{} {}: directories declaring it, with the artifact's files each holds: {:?}",
+        pkg.name,
+        pkg.version,
+        dirs.iter().zip(&counts).collect::<Vec<_>>()
+    );
+    dirs.into_iter()
+        .zip(counts)
+        .filter(|&(_, n)| n == most)
+        .map(|(d, _)| d)
+        .collect()
 }

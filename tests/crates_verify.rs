@@ -594,6 +594,77 @@ fn monorepo_prefers_the_name_prefixed_tag() {
 }
 
 #[test]
+fn of_two_directories_declaring_the_crate_the_one_holding_its_files_is_compared() {
+    // As serde_derive 1.0.172-1.0.183: 1.0.0 was packaged from `precompiled/twin/` (a shim and
+    // a binary built elsewhere), while `twin/`, shallower, declares the same crate; 1.0.1 was
+    // packaged from `twin/`. No `.cargo_vcs_info.json` says which.
+    let w = World::new();
+    let repo = w.work_repo("twins");
+    let url = World::repo_url("twins");
+    repo.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"twin\"]\nexclude = [\"precompiled\"]\nresolver = \"2\"\n",
+    );
+    let release = |v: &str| {
+        common::crates::write_crate(&repo, "twin", "twin", v, Some(&url));
+        let manifest = common::crates::manifest("twin", v, Some(&url), "\n[workspace]\n");
+        repo.write("precompiled/twin/Cargo.toml", manifest);
+        repo.write(
+            "precompiled/twin/src/lib.rs",
+            "// Runs the precompiled binary.\npub fn shim() {}\n",
+        );
+        repo.write("precompiled/twin/README.md", "# twin\n\nA fixture.\n");
+        let c = repo.commit_all(&format!("release {v}"));
+        repo.tag(&format!("v{v}"), &c);
+        c
+    };
+    let first = release("1.0.0");
+    let target = w.root().join("cargo-target").join("precompiled");
+    let precompiled = common::crates::cargo_package(
+        &repo.path.join("precompiled/twin"),
+        "twin",
+        "1.0.0",
+        &target,
+        true,
+    );
+    let second = release("1.0.1");
+    let from_twin = w.package(&repo, "twin", "1.0.1", true);
+    w.make_upstream(&repo, "twins");
+    let mut ar = CrateArchive::read(&precompiled);
+    ar.remove(".cargo_vcs_info.json");
+    ar.set(
+        "twin-x86_64-unknown-linux-gnu",
+        b"\x7fELF built elsewhere".to_vec(),
+    );
+    w.registry.publish("twin", "1.0.0", &ar.to_bytes());
+    let mut ar = CrateArchive::read(&from_twin);
+    ar.remove(".cargo_vcs_info.json");
+    w.registry.publish("twin", "1.0.1", &ar.to_bytes());
+
+    let (out, rep) = w.run_json(&["--no-db"], &["crates:twin@1.0.0", "crates:twin@1.0.1"]);
+    assert_exit(&out, 1);
+    let at = |v: &str| PackageResult {
+        json: rep
+            .results()
+            .iter()
+            .find(|r| r["package"]["version"] == v)
+            .unwrap_or_else(|| panic!("no twin {v}:\n{:#}", rep.json))
+            .clone(),
+    };
+    let r = at("1.0.0");
+    assert_eq!(r.commit(), Some(first.as_str()));
+    assert_path_in_repo(&r, "precompiled/twin");
+    // The shim and the manifest are the source's there: only the binary is in no commit.
+    r.assert_verdict("mismatch");
+    assert_only_red_flag(&r, "file-not-in-source", "twin-x86_64-unknown-linux-gnu");
+    r.assert_no_finding("content-differs");
+    let r = at("1.0.1");
+    assert_eq!(r.commit(), Some(second.as_str()));
+    assert_path_in_repo(&r, "twin");
+    r.assert_verdict("verified");
+}
+
+#[test]
 fn no_repository_in_manifest_is_no_repository() {
     let w = World::new();
     let repo = w.work_repo("norepo");

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::run::run_provero_in;
+use common::run::{hermetic_command, run_provero_in, wait_output};
 use common::{Output, TestServer, World};
 
 /// A `.tar.gz` in the database dump's layout.
@@ -239,6 +239,108 @@ fn shards_split_a_listing_exactly_once_and_a_local_file_reads_the_same() {
         &["crates:*@*"],
     );
     assert_eq!(lines(&out), all, "{}", out.dump());
+}
+
+#[test]
+fn a_list_keeps_its_place_among_specs_stdin_and_patterns_and_its_bad_lines() {
+    let w = listing_world();
+    for v in ["1.0.0", "2.0.0"] {
+        w.registry
+            .add_index_line("delta", v, &"0".repeat(64), false);
+    }
+    let list = w.root().join("list.txt");
+    std::fs::write(
+        &list,
+        "\u{feff}# a list\ncrates:gamma-b@1.0.0\n\ncrates:delta@*\ncrates:zeta  # newest\n\
+         not a spec\ncrates:gamma-*\ncrates:gamma-b@1.0.0\ncrates:delta@2.0.0\n",
+    )
+    .unwrap();
+    let stdin = w.root().join("stdin.txt");
+    std::fs::write(
+        &stdin,
+        "crates:from-stdin@0.1.0\ncrates:gamma-b@1.0.0\nnope:thing\n",
+    )
+    .unwrap();
+    let listing = format!("crates={}", w.server.url("/db-dump.tar.gz"));
+    let run = |extra: &[&str]| {
+        let mut a = w.base_args();
+        a.extend(
+            ["--list-only", "--no-db", "--listing", &listing]
+                .iter()
+                .chain(extra)
+                .map(|s| s.to_string()),
+        );
+        a.extend(["--list".into(), list.display().to_string()]);
+        a.extend(["--list".into(), "-".into(), "crates:zeta@0.1.0".into()]);
+        let mut cmd = hermetic_command(env!("CARGO_BIN_EXE_provero"), &w.cwd());
+        cmd.args(&a)
+            .stdin(std::fs::File::open(&stdin).unwrap())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let out = wait_output(cmd, &a);
+        out.assert_no_crash();
+        out
+    };
+    let out = run(&[]);
+    // The command line's spec, the file, standard input, then what the pattern adds; each
+    // package once, where it was first named; `@*` expanded in its place.
+    let got: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        got,
+        [
+            "crates:zeta@0.1.0",
+            "crates:gamma-b@1.0.0",
+            "crates:delta@1.0.0",
+            "crates:delta@2.0.0",
+            "crates:zeta",
+            "crates:from-stdin@0.1.0",
+            "crates:gamma-a",
+            "crates:gamma-b",
+        ],
+        "{}",
+        out.dump()
+    );
+    // Bad lines: each with its file and line, the run goes on (exit 2 says there were some).
+    assert_eq!(out.code, 2, "{}", out.dump());
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 2, "{}", out.dump());
+    assert!(
+        errors[0].contains("list.txt, line 6: ") && errors[0].contains("not a spec"),
+        "{}",
+        out.dump()
+    );
+    assert!(errors[1].contains("<stdin>, line 3: "), "{}", out.dump());
+    // Shards: every line in exactly one part, in the same order; bad lines in every part.
+    let mut parts = Vec::new();
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let part = run(&["--shard", &shard]);
+        assert_eq!(part.code, 2, "{}", part.dump());
+        assert_eq!(
+            part.stderr
+                .lines()
+                .filter(|l| l.starts_with("error: "))
+                .count(),
+            2,
+            "{}",
+            part.dump()
+        );
+        let lines: Vec<String> = part.stdout.lines().map(str::to_string).collect();
+        let order: Vec<usize> = lines
+            .iter()
+            .map(|l| got.iter().position(|g| g == l).unwrap())
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{}", part.dump());
+        parts.extend(lines);
+    }
+    parts.sort();
+    let mut all: Vec<String> = got.iter().map(|s| s.to_string()).collect();
+    all.sort();
+    assert_eq!(parts, all);
 }
 
 #[test]
