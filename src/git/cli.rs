@@ -141,7 +141,7 @@ pub(super) fn clone_into(url: &str, tmp: &Path) -> Result<(), GitError> {
         match local::clone_by_links(&src, url, tmp) {
             Ok(()) => return Ok(()),
             Err(why) => {
-                tracing::debug!("{url} is cloned through git's transport, not linked: {why}");
+                tracing::info!("{url} is cloned through git's transport, not linked: {why}");
                 let _ = std::fs::remove_dir_all(tmp);
             }
         }

@@ -112,7 +112,7 @@ pub(super) fn clone_by_links(src: &Path, url: &str, tmp: &Path) -> Result<(), St
             ));
         }
     }
-    tracing::debug!(
+    tracing::info!(
         "cloned {url} by hard-linking {} pack(s) of {}",
         linked.len(),
         src.display()
