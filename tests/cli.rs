@@ -395,7 +395,8 @@ fn verbose_logs_urls_git_commands_rewrites_and_rule_decisions() {
     for wanted in [
         format!("GET {}", w.server.url("/index/config.json")),
         format!("GET {}", w.server.url("/index/ch/at/chatty")),
-        "running git clone --bare".to_string(),
+        // The fixture's mirror is local: cloned by hard links, logged as a git command is.
+        "by hard-linking".to_string(),
         format!("rewrite {FAKE_FORGE}="),
     ] {
         assert!(

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use super::{hosts, lock, GitError, Repo};
+use super::{hosts, local, lock, GitError, Repo};
 
 /// The environment every git invocation gets: no prompts, no user or system config that could
 /// run programs, and no hooks.
@@ -133,7 +133,25 @@ pub(super) fn parse_batch(out: &[u8], url: &str) -> Result<HashMap<String, Vec<u
     Ok(map)
 }
 
+/// Clone `url` into `tmp` (bare, commits and trees at least): a repository on this machine by
+/// hard links ([`local`]), anything else (or what linking cannot reproduce) through git's
+/// transport as a partial clone.
 pub(super) fn clone_into(url: &str, tmp: &Path) -> Result<(), GitError> {
+    if let Some(src) = local::git_dir(url) {
+        match local::clone_by_links(&src, url, tmp) {
+            Ok(()) => return Ok(()),
+            Err(why) => {
+                tracing::info!("{url} is cloned through git's transport, not linked: {why}");
+                let _ = std::fs::remove_dir_all(tmp);
+            }
+        }
+    }
+    clone_by_transport(url, tmp)
+}
+
+/// `git clone --bare --filter=blob:none`: what a remote gives, and the way for a local
+/// repository that [`local`] does not link.
+pub(super) fn clone_by_transport(url: &str, tmp: &Path) -> Result<(), GitError> {
     let mut c = git_command(None);
     c.args([
         "clone",
@@ -180,7 +198,7 @@ pub(super) fn remove_stale_tmps(dir: &Path) {
 
 /// A local mirror's upload-pack runs here and reads only the mirror's own config: ask it to
 /// serve filters and commits by id as public hosts do, so local mirrors stay partial clones.
-const LOCAL_UPLOAD_PACK: &str =
+pub(super) const LOCAL_UPLOAD_PACK: &str =
     "git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true upload-pack";
 
 fn is_local(url: &str) -> bool {

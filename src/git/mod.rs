@@ -5,6 +5,8 @@
 //!
 //! - `cli.rs`: the git CLI for cloning and fetching (partial clone, promisor lazy fetch) and
 //!   the whole-history `git log` walks.
+//! - `local.rs`: a repository on this machine (a `--git-rewrite` mirror) cloned by hard links
+//!   instead: no process, no byte copied; the transport where that cannot be exact.
 //! - `read.rs`: everything else read in process with gitoxide: objects, trees, tags, commit
 //!   existence, reachability.
 
@@ -16,6 +18,7 @@ use sha1::Digest as _;
 
 mod cli;
 pub mod hosts;
+mod local;
 mod read;
 #[cfg(test)]
 mod tests;

@@ -63,11 +63,28 @@ fn upstream() -> (tempfile::TempDir, [String; 4]) {
     (tmp, [a, b, s, u])
 }
 
+/// The cache's clone of `up`: a local repository, so made by hard links.
 fn cache_clone(up: &Path) -> (tempfile::TempDir, Repo) {
     let cache = tempfile::tempdir().unwrap();
     let url = format!("file://{}", up.display());
     let (repo, cloned) = open_or_clone(cache.path(), &url).unwrap();
     assert!(cloned);
+    (cache, repo)
+}
+
+/// The partial clone git's transport makes of `up` (what every clone was before the linked
+/// one, and what a remote still gets).
+fn transport_clone(up: &Path) -> (tempfile::TempDir, Repo) {
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", up.display());
+    let dir = clone_dir(cache.path(), &url);
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    cli::clone_by_transport(&url, &dir).unwrap();
+    let repo = Repo {
+        dir,
+        url: url.clone(),
+        origin: url,
+    };
     (cache, repo)
 }
 
@@ -80,7 +97,7 @@ fn cli(repo: &Repo, args: &[&str]) -> String {
 #[test]
 fn refs_and_reachability_are_what_git_lists() {
     let (up, [a, b, s, u]) = upstream();
-    let (_cache, repo) = cache_clone(up.path());
+    let (_cache, repo) = transport_clone(up.path());
     let reach = repo.reachable_commits().unwrap();
     let git_reach: HashSet<String> = cli(&repo, &["rev-list", "--all"])
         .lines()
@@ -154,7 +171,7 @@ fn trees_list_what_ls_tree_lists() {
 #[test]
 fn a_partial_clone_fetches_missing_blobs_and_never_invents_one() {
     let (up, [a, b, ..]) = upstream();
-    let (_cache, repo) = cache_clone(up.path());
+    let (_cache, repo) = transport_clone(up.path());
     let one = cli(&repo, &["rev-parse", &format!("{a}:a.txt")])
         .trim()
         .to_string();
@@ -177,4 +194,270 @@ fn a_partial_clone_fetches_missing_blobs_and_never_invents_one() {
     let nowhere = crate::archive::git_blob_id(b"never committed\n");
     let e = repo.read_blobs(&[one, nowhere.clone()]).unwrap_err();
     assert!(e.to_string().contains(&nowhere), "{e}");
+}
+
+/// A bare mirror of `up` as a mirror farm has one: a pack (`clone --no-local`), then loose
+/// objects from a later push (commit C, annotated tag v2), and a pull-request ref (commit P)
+/// that `clone --bare` does not map. Returns the mirror's tempdir, its path, C and P.
+fn mirror(up: &Path, in_dir: &Path) -> (std::path::PathBuf, String, String) {
+    let m = in_dir.join("mirror.git");
+    git(
+        up,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "--no-local",
+            ".",
+            m.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(up.join("c.txt"), "c\n").unwrap();
+    git(up, &["add", "c.txt"]);
+    git(up, &["commit", "-q", "-m", "C"]);
+    let c = git(up, &["rev-parse", "HEAD"]);
+    git(up, &["tag", "-a", "-m", "two", "v2"]);
+    git(up, &["checkout", "-q", "-b", "pr"]);
+    std::fs::write(up.join("p.txt"), "p\n").unwrap();
+    git(up, &["add", "p.txt"]);
+    git(up, &["commit", "-q", "-m", "P"]);
+    let p = git(up, &["rev-parse", "HEAD"]);
+    git(up, &["checkout", "-q", "main"]);
+    let dest = m.to_str().unwrap();
+    git(
+        up,
+        &["push", "-q", dest, "main", "v2", "pr:refs/pull/1/head"],
+    );
+    (m, c, p)
+}
+
+fn pack_inodes(git_dir: &Path) -> HashSet<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir(git_dir.join("objects/pack"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".pack"))
+        .map(|e| {
+            let m = e.metadata().unwrap();
+            (m.dev(), m.ino())
+        })
+        .collect()
+}
+
+/// Is the object in the clone itself (no lazy fetch)?
+fn present(repo: &Repo, oid: &str) -> bool {
+    let mut c = repo.cmd();
+    c.env("GIT_NO_LAZY_FETCH", "1")
+        .args(["cat-file", "-e", oid]);
+    c.status().unwrap().success()
+}
+
+fn config_of(repo: &Repo) -> Vec<String> {
+    let out = Command::new("git")
+        .args(["config", "--file"])
+        .arg(repo.dir.join("config"))
+        .arg("--list")
+        .output()
+        .unwrap();
+    let mut v: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.replace(&repo.url, "<url>"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every blob id of every reachable commit's tree.
+fn all_blobs(repo: &Repo) -> Vec<String> {
+    let mut blobs = std::collections::BTreeSet::new();
+    for c in repo.reachable_commits().unwrap() {
+        for e in repo.tree(&c).unwrap().entries.values() {
+            if e.kind == Kind::Blob {
+                blobs.insert(e.oid.clone());
+            }
+        }
+    }
+    blobs.into_iter().collect()
+}
+
+#[test]
+fn a_linked_clone_answers_what_the_partial_clone_answers_and_fetches_later_commits() {
+    let (up, _) = upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let (m, c, p) = mirror(up.path(), dir.path());
+    let (_c1, linked) = cache_clone(&m);
+    let (_c2, partial) = transport_clone(&m);
+
+    // No byte copied: the mirror's pack and the pushed commit's loose object are the clone's.
+    let packs = pack_inodes(&linked.dir);
+    assert!(!packs.is_empty() && packs == pack_inodes(&m), "{packs:?}");
+    let loose = |d: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(d.join("objects").join(&c[..2]).join(&c[2..]))
+            .map(|m| m.ino())
+            .ok()
+    };
+    assert!(loose(&m).is_some(), "the push left C loose");
+    assert_eq!(loose(&linked.dir), loose(&m));
+    assert_eq!(pack_inodes(&partial.dir).intersection(&packs).count(), 0);
+
+    // The same clone as far as anything reads it: refs, HEAD, config, trees, blobs.
+    assert_eq!(linked.tags().unwrap(), partial.tags().unwrap());
+    assert!(linked
+        .tags()
+        .unwrap()
+        .contains(&("v2".to_string(), c.clone())));
+    let reach = linked.reachable_commits().unwrap();
+    assert_eq!(reach, partial.reachable_commits().unwrap());
+    assert!(
+        reach.contains(&c) && !reach.contains(&p),
+        "refs/pull is not mapped"
+    );
+    let head = |r: &Repo| std::fs::read_to_string(r.dir.join("HEAD")).unwrap();
+    assert_eq!(head(&linked), head(&partial));
+    assert_eq!(config_of(&linked), config_of(&partial));
+    for commit in &reach {
+        assert_eq!(
+            linked.tree(commit).unwrap().entries,
+            partial.tree(commit).unwrap().entries
+        );
+    }
+    let blobs = all_blobs(&linked);
+    assert!(
+        blobs.iter().all(|b| present(&linked, b)),
+        "linked: every blob"
+    );
+    assert!(!blobs.iter().any(|b| present(&partial, b)), "partial: none");
+    assert_eq!(
+        linked.read_blobs(&blobs).unwrap(),
+        partial.read_blobs(&blobs).unwrap()
+    );
+    // A commit only a pull-request ref reaches: here at once, fetched by id there; reached
+    // by no branch or tag in either.
+    assert_eq!(linked.has_commit(&p), Some(p.clone()));
+    assert_eq!(partial.has_commit(&p), None);
+    partial.fetch_commit(&p).unwrap();
+    assert_eq!(partial.has_commit(&p), Some(p.clone()));
+
+    // Later commits come through a fetch, blobs left behind and fetched when read.
+    std::fs::write(up.path().join("d.txt"), "d\n").unwrap();
+    git(up.path(), &["add", "d.txt"]);
+    git(up.path(), &["commit", "-q", "-m", "D"]);
+    let d = git(up.path(), &["rev-parse", "HEAD"]);
+    git(up.path(), &["tag", "v3"]);
+    git(
+        up.path(),
+        &["push", "-q", m.to_str().unwrap(), "main", "v3"],
+    );
+    git(up.path(), &["tag", "-d", "light"]);
+    git(
+        up.path(),
+        &["push", "-q", m.to_str().unwrap(), ":refs/tags/light"],
+    );
+    linked.fetch_all().unwrap();
+    let tags = linked.tags().unwrap();
+    assert!(tags.contains(&("v3".to_string(), d.clone())), "{tags:?}");
+    assert!(!tags.iter().any(|(t, _)| t == "light"), "pruned");
+    assert!(linked.reachable_commits().unwrap().contains(&d));
+    let new_blob = linked.tree(&d).unwrap().get("d.txt").unwrap().oid.clone();
+    assert!(!present(&linked, &new_blob), "the fetch is partial");
+    assert_eq!(linked.read_blob(&new_blob).unwrap(), b"d\n");
+    let mut fsck = linked.cmd();
+    fsck.env("GIT_NO_LAZY_FETCH", "1")
+        .args(["fsck", "--connectivity-only", "--no-dangling"]);
+    let out = fsck.output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn what_cannot_be_linked_is_cloned_through_the_transport() {
+    let (up, _) = upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let (m, c, _) = mirror(up.path(), dir.path());
+    let blob = git(up.path(), &["rev-parse", &format!("{c}:c.txt")]);
+    let transported = |src: &Path| {
+        let (cache, repo) = cache_clone(src);
+        assert_eq!(
+            pack_inodes(&repo.dir)
+                .intersection(&pack_inodes(src))
+                .count(),
+            0
+        );
+        assert!(!present(&repo, &blob), "a partial clone");
+        assert!(repo
+            .tags()
+            .unwrap()
+            .contains(&("v2".to_string(), c.clone())));
+        assert_eq!(repo.read_blob(&blob).unwrap(), b"c\n");
+        drop(cache);
+    };
+
+    // A mirror that borrows its objects (alternates).
+    let shared = dir.path().join("shared.git");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "--shared",
+            m.to_str().unwrap(),
+            "shared.git",
+        ],
+    );
+    assert!(shared.join("objects/info/alternates").exists());
+    transported(&shared);
+
+    // A pack that is a symlink.
+    let linky = dir.path().join("linky.git");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "--no-local",
+            m.to_str().unwrap(),
+            "linky.git",
+        ],
+    );
+    let pack = std::fs::read_dir(linky.join("objects/pack"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "pack"))
+        .unwrap();
+    let elsewhere = dir.path().join("elsewhere.pack");
+    std::fs::rename(&pack, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &pack).unwrap();
+    transported(&linky);
+
+    // A mirror on another filesystem than the cache (tmpfs here), where no hard link can be.
+    use std::os::unix::fs::MetadataExt;
+    let shm = Path::new("/dev/shm");
+    let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+    if dev(shm).is_some() && dev(shm) != dev(&std::env::temp_dir()) {
+        let other = tempfile::tempdir_in(shm).unwrap();
+        let far = other.path().join("far.git");
+        git(
+            dir.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                "--no-local",
+                m.to_str().unwrap(),
+                far.to_str().unwrap(),
+            ],
+        );
+        transported(&far);
+    } else {
+        eprintln!("no second filesystem at /dev/shm: the cross-filesystem case is not run");
+    }
 }
