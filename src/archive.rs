@@ -71,7 +71,9 @@ impl ArchiveError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
     File {
-        data: Vec<u8>,
+        /// Shared, so that the comparison's blob cache takes small files without a copy
+        /// (`h2` 0.1's 58 MB of test fixtures were held twice).
+        data: std::sync::Arc<Vec<u8>>,
         executable: bool,
     },
     Symlink {
@@ -371,7 +373,7 @@ fn read_entries<R: Read>(
         out.entries.push((
             path,
             Content::File {
-                data: buf,
+                data: buf.into(),
                 executable,
             },
         ));

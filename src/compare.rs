@@ -109,7 +109,7 @@ pub fn compare(
             Content::File { data, .. } => {
                 let id = git_blob_id(data);
                 if data.len() <= SEED_MAX_BYTES {
-                    source.seed(&id, data);
+                    source.seed_shared(&id, data);
                 }
                 Some(id)
             }

@@ -23,6 +23,7 @@ pub mod input;
 pub mod listing;
 pub mod locate;
 pub mod log;
+pub mod malloc;
 pub mod objects;
 pub mod preflight;
 pub mod profile;

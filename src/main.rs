@@ -1,3 +1,4 @@
 fn main() {
+    provero::malloc::configure();
     std::process::exit(provero::cli::run());
 }

@@ -77,9 +77,12 @@ impl SharedRepo {
             .lock()
             .expect("blob index")
             .get_or_insert_with(|| {
-                BlobIndex::build(&self.repo)
+                let built = BlobIndex::build(&self.repo)
                     .map(Arc::new)
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string());
+                // The walk's working set (every sighting with its path) is freed by now.
+                crate::malloc::trim();
+                built
             })
             .clone()
     }
@@ -248,6 +251,9 @@ struct Lru {
 /// Repositories holding caches (and a `cat-file` process) at once.
 const REPOS_HELD: usize = 64;
 
+/// Bytes of caches released at once after which freed pages are given back to the system.
+const TRIM_AFTER: usize = 4 << 20;
+
 impl RepoCaches {
     pub fn new(budget: usize) -> RepoCaches {
         RepoCaches {
@@ -261,6 +267,7 @@ impl RepoCaches {
     pub fn used(&self, key: &str, repo: &Arc<SharedRepo>) {
         let bytes = repo.cached_bytes();
         let mut released = Vec::new();
+        let mut freed = 0;
         {
             let mut l = self.inner.lock().expect("repo caches");
             l.tick += 1;
@@ -278,6 +285,7 @@ impl RepoCaches {
                 };
                 if let Some((_, r, b)) = l.repos.remove(&oldest) {
                     l.bytes -= b;
+                    freed += b;
                     released.push(r);
                 }
             }
@@ -287,5 +295,56 @@ impl RepoCaches {
             tracing::debug!("releasing the caches of {}", r.repo.url);
             r.release();
         }
+        // Pages are given back only when there are many (a trim walks every arena).
+        if freed >= TRIM_AFTER {
+            crate::malloc::trim();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn git(dir: &std::path::Path, args: &[&str]) -> String {
+        let o = Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    #[test]
+    fn a_released_blob_index_is_built_again_with_the_same_answers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        std::fs::write(d.join("f"), "one\n").unwrap();
+        git(d, &["add", "-A"]);
+        git(d, &["commit", "-q", "-m", "one"]);
+        let shared = SharedRepo::new(
+            Repo {
+                dir: d.join(".git"),
+                url: "test".into(),
+                origin: "test".into(),
+            },
+            true,
+        );
+        let blob = crate::archive::git_blob_id(b"one\n");
+        let first = shared.blob_index().unwrap();
+        assert!(shared.cached_bytes() >= first.bytes(), "counted while held");
+        let answer = first.find(&blob);
+        assert!(matches!(answer, crate::history::Whereabouts::Found(_)));
+        shared.release();
+        assert_eq!(shared.cached_bytes(), 0, "nothing held once released");
+        let again = shared.blob_index().unwrap();
+        assert!(!Arc::ptr_eq(&first, &again), "built again");
+        assert_eq!(again.find(&blob), answer);
     }
 }

@@ -249,6 +249,16 @@ impl<'a> SourceView<'a> {
             .or_insert_with(|| Arc::new(data.to_vec()));
     }
 
+    /// Put known content in the blob cache without copying it (an artifact file's bytes,
+    /// shared with the package).
+    pub fn seed_shared(&self, oid: &str, data: &Arc<Vec<u8>>) {
+        self.blobs
+            .lock()
+            .expect("blob cache")
+            .entry(oid.to_string())
+            .or_insert_with(|| data.clone());
+    }
+
     /// One blob's content (cached).
     pub fn blob(&self, oid: &str) -> Result<Arc<Vec<u8>>, GitError> {
         if let Some(b) = self.blobs.lock().expect("blob cache").get(oid) {

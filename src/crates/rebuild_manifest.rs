@@ -177,7 +177,7 @@ mod tests {
             f.map.insert(
                 p.to_string(),
                 Content::File {
-                    data: Vec::new(),
+                    data: Default::default(),
                     executable: false,
                 },
             );

@@ -254,7 +254,7 @@ pub fn read(resolved: &Resolved, bytes: &[u8]) -> Result<Package, ArchiveError> 
                 "duplicate member of the outer .gem archive: installers disagree on which copy wins",
             ));
         }
-        members.insert(path, data);
+        members.insert(path, std::sync::Arc::unwrap_or_clone(data));
     }
     for name in members.keys() {
         let known = ["metadata.gz", "data.tar.gz", "checksums.yaml.gz"].contains(&name.as_str())

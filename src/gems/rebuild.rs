@@ -26,7 +26,7 @@ fn members(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
         .entries
         .into_iter()
         .filter_map(|(p, c)| match c {
-            Content::File { data, .. } => Some((p, data)),
+            Content::File { data, .. } => Some((p, std::sync::Arc::unwrap_or_clone(data))),
             // Default limits keep every member's bytes; nothing is streamed here.
             Content::Symlink { .. } | Content::Streamed { .. } => None,
         })
@@ -152,7 +152,7 @@ impl Rebuilder for GemBuild {
             files.map.insert(
                 key,
                 Content::File {
-                    data: text,
+                    data: text.into(),
                     executable: false,
                 },
             );

@@ -449,7 +449,7 @@ fn unpack(bytes: &[u8], dir: &Path, name: &str) -> Result<(), String> {
         if let Some(p) = file.parent() {
             std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
         }
-        std::fs::write(&file, data).map_err(|e| format!("{}: {e}", file.display()))?;
+        std::fs::write(&file, data.as_slice()).map_err(|e| format!("{}: {e}", file.display()))?;
     }
     std::fs::write(tmp.join(".provero-complete"), name).map_err(|e| e.to_string())?;
     match std::fs::rename(&tmp, dir) {

@@ -405,7 +405,7 @@ mod tests {
     fn unlisted_and_altered_files_are_red_flags() {
         let mut files = Files::default();
         let file = |d: &[u8]| Content::File {
-            data: d.to_vec(),
+            data: d.to_vec().into(),
             executable: false,
         };
         files

@@ -103,7 +103,7 @@ pub fn read_zip(data: &[u8], limits: Limits) -> Result<RawArchive, ArchiveError>
             out.entries.push((
                 path,
                 Content::File {
-                    data: buf,
+                    data: buf.into(),
                     executable: mode & 0o111 != 0,
                 },
             ));

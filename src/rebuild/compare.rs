@@ -157,7 +157,7 @@ mod tests {
             f.map.insert(
                 p.to_string(),
                 Content::File {
-                    data: d.as_bytes().to_vec(),
+                    data: d.as_bytes().to_vec().into(),
                     executable: false,
                 },
             );
