@@ -384,9 +384,23 @@ pub fn crlf_to_lf(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Benign files absent from source: editor swap files, OS metadata, test caches. Narrow on
-/// purpose: `.pyc`, archives, keys and data are never junk.
+/// Benign files absent from source: editor swap and backup files, editor project files,
+/// debugger history, profiler output, OS metadata, test caches. Narrow on purpose: `.pyc`,
+/// compiled libraries, executables, archives, keys and data are never junk.
 pub struct Junk;
+
+/// What a profiler writes and nothing reads back as code: `perf record`'s `perf.data`, and
+/// valgrind's `callgrind.out.<pid>`, `cachegrind.out.<pid>`, `massif.out.<pid>`.
+fn is_profile(name: &str) -> bool {
+    name == "perf.data"
+        || name == "perf.data.old"
+        || ["callgrind.out.", "cachegrind.out.", "massif.out."]
+            .iter()
+            .any(|p| {
+                name.strip_prefix(p)
+                    .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+            })
+}
 
 /// Is this path one of the narrow benign patterns?
 pub fn is_junk(path: &str) -> bool {
@@ -400,6 +414,13 @@ pub fn is_junk(path: &str) -> bool {
             && (name.ends_with(".swp") || name.ends_with(".swo") || name.ends_with(".swx")))
         || (name.starts_with(".#"))
         || (name.ends_with('~') && name.len() > 1)
+        // rustfmt before 1.0 kept the original of every file it rewrote as `<file>.rs.bk`.
+        || (name.ends_with(".rs.bk") && name.len() > ".rs.bk".len())
+        || name == ".gdb_history"
+        || name == ".project"
+        || name.ends_with(".sublime-project")
+        || name.ends_with(".sublime-workspace")
+        || is_profile(name)
         || in_dir(".pytest_cache")
         || in_dir("__MACOSX")
         || in_dir(".mypy_cache")
@@ -412,7 +433,7 @@ impl Rule for Junk {
         "benign-junk"
     }
     fn reason(&self) -> &'static str {
-        "editor swap files, OS metadata and test caches carry no code"
+        "editor swap, backup and project files, debugger history, profiler output, OS metadata and test caches carry no code"
     }
     fn judge(&self, cx: &FileCx<'_>) -> Result<Option<Outcome>, GitError> {
         if !matches!(cx.status, Status::Missing { .. }) || !is_junk(cx.path) {
@@ -421,7 +442,7 @@ impl Rule for Junk {
         Ok(Some(Outcome::Finding(Finding::at(
             Code::JunkNotInSource,
             cx.path,
-            "not in source; a benign file (swap file, OS metadata or test cache)",
+            "not in source; a benign file (editor swap, backup or project file, debugger history, profiler output, OS metadata or test cache)",
         ))))
     }
 }
@@ -438,6 +459,13 @@ mod tests {
             ".pytest_cache/v/cache/nodeids",
             "a/__MACOSX/x",
             "notes.txt~",
+            "src/parking_lot.rs.bk",
+            ".gdb_history",
+            ".project",
+            "rust-hex.sublime-workspace",
+            "rust-hex.sublime-project",
+            "perf.data",
+            "callgrind.out.9675",
         ] {
             assert!(is_junk(p), "{p}");
         }
@@ -448,6 +476,15 @@ mod tests {
             "data.tar.gz",
             "swp",
             "a/pytest_cache.py",
+            // Compiled code and executables are never junk.
+            "liblibc.rlib",
+            "src/liblib.so",
+            "win/info.exe",
+            ".rs.bk",
+            "callgrind.out.",
+            "callgrind.out.sh",
+            "perf.data.py",
+            "project",
         ] {
             assert!(!is_junk(p), "{p}");
         }

@@ -214,7 +214,7 @@ impl Code {
             FileNotInSource => "a file the source tree does not have, not excused by any rule",
             ManifestMismatch => "the published manifest declares what the source manifest does not (dependencies, build script, name, version)",
             UnsafeArchiveEntry => "an archive entry no packager writes: `..`, an absolute path, a link leaving the package, a duplicate, a device",
-            JunkNotInSource => "a file absent from source but benign: editor swap files, OS metadata, test caches",
+            JunkNotInSource => "a file absent from source but benign: editor swap, backup and project files, debugger history, profiler output, OS metadata, test caches",
             Dirty => "the packager recorded a dirty working tree",
             LineEndingsDiffer => "a file equals its source except for CRLF vs LF line endings",
             TagDisagrees => "the recorded commit and the version tag's commit differ",

@@ -319,13 +319,75 @@ fn editor_and_os_junk_is_a_warning() {
     let (fx, _) = published_tampered(&w, "junk", |ar| {
         ar.set(".DS_Store", vec![0u8, 0, 0, 1, b'B', b'u', b'd', b'1']);
         ar.set("src/.lib.rs.swp", b"b0VIM 9.0\0\0\0".to_vec());
+        // rustfmt's backup of a file it rewrote, and a profiler's output (libc 0.2.7,
+        // regex 0.1.35, parking_lot 0.1.1 shipped such files).
+        ar.set(
+            "src/lib.rs.bk",
+            b"pub fn add(a: u32, b: u32) -> u32 { a + b }\n".to_vec(),
+        );
+        ar.set(
+            "callgrind.out.9675",
+            b"# callgrind format\nversion: 1\n".to_vec(),
+        );
     });
     let (out, rep) = w.run_json(&[], &[&fx.spec()]);
     assert_exit(&out, 0);
     let r = rep.result("junk");
     r.assert_verdict("verified").assert_no_red_flags();
-    r.assert_finding("junk-not-in-source", "warning", Some(".DS_Store"));
-    r.assert_finding("junk-not-in-source", "warning", Some("src/.lib.rs.swp"));
+    for p in [
+        ".DS_Store",
+        "src/.lib.rs.swp",
+        "src/lib.rs.bk",
+        "callgrind.out.9675",
+    ] {
+        r.assert_finding("junk-not-in-source", "warning", Some(p));
+    }
+}
+
+#[test]
+fn patch_and_publish_edited_out_before_publishing_are_excused_and_nothing_more() {
+    // As tokio 0.1.x, proc-macro2 0.4.x and mio 0.7.x: the committed manifest has a path
+    // `[patch]` (which does not package) and `publish = false`; the publisher removed them in
+    // the work tree and published without committing.
+    let committed =
+        "publish = false\n\n[patch.crates-io]\nfixture-helper = { path = \"helper\" }\n\n\
+                     [profile.release]\nlto = true\n";
+    let run = |name: &str, also_edit: bool| {
+        let w = World::new();
+        let repo = w.work_repo(name);
+        let url = World::repo_url(name);
+        common::crates::write_crate(&repo, "", name, "1.0.0", Some(&url));
+        let manifest = common::crates::manifest(name, "1.0.0", Some(&url), "");
+        repo.write("Cargo.toml", format!("{manifest}{committed}"));
+        let c = repo.commit_all("release 1.0.0");
+        repo.tag("v1.0.0", &c);
+        w.make_upstream(&repo, name);
+        let mut edited = manifest.clone();
+        if also_edit {
+            edited = edited.replace("description = \"fixture crate", "description = \"edited");
+        }
+        repo.write("Cargo.toml", edited);
+        let bytes = w.package(&repo, name, "1.0.0", true);
+        w.registry.publish(name, "1.0.0", &bytes);
+        let (out, rep) = w.run_json(&["--no-db"], &[&format!("crates:{name}@1.0.0")]);
+        (out, rep.result(name).json.clone())
+    };
+    let (out, r) = run("rootonly", false);
+    assert_exit(&out, 0);
+    let r = PackageResult { json: r };
+    r.assert_verdict("verified").assert_no_red_flags();
+    r.assert_finding("dirty", "warning", None);
+    let excused = r.json["excused"].to_string();
+    assert!(
+        excused.contains("Cargo.toml.orig") && excused.contains("cargo-root-only-sections"),
+        "{:#}",
+        r.json
+    );
+    // Any other edit alongside is still the red flag it was.
+    let (out, r) = run("rootplus", true);
+    assert_exit(&out, 1);
+    let r = PackageResult { json: r };
+    assert_only_red_flag(&r, "content-differs", "Cargo.toml.orig");
 }
 
 #[test]

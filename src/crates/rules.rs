@@ -19,6 +19,7 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(CargoLock),
         Box::new(NormalisedManifest),
         Box::new(DevDepsRemoved),
+        Box::new(RootOnlySections),
     ]
 }
 
@@ -266,9 +267,67 @@ impl Rule for DevDepsRemoved {
     }
 }
 
+/// What only the workspace being built or published acts on: `[patch]` and `[replace]` (cargo
+/// reads them from the root manifest alone, never a dependency's), `[profile]` (likewise) and
+/// `package.publish` (a guard for `cargo publish`).
+fn remove_root_only(t: &mut toml::Table) {
+    for k in ["patch", "replace", "profile"] {
+        t.remove(k);
+    }
+    if let Some(p) = t.get_mut("package").and_then(|p| p.as_table_mut()) {
+        p.remove("publish");
+    }
+}
+
+/// Publishers edited `[patch]` out of the manifest (a path patch does not package) or dropped
+/// `publish = false` before `cargo publish`, without committing: `Cargo.toml.orig` is then the
+/// source manifest but for sections no user of the crate is affected by.
+pub struct RootOnlySections;
+
+impl Rule for RootOnlySections {
+    fn name(&self) -> &'static str {
+        "cargo-root-only-sections"
+    }
+    fn reason(&self) -> &'static str {
+        "[patch], [replace], [profile] and package.publish act only where cargo is run, never for users of the crate"
+    }
+    fn judge(&self, cx: &FileCx<'_>) -> Result<Option<Outcome>, GitError> {
+        if cx.path != "Cargo.toml.orig" {
+            return Ok(None);
+        }
+        Ok(same_toml(cx, Some(remove_root_only))?.then_some(Outcome::Excused))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_only_sections_are_stripped_and_nothing_else() {
+        let mut t: toml::Table = r#"
+            [package]
+            name = "a"
+            version = "1.0.0"
+            publish = false
+            [dependencies]
+            b = "1"
+            [patch.crates-io]
+            b = { path = "b" }
+            [replace]
+            "c:1.0.0" = { path = "c" }
+            [profile.release]
+            lto = true
+        "#
+        .parse()
+        .unwrap();
+        remove_root_only(&mut t);
+        let expected: toml::Table =
+            "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nb = \"1\"\n"
+                .parse()
+                .unwrap();
+        assert_eq!(t, expected);
+    }
 
     #[test]
     fn dev_dependencies_are_stripped_everywhere() {
