@@ -26,8 +26,8 @@ pub struct IndexEntry<'a> {
 
 /// Rule `index-before-dependency-kinds`: cargo uploaded no dependency kinds before
 /// rust-lang/cargo#939 (2014-11-21), so crates.io recorded build and dev dependencies as
-/// normal ones; cargo nightlies of that year still did. For a line published before this,
-/// a dependency's kind is not compared.
+/// normal ones; cargo nightlies of that year still did. For a line published before this, a
+/// build or dev dependency the line does not list with its kind may be listed as normal.
 pub const KINDS_RECORDED_SINCE: &str = "2015-01-01";
 
 fn kinds_recorded(pubtime: Option<&str>) -> bool {
@@ -119,7 +119,8 @@ pub fn compare(entry: &IndexEntry<'_>, published: &toml::Table) -> Vec<String> {
     for (key, md) in &manifest_deps {
         let mut loose = key.clone();
         loose.target = loose.target.as_deref().map(manifest::strip_ws);
-        if !kinds {
+        if !kinds && !index.contains_key(&loose) {
+            // Recorded as a normal dependency, if recorded at all.
             loose.kind = DepKind::Normal;
         }
         seen.insert(loose.clone());
@@ -362,6 +363,14 @@ mod tests {
             compare(&entry(Some("2014-11-13T06:52:51Z")), &t),
             Vec::<String>::new()
         );
+        // A line of those weeks that does record the kind (time 0.1.0, 2014-11-27) agrees too.
+        let d_build = json!([{"name": "gcc", "req": "*", "features": [], "optional": false,
+                              "default_features": true, "target": null, "kind": "build"}]);
+        let e = IndexEntry {
+            deps: &d_build,
+            ..entry(Some("2014-11-27T23:29:29Z"))
+        };
+        assert_eq!(compare(&e, &t), Vec::<String>::new());
         // The same disagreement on a line of the years cargo uploaded kinds is a finding.
         let got = compare(&entry(Some("2015-03-01T00:00:00Z")), &t).join("\n");
         assert!(got.contains("`dependencies.gcc`"), "{got}");
