@@ -13,9 +13,11 @@ use crate::finding::{Code, Finding, Verdict};
 use crate::report::PackageResult;
 
 /// Finding codes that say the commit was guessed (no commit recorded by the packager).
-const GUESSED: [Code; 3] = [
+/// `exact-commit-elsewhere` always comes with one of these: it corrects a guess.
+const GUESSED: [Code; 4] = [
     Code::CommitFromTag,
     Code::CommitFromManifest,
+    Code::CommitBetweenTags,
     Code::NoCommit,
 ];
 
@@ -218,6 +220,24 @@ mod tests {
         e.findings
             .push(Finding::new(Code::RepositoryUnreachable, "host down"));
         assert!(finding(&e, &hist).is_none());
+    }
+
+    #[test]
+    fn every_guessed_commit_is_not_recorded() {
+        // clap 2.5.2 has no commit and no tag, and is found between the tags of 2.5.1 and
+        // 2.6.0: its guessed commit is no reason to warn on 2.6.0, guessed from its tag.
+        for code in [
+            Code::CommitFromTag,
+            Code::CommitFromManifest,
+            Code::CommitBetweenTags,
+            Code::NoCommit,
+        ] {
+            let mut between = r("2.5.2", Verdict::Verified, true, false);
+            between.findings.push(Finding::new(code, "guessed"));
+            assert!(!recorded_commit(&between), "{code:?}");
+            let hist = [Past::of(&between)];
+            assert!(finding(&r("2.6.0", Verdict::Verified, true, true), &hist).is_none());
+        }
     }
 
     #[test]
