@@ -1,15 +1,13 @@
 //! A repository's history as evidence: the commit graph (parents and children, from one
-//! `rev-list --all --parents`) and where each blob id first appears (from one
-//! `log --all --raw` walk over the trees). Both are built once per repository per run, only
+//! `rev-list --all --parents`) and where each blob id first appears (from one in-process walk
+//! over every commit's tree changes). Both are built once per repository per run, only
 //! when a package of that repository needs them (a red flag, or a guessed commit that does not
 //! match), and shared by every package of the repository. Neither reads a blob: a partial clone
 //! (`--filter=blob:none`) has every commit and tree locally.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 
-use crate::git::{GitError, Repo};
+use crate::git::{GitError, HistoryOrder, HistoryStep, Repo};
 
 /// Distinct blob ids kept before the index stops growing (about 50 bytes each): a repository
 /// with more is answered "unknown", never "in no commit", for what it did not index.
@@ -22,6 +20,12 @@ fn oid(hex_id: &str) -> Option<Oid> {
     let mut out = [0; 20];
     hex::decode_to_slice(hex_id, &mut out).ok()?;
     Some(out)
+}
+
+fn raw(id: &gix::oid) -> Oid {
+    let mut out = [0; 20];
+    out.copy_from_slice(id.as_bytes());
+    out
 }
 
 /// Where one blob id was found: the oldest commit that put it in the tree, and the path.
@@ -58,75 +62,37 @@ pub struct BlobIndex {
 }
 
 impl BlobIndex {
-    /// One walk over every commit's tree changes (`log --all --raw`, merges against their first
-    /// parent), children before parents.
+    /// One walk over every commit's tree changes (merges against their first parent),
+    /// children before parents, read in process and streamed ([`Repo::history`]).
     pub fn build(repo: &Repo) -> Result<BlobIndex, GitError> {
-        let mut c = repo.cmd();
-        c.env("GIT_NO_LAZY_FETCH", "1")
-            .args([
-                "log",
-                "--all",
-                "--no-renames",
-                "--raw",
-                "--no-abbrev",
-                "--diff-merges=first-parent",
-                // Children before parents, so the last sighting kept is the oldest.
-                "--topo-order",
-                "--format=%x01%H",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = c.spawn()?;
-        let out = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut commits = Vec::new();
         let mut complete = true;
         // The sighting kept so far of each blob: a later (older) one replaces it, and the path
         // it replaces is freed, so what is held is bounded by the distinct blobs, not by the
         // paths the walk goes through.
         let mut seen: HashMap<Oid, (u32, Box<str>)> = HashMap::new();
-        let mut current: Option<u32> = None;
-        for line in out.split(b'\n') {
-            let line = line?;
-            if let Some(h) = line.strip_prefix(b"\x01") {
-                current = std::str::from_utf8(h).ok().and_then(oid).map(|o| {
-                    commits.push(o);
-                    (commits.len() - 1) as u32
-                });
-                continue;
+        repo.history(HistoryOrder::Topo, true, |step| match step {
+            HistoryStep::Commit(id) => {
+                commits.push(raw(id));
             }
-            // `:old_mode new_mode old_oid new_oid status\tpath`
-            let (Some(raw), Some(commit)) = (line.strip_prefix(b":"), current) else {
-                continue;
-            };
-            let Some(tab) = raw.iter().position(|b| *b == b'\t') else {
-                continue;
-            };
-            let meta = String::from_utf8_lossy(&raw[..tab]);
-            let mut f = meta.split(' ');
-            let (Some(_), Some(new_mode), Some(_), Some(new_oid)) =
-                (f.next(), f.next(), f.next(), f.next())
-            else {
-                continue;
-            };
-            if new_mode.starts_with("16") || new_mode == "000000" {
-                continue; // a submodule, or a deletion
+            HistoryStep::Blob { id, path } => {
+                let b = raw(id);
+                if !seen.contains_key(&b) && seen.len() >= MAX_BLOBS {
+                    complete = false;
+                    return;
+                }
+                let commit = (commits.len() - 1) as u32;
+                let path = String::from_utf8_lossy(path);
+                // One commit may add the same content at several paths: the one kept is the
+                // greatest, the last in the tree's order, whatever order the walk visits them.
+                if let Some((c, kept)) = seen.get(&b) {
+                    if *c == commit && kept.as_bytes() > path.as_bytes() {
+                        return;
+                    }
+                }
+                seen.insert(b, (commit, path.into()));
             }
-            let Some(b) = oid(new_oid) else { continue };
-            if !seen.contains_key(&b) && seen.len() >= MAX_BLOBS {
-                complete = false;
-                continue;
-            }
-            let path = String::from_utf8_lossy(&raw[tab + 1..]).into();
-            seen.insert(b, (commit, path));
-        }
-        let status = child.wait()?;
-        if !status.success() {
-            return Err(GitError::Failed {
-                action: "log --raw".into(),
-                url: repo.url.clone(),
-                stderr: format!("exited with {status}"),
-            });
-        }
+        })?;
         Ok(BlobIndex::from_sightings(commits, seen, complete))
     }
 
@@ -190,6 +156,47 @@ impl BlobIndex {
             None if self.complete => Whereabouts::Nowhere,
             None => Whereabouts::Unknown,
         }
+    }
+}
+
+/// For one file name (`Cargo.toml`), the newest commit that put each content at a path of
+/// that name (at any depth): where a package with no recorded commit and no tag is placed from
+/// its manifest alone. One walk per repository and name, shared by every such package, instead
+/// of one `git log --all -- NAME '*/NAME'` each; the same answers: newest commit time first,
+/// and a merge brings nothing of its own (`git log` shows no change for a merge).
+pub struct AnchorIndex {
+    /// Sorted by blob id: the blob and its newest commit.
+    newest: Vec<(Oid, Oid)>,
+}
+
+impl AnchorIndex {
+    pub fn build(repo: &Repo, file_name: &str) -> Result<AnchorIndex, GitError> {
+        let mut newest: HashMap<Oid, Oid> = HashMap::new();
+        let mut current = None;
+        repo.history(HistoryOrder::Date, false, |step| match step {
+            HistoryStep::Commit(id) => current = Some(raw(id)),
+            HistoryStep::Blob { id, path } => {
+                let name = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
+                if let (true, Some(c)) = (name == file_name.as_bytes(), current) {
+                    newest.entry(raw(id)).or_insert(c);
+                }
+            }
+        })?;
+        let mut newest: Vec<(Oid, Oid)> = newest.into_iter().collect();
+        newest.sort_unstable();
+        Ok(AnchorIndex { newest })
+    }
+
+    /// The newest commit that put the blob `blob_id` (hex) at a path of this name.
+    pub fn newest(&self, blob_id: &str) -> Option<String> {
+        let o = oid(blob_id)?;
+        let i = self.newest.binary_search_by_key(&o, |(b, _)| *b).ok()?;
+        Some(hex::encode(self.newest[i].1))
+    }
+
+    /// About how many bytes the index holds.
+    pub fn bytes(&self) -> usize {
+        self.newest.capacity() * 40
     }
 }
 
@@ -385,6 +392,84 @@ mod tests {
         assert_eq!(idx.find(&blob("two\n")), at(&b, "f"));
         assert_eq!(idx.find(&blob("side\n")), at(&s, "h"));
         assert_eq!(idx.find(&blob("never committed\n")), Whereabouts::Nowhere);
+    }
+
+    #[test]
+    fn paths_are_whole_and_verbatim_and_a_merge_adds_only_what_its_first_parent_lacks() {
+        let (tmp, repo, [_, _, c, s]) = repo();
+        let d = tmp.path();
+        git(d, &["checkout", "-q", "main"]);
+        std::fs::create_dir_all(d.join("deep/er")).unwrap();
+        // `git log --raw` would print this path quoted and escaped.
+        std::fs::write(d.join("deep/er/naïve \"q\".txt"), "nested\n").unwrap();
+        // The same content twice, the deeper path first in the tree's order.
+        std::fs::write(d.join("deep/copy"), "dup\n").unwrap();
+        std::fs::write(d.join("z-copy"), "dup\n").unwrap();
+        std::os::unix::fs::symlink("link-target", d.join("link")).unwrap();
+        git(d, &["add", "-A"]);
+        // A submodule's entry names a commit, not content.
+        git(
+            d,
+            &[
+                "update-index",
+                "--add",
+                "--cacheinfo",
+                &format!("160000,{c},sub"),
+            ],
+        );
+        git(d, &["commit", "-q", "-m", "n"]);
+        let n = git(d, &["rev-parse", "HEAD"]);
+        git(d, &["merge", "-q", "--no-ff", "side", "-m", "merge"]);
+        let idx = BlobIndex::build(&repo).unwrap();
+        let at = |c: &str, p: &str| {
+            Whereabouts::Found(Sighting {
+                commit: c.to_string(),
+                path: p.to_string(),
+            })
+        };
+        assert_eq!(
+            idx.find(&blob("nested\n")),
+            at(&n, "deep/er/naïve \"q\".txt")
+        );
+        assert_eq!(
+            idx.find(&blob("dup\n")),
+            at(&n, "z-copy"),
+            "the greatest path"
+        );
+        assert_eq!(idx.find(&blob("link-target")), at(&n, "link"));
+        assert_eq!(idx.find(&c), Whereabouts::Nowhere, "a gitlink is no blob");
+        // The merge brings `h` onto main, but it was introduced by the side commit.
+        assert_eq!(idx.find(&blob("side\n")), at(&s, "h"));
+    }
+
+    #[test]
+    fn the_anchor_index_finds_the_newest_commit_even_where_git_log_simplifies_it_away() {
+        let (tmp, repo, _) = repo();
+        let d = tmp.path();
+        git(d, &["checkout", "-q", "main"]);
+        let v1 = commit(d, "Cargo.toml", "version = 1\n");
+        // A side branch changes the manifest; the merge keeps main's (`-s ours`), and the
+        // branch is deleted: `git log --all -- Cargo.toml` follows only the merge's first
+        // parent (the side is TREESAME-pruned), and never shows the side commit.
+        git(d, &["checkout", "-q", "-b", "topic"]);
+        let side = commit(d, "Cargo.toml", "version = 2\n");
+        git(d, &["checkout", "-q", "main"]);
+        git(d, &["merge", "-q", "-s", "ours", "topic", "-m", "merge"]);
+        git(d, &["branch", "-q", "-D", "topic"]);
+        let logged = git(d, &["log", "--all", "--format=%H", "--", "Cargo.toml"]);
+        assert!(!logged.contains(&side), "git log hides it: {logged}");
+        // The same content again, deeper, later: the newest is that one; other names are not it.
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(d.join("sub/Cargo.toml"), "version = 1\n").unwrap();
+        std::fs::write(d.join("Cargo.toml.orig"), "version = 2\n").unwrap();
+        git(d, &["add", "-A"]);
+        git(d, &["commit", "-q", "-m", "sub"]);
+        let again = git(d, &["rev-parse", "HEAD"]);
+        let idx = AnchorIndex::build(&repo, "Cargo.toml").unwrap();
+        assert_eq!(idx.newest(&blob("version = 2\n")), Some(side));
+        assert_eq!(idx.newest(&blob("version = 1\n")), Some(again));
+        assert_ne!(idx.newest(&blob("version = 1\n")), Some(v1));
+        assert_eq!(idx.newest(&blob("one\n")), None, "f is no Cargo.toml");
     }
 
     #[test]

@@ -535,7 +535,8 @@ fn repo_display(repo: &Repo) -> String {
 }
 
 /// Without a commit or a tag: the newest commit that put an anchor file (a manifest
-/// that carries the version) byte for byte. Found from blob ids alone, no content fetched.
+/// that carries the version) byte for byte. Found from blob ids alone, no content fetched,
+/// in the repository's [`AnchorIndex`](crate::history::AnchorIndex) of that file name.
 /// Every other file is still compared against that commit, so a wrong pick shows as findings.
 fn commit_from_anchor(
     handler: &'static dyn Handler,
@@ -547,12 +548,7 @@ fn commit_from_anchor(
             continue;
         };
         let oid = crate::archive::git_blob_id(data);
-        if let Some(c) = shared
-            .repo
-            .commits_adding(&oid, &file_name)?
-            .into_iter()
-            .next()
-        {
+        if let Some(c) = shared.anchor_index(&file_name)?.newest(&oid) {
             return Ok(Some((anchor, c)));
         }
     }

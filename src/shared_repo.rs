@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use crate::git::{GitError, Repo, Tree};
-use crate::history::{BlobIndex, Dag};
+use crate::history::{AnchorIndex, BlobIndex, Dag};
 
 /// A cached clone shared by every package of the run.
 pub struct SharedRepo {
@@ -34,6 +34,9 @@ pub struct SharedRepo {
     blob_index: Mutex<Option<Result<Arc<BlobIndex>, String>>>,
     /// The commit graph: built on the first guessed commit that does not match.
     dag: Mutex<Option<Result<Arc<Dag>, String>>>,
+    /// By file name: the newest commit of each manifest content, built on the first package
+    /// with no commit and no tag.
+    anchors: Mutex<Vec<(String, Arc<AnchorIndex>)>>,
 }
 
 /// Tag names with the commits they point to.
@@ -67,6 +70,7 @@ impl SharedRepo {
             trees: Mutex::new(Vec::new()),
             blob_index: Mutex::new(None),
             dag: Mutex::new(None),
+            anchors: Mutex::new(Vec::new()),
         }
     }
 
@@ -85,6 +89,18 @@ impl SharedRepo {
                 built
             })
             .clone()
+    }
+
+    /// The anchor index of `file_name`, built once while cached (a package of the repository
+    /// that asks while it is built waits for it).
+    pub(crate) fn anchor_index(&self, file_name: &str) -> Result<Arc<AnchorIndex>, GitError> {
+        let mut anchors = self.anchors.lock().expect("anchor indexes");
+        if let Some((_, a)) = anchors.iter().find(|(n, _)| n == file_name) {
+            return Ok(a.clone());
+        }
+        let a = Arc::new(AnchorIndex::build(&self.repo, file_name)?);
+        anchors.push((file_name.to_string(), a.clone()));
+        Ok(a)
     }
 
     /// The commit graph of every branch and tag, built once while cached.
@@ -121,6 +137,9 @@ impl SharedRepo {
         if let Ok(mut d) = self.dag.try_lock() {
             *d = None;
         }
+        if let Ok(mut a) = self.anchors.try_lock() {
+            a.clear();
+        }
         self.repo.close();
     }
 
@@ -146,6 +165,9 @@ impl SharedRepo {
         }
         if let Ok(Some(Ok(d))) = self.dag.try_lock().as_deref() {
             n += d.bytes();
+        }
+        if let Ok(a) = self.anchors.try_lock() {
+            n += a.iter().map(|(_, a)| a.bytes()).sum::<usize>();
         }
         n
     }

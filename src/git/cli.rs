@@ -57,10 +57,6 @@ pub(super) fn git_command(git_dir: Option<&Path>) -> Command {
     c
 }
 
-pub(super) fn run(mut c: Command, action: &str, url: &str) -> Result<Output, GitError> {
-    run_ref(&mut c, action, url)
-}
-
 pub(super) fn run_ref(c: &mut Command, action: &str, url: &str) -> Result<Output, GitError> {
     crate::log::command(c);
     let out = c.output()?;
@@ -239,40 +235,6 @@ impl Repo {
             sha,
         ]);
         hosts::run_remote(&mut c, "fetch of a commit", &self.url, || {}).map(|_| ())
-    }
-
-    /// Commits (newest first), on any branch or tag, that put this blob at a path named
-    /// `file_name`. Reads tree entries only (`--raw`): no blob is fetched.
-    pub fn commits_adding(&self, oid: &str, file_name: &str) -> Result<Vec<String>, GitError> {
-        let mut c = self.cmd();
-        c.env("GIT_NO_LAZY_FETCH", "1")
-            .args([
-                "log",
-                "--all",
-                "--no-renames",
-                "--format=%H",
-                "--raw",
-                "--no-abbrev",
-                "--",
-            ])
-            .arg(file_name)
-            .arg(format!("*/{file_name}"));
-        let out = run(c, "log --raw", &self.url)?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut current = "";
-        let mut found = Vec::new();
-        for line in text.lines() {
-            if line.len() == 40 && line.bytes().all(|b| b.is_ascii_hexdigit()) {
-                current = line;
-            } else if let Some(raw) = line.strip_prefix(':') {
-                // `:old_mode new_mode old_oid new_oid status\tpath`
-                let new_oid = raw.split(['\t', ' ']).nth(3);
-                if new_oid == Some(oid) && found.last().map(String::as_str) != Some(current) {
-                    found.push(current.to_string());
-                }
-            }
-        }
-        Ok(found)
     }
 
     /// Fetch objects by id from the remote in one round trip (blobs a partial clone lacks).

@@ -23,7 +23,7 @@ mod read;
 #[cfg(test)]
 mod tests;
 
-pub use read::{ObjectKind, Objects};
+pub use read::{HistoryOrder, HistoryStep, ObjectKind, Objects};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -263,6 +263,18 @@ impl Repo {
     /// Every commit any branch or tag reaches.
     pub fn reachable_commits(&self) -> Result<std::collections::HashSet<String>, GitError> {
         read::reachable(&self.open()?, &self.url)
+    }
+
+    /// Every reachable commit, children first, each followed by the blobs it adds or changes
+    /// (merges against their first parent, or not at all): see [`read::history`]. Streamed
+    /// to `step`.
+    pub fn history(
+        &self,
+        order: HistoryOrder,
+        merges: bool,
+        step: impl FnMut(HistoryStep<'_>),
+    ) -> Result<(), GitError> {
+        read::history(&self.open()?, &self.url, order, merges, step)
     }
 
     /// The whole tree of a commit: paths of blobs, trees and gitlinks.
