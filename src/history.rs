@@ -1,6 +1,6 @@
-//! A repository's history as evidence: the commit graph (parents and children, from one
-//! `rev-list --all --parents`) and where each blob id first appears (from one in-process walk
-//! over every commit's tree changes). Both are built once per repository per run, only
+//! A repository's history as evidence: the commit graph (parents and children of every
+//! commit) and where each blob id first appears (from one walk over every commit's tree
+//! changes), both read in process. Both are built once per repository per run, only
 //! when a package of that repository needs them (a red flag, or a guessed commit that does not
 //! match), and shared by every package of the repository. Neither reads a blob: a partial clone
 //! (`--filter=blob:none`) has every commit and tree locally.
@@ -23,8 +23,12 @@ fn oid(hex_id: &str) -> Option<Oid> {
 }
 
 fn raw(id: &gix::oid) -> Oid {
+    raw_bytes(id.as_bytes())
+}
+
+fn raw_bytes(id: &[u8]) -> Oid {
     let mut out = [0; 20];
-    out.copy_from_slice(id.as_bytes());
+    out.copy_from_slice(id);
     out
 }
 
@@ -209,19 +213,8 @@ pub struct Dag {
 }
 
 impl Dag {
+    /// Every commit of every branch and tag with its parents, read in process.
     pub fn build(repo: &Repo) -> Result<Dag, GitError> {
-        let mut c = repo.cmd();
-        c.env("GIT_NO_LAZY_FETCH", "1")
-            .args(["rev-list", "--all", "--parents"]);
-        let out = c.output()?;
-        if !out.status.success() {
-            return Err(GitError::Failed {
-                action: "rev-list --parents".into(),
-                url: repo.url.clone(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            });
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
         let mut dag = Dag {
             ids: Vec::new(),
             index: HashMap::new(),
@@ -229,12 +222,10 @@ impl Dag {
             children: Vec::new(),
         };
         let mut edges: Vec<(u32, Oid)> = Vec::new();
-        for line in text.lines() {
-            let mut it = line.split(' ').filter_map(oid);
-            let Some(c) = it.next() else { continue };
-            let i = dag.intern(c);
-            edges.extend(it.map(|p| (i, p)));
-        }
+        repo.parents(|id, parents| {
+            let i = dag.intern(raw_bytes(id));
+            edges.extend(parents.map(|p| (i, raw_bytes(p))));
+        })?;
         for (child, p) in edges {
             let pi = dag.intern(p);
             dag.parents[child as usize].push(pi);

@@ -265,6 +265,16 @@ impl Repo {
         read::reachable(&self.open()?, &self.url)
     }
 
+    /// Every reachable commit with its parents' ids (raw bytes), streamed to `each`.
+    pub fn parents(
+        &self,
+        mut each: impl FnMut(&[u8], &mut dyn Iterator<Item = &[u8]>),
+    ) -> Result<(), GitError> {
+        read::parents(&self.open()?, &self.url, |id, parents| {
+            each(id.as_bytes(), &mut parents.iter().map(|p| p.as_bytes()))
+        })
+    }
+
     /// Every reachable commit, children first, each followed by the blobs it adds or changes
     /// (merges against their first parent, or not at all): see [`read::history`]. Streamed
     /// to `step`.

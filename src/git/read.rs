@@ -254,6 +254,26 @@ pub(super) fn reachable(repo: &gix::Repository, url: &str) -> Result<HashSet<Str
     Ok(out)
 }
 
+/// Every commit any ref or `HEAD` reaches, with its parents, newest commit time first, as
+/// `git rev-list --all --parents` lists them.
+pub(super) fn parents(
+    repo: &gix::Repository,
+    url: &str,
+    mut each: impl FnMut(&gix::oid, &[ObjectId]),
+) -> Result<(), GitError> {
+    use gix::revision::walk::Sorting;
+    let walk = repo
+        .rev_walk(tips(repo, url)?)
+        .sorting(Sorting::ByCommitTime(Default::default()))
+        .all()
+        .map_err(|e| read_error("the history", url, e))?;
+    for info in walk {
+        let info = info.map_err(|e| read_error("the history", url, e))?;
+        each(&info.id, &info.parent_ids);
+    }
+    Ok(())
+}
+
 /// The order of a [`history`] walk; either way every commit comes before its parents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryOrder {
