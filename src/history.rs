@@ -76,7 +76,7 @@ impl BlobIndex {
         // paths the walk goes through.
         let mut seen: HashMap<Oid, (u32, Box<str>)> = HashMap::new();
         repo.history(HistoryOrder::Topo, true, |step| match step {
-            HistoryStep::Commit(id) => {
+            HistoryStep::Commit { id, .. } => {
                 commits.push(raw(id));
             }
             HistoryStep::Blob { id, path } => {
@@ -166,8 +166,10 @@ impl BlobIndex {
 /// For one file name (`Cargo.toml`), the newest commit that put each content at a path of
 /// that name (at any depth): where a package with no recorded commit and no tag is placed from
 /// its manifest alone. One walk per repository and name, shared by every such package, instead
-/// of one `git log --all -- NAME '*/NAME'` each; the same answers: newest commit time first,
-/// and a merge brings nothing of its own (`git log` shows no change for a merge).
+/// of one `git log --all -- NAME '*/NAME'` each. Newest is the latest committer time (of equal
+/// times, the first in date order); a merge brings nothing of its own (`git log` shows no
+/// change for a merge). Unlike `git log` with a path, no commit is lost to history
+/// simplification.
 pub struct AnchorIndex {
     /// Sorted by blob id: the blob and its newest commit.
     newest: Vec<(Oid, Oid)>,
@@ -175,18 +177,21 @@ pub struct AnchorIndex {
 
 impl AnchorIndex {
     pub fn build(repo: &Repo, file_name: &str) -> Result<AnchorIndex, GitError> {
-        let mut newest: HashMap<Oid, Oid> = HashMap::new();
+        let mut newest: HashMap<Oid, (i64, Oid)> = HashMap::new();
         let mut current = None;
         repo.history(HistoryOrder::Date, false, |step| match step {
-            HistoryStep::Commit(id) => current = Some(raw(id)),
+            HistoryStep::Commit { id, time } => current = Some((time, raw(id))),
             HistoryStep::Blob { id, path } => {
                 let name = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
-                if let (true, Some(c)) = (name == file_name.as_bytes(), current) {
-                    newest.entry(raw(id)).or_insert(c);
+                if let (true, Some((time, c))) = (name == file_name.as_bytes(), current) {
+                    let kept = newest.entry(raw(id)).or_insert((time, c));
+                    if time > kept.0 {
+                        *kept = (time, c);
+                    }
                 }
             }
         })?;
-        let mut newest: Vec<(Oid, Oid)> = newest.into_iter().collect();
+        let mut newest: Vec<(Oid, Oid)> = newest.into_iter().map(|(b, (_, c))| (b, c)).collect();
         newest.sort_unstable();
         Ok(AnchorIndex { newest })
     }
@@ -461,6 +466,41 @@ mod tests {
         assert_eq!(idx.newest(&blob("version = 1\n")), Some(again));
         assert_ne!(idx.newest(&blob("version = 1\n")), Some(v1));
         assert_eq!(idx.newest(&blob("one\n")), None, "f is no Cargo.toml");
+    }
+
+    #[test]
+    fn the_newest_manifest_commit_is_the_latest_committer_time_whatever_the_walk_order() {
+        let (tmp, repo, [a, ..]) = repo();
+        let d = tmp.path();
+        let at = |date: &str, file: &str, text: &str| {
+            std::fs::write(d.join(file), text).unwrap();
+            git(d, &["add", "-A"]);
+            let o = Command::new("git")
+                .args(["-c", "user.name=T", "-c", "user.email=t@example.org"])
+                .args(["commit", "-q", "-m", file])
+                .current_dir(d)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_COMMITTER_DATE", date)
+                .output()
+                .unwrap();
+            assert!(o.status.success());
+            git(d, &["rev-parse", "HEAD"])
+        };
+        // `one`: 2021 on a branch whose tip has a skewed clock (2019), and 2020 on another.
+        // A date-ordered walk meets the 2020 commit first (the 2019 tip hides the 2021 one).
+        git(d, &["checkout", "-q", "-b", "skewed", &a]);
+        let newest = at("2021-01-01T00:00:00Z", "Cargo.toml", "one\n");
+        at(
+            "2019-01-01T00:00:00Z",
+            "README",
+            "later, with a clock behind\n",
+        );
+        git(d, &["checkout", "-q", "-b", "other", &a]);
+        let older = at("2020-01-01T00:00:00Z", "Cargo.toml", "one\n");
+        let idx = AnchorIndex::build(&repo, "Cargo.toml").unwrap();
+        assert_ne!(older, newest);
+        assert_eq!(idx.newest(&blob("one\n")), Some(newest));
     }
 
     #[test]

@@ -285,8 +285,9 @@ pub enum HistoryOrder {
 
 /// One step of a [`history`] walk.
 pub enum HistoryStep<'a> {
-    /// The next commit; the blobs that follow are its own, until the next commit.
-    Commit(&'a gix::oid),
+    /// The next commit and its committer time (seconds since the epoch); the blobs that follow
+    /// are its own, until the next commit.
+    Commit { id: &'a gix::oid, time: i64 },
     /// A file or symlink this commit's tree adds or changes, at `path` (bytes as in the tree).
     Blob { id: &'a gix::oid, path: &'a [u8] },
 }
@@ -354,14 +355,19 @@ pub(super) fn history(
     }
 
     let history_error = |e: &dyn std::fmt::Display| read_error("the history", url, e);
-    // The commit's tree and its first parent's (none for a root commit), or nothing for a
-    // merge when merges are not diffed.
-    let trees = |id: ObjectId| -> Result<Option<(ObjectId, Option<ObjectId>)>, GitError> {
+    // The commit's time, its tree and its first parent's (none for a root commit), or no
+    // trees for a merge when merges are not diffed.
+    type Trees = (i64, Option<(ObjectId, Option<ObjectId>)>);
+    let trees = |id: ObjectId| -> Result<Trees, GitError> {
         let commit = repo
             .find_commit(id)
             .map_err(|e| read_error(format!("commit {id}"), url, e))?;
+        let time = commit
+            .time()
+            .map_err(|e| read_error(format!("commit {id}"), url, e))?
+            .seconds;
         if !merges && commit.parent_ids().nth(1).is_some() {
-            return Ok(None);
+            return Ok((time, None));
         }
         let tree = commit
             .tree_id()
@@ -375,7 +381,7 @@ pub(super) fn history(
             ),
             None => None,
         };
-        Ok(Some((tree, parent)))
+        Ok((time, Some((tree, parent))))
     };
     let walk = topo::Builder::from_iters(&repo.objects, tips(repo, url)?, None::<Vec<ObjectId>>)
         .sorting(match order {
@@ -389,8 +395,9 @@ pub(super) fn history(
     let (mut old_buf, mut new_buf) = (Vec::new(), Vec::new());
     for info in walk {
         let info = info.map_err(|e| history_error(&e))?;
-        step(HistoryStep::Commit(&info.id));
-        let Some((tree, parent)) = trees(info.id)? else {
+        let (time, trees) = trees(info.id)?;
+        step(HistoryStep::Commit { id: &info.id, time });
+        let Some((tree, parent)) = trees else {
             continue;
         };
         let old = match parent {
