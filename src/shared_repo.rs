@@ -46,6 +46,11 @@ type TagList = Vec<(String, String)>;
 const TREES_KEPT: usize = 4;
 
 impl SharedRepo {
+    /// Refs are up to date for this run: cloned, or fetched, in it.
+    pub(crate) fn refs_fresh(&self) -> bool {
+        self.cloned_now || *self.fetched.lock().expect("fetch flag")
+    }
+
     /// Bring refs up to date once per run (a fresh clone already is).
     pub(crate) fn refresh(&self) -> Result<bool, GitError> {
         let mut f = self.fetched.lock().expect("fetch flag");
@@ -59,6 +64,8 @@ impl SharedRepo {
         Ok(true)
     }
 
+    /// `cloned_now`: refs are fresh for this run (cloned in it, or fetched by an earlier
+    /// instance of the same repository), so no fetch is needed.
     pub(crate) fn new(repo: Repo, cloned_now: bool) -> SharedRepo {
         SharedRepo {
             repo,
@@ -285,8 +292,9 @@ impl RepoCaches {
     }
 
     /// A package of `key` is done with `repo`: note what its caches hold now and release the
-    /// least recently used repositories (this one last) until the rest fit.
-    pub fn used(&self, key: &str, repo: &Arc<SharedRepo>) {
+    /// least recently used repositories (this one last) until the rest fit. Returns the keys
+    /// of the repositories released.
+    pub fn used(&self, key: &str, repo: &Arc<SharedRepo>) -> Vec<String> {
         let bytes = repo.cached_bytes();
         let mut released = Vec::new();
         let mut freed = 0;
@@ -308,19 +316,22 @@ impl RepoCaches {
                 if let Some((_, r, b)) = l.repos.remove(&oldest) {
                     l.bytes -= b;
                     freed += b;
-                    released.push(r);
+                    released.push((oldest, r));
                 }
             }
         }
         // Outside the lock: releasing ends a process.
-        for r in released {
+        let mut keys = Vec::with_capacity(released.len());
+        for (k, r) in released {
             tracing::debug!("releasing the caches of {}", r.repo.url);
             r.release();
+            keys.push(k);
         }
         // Pages are given back only when there are many (a trim walks every arena).
         if freed >= TRIM_AFTER {
             crate::malloc::trim();
         }
+        keys
     }
 }
 

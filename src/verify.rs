@@ -4,7 +4,7 @@
 //! threads; each repository is cloned or fetched at most once per run, shared by every package
 //! that needs it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,6 +51,11 @@ pub struct Verifier {
     pub http: Http,
     pub opts: Options,
     repos: Mutex<HashMap<String, RepoCell>>,
+    /// Repositories whose refs were made fresh in this run and whose [`SharedRepo`] was then
+    /// dropped from `repos` (its caches released and no package holding it), by a 16-byte
+    /// digest of the key: memory per repository visited stays a few bytes, not a whole
+    /// `SharedRepo` (about 2 KB), and a repository asked for again is not fetched again.
+    forgotten: Mutex<HashSet<[u8; 16]>>,
     submodules: crate::submodules::Submodules,
     git_permits: Semaphore,
     cpu_permits: Semaphore,
@@ -85,6 +90,7 @@ impl Verifier {
             ),
             opts,
             repos: Mutex::default(),
+            forgotten: Mutex::default(),
             git_permits,
             cpu_permits,
             build_permits,
@@ -402,7 +408,11 @@ impl Verifier {
                 result.error = Some(format!("comparison crashed: {e}"));
             }
         }
-        self.caches.used(&key, &shared);
+        let released = self.caches.used(&key, &shared);
+        drop(shared);
+        for released in released {
+            self.forget(&released);
+        }
         finish(result, started)
     }
 
@@ -510,6 +520,25 @@ impl Verifier {
         })
     }
 
+    /// Drop the released repository `key` from memory if no package holds it, remembering
+    /// that its refs are fresh; a failed clone stays (it is not tried again in the run).
+    fn forget(&self, key: &str) {
+        let mut repos = self.repos.lock().expect("repo map");
+        let Some(Some(Ok(shared))) = repos.get(key).map(|c| c.get()) else {
+            return;
+        };
+        if Arc::strong_count(shared) > 1 {
+            return;
+        }
+        if shared.refs_fresh() {
+            self.forgotten
+                .lock()
+                .expect("forgotten repos")
+                .insert(key_digest(key));
+        }
+        repos.remove(key);
+    }
+
     /// The shared clone of a URL: cloned at most once per run, whoever asks first.
     async fn repo(
         &self,
@@ -528,10 +557,17 @@ impl Verifier {
             let _git = self.git_permits.acquire().await.expect("open");
             let root = self.opts.cache_dir.clone();
             let (k, o) = (key.to_string(), origin.to_string());
+            let fresh = self
+                .forgotten
+                .lock()
+                .expect("forgotten repos")
+                .contains(&key_digest(key));
             match tokio::task::spawn_blocking(move || git::open_or_clone_as(&root, &k, &o, &urls))
                 .await
             {
-                Ok(Ok((repo, cloned_now))) => Ok(Arc::new(SharedRepo::new(repo, cloned_now))),
+                Ok(Ok((repo, cloned_now))) => {
+                    Ok(Arc::new(SharedRepo::new(repo, cloned_now || fresh)))
+                }
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(e) => Err(e.to_string()),
             }
@@ -539,6 +575,15 @@ impl Verifier {
         .await
         .clone()
     }
+}
+
+/// A repository key's digest, as [`Verifier::forget`] remembers it.
+fn key_digest(key: &str) -> [u8; 16] {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(key.as_bytes());
+    let mut out = [0; 16];
+    out.copy_from_slice(&d[..16]);
+    out
 }
 
 fn timed_out(deadline: Duration) -> String {

@@ -138,3 +138,61 @@ fn caches_squeezed_to_nothing_give_the_same_verdicts_and_findings() {
     assert!(found_in > 0, "the evidence step ran: {roomy}");
     assert_eq!(outcome(&roomy), outcome(&squeezed));
 }
+
+#[test]
+fn a_repository_released_from_memory_is_still_fetched_once_per_run() {
+    let f = fixture(&repos(4), &|_, _| false);
+    let n = f.world.packages.len();
+    let list = f.shuffled_list();
+    let run = |db: &str, trace: Option<&PathBuf>| {
+        let mut c = f.cmd(&f.root.join(db), "cache");
+        c.arg("--list").arg(&list).args(["--jobs", "4"]);
+        // Every repository is released after each of its packages, and dropped from memory.
+        c.env("PROVERO_CACHE_BYTES", "0");
+        if let Some(t) = trace {
+            c.env("GIT_TRACE", t);
+        }
+        let out = c.output().unwrap();
+        assert_eq!(json(&out)["summary"]["verified"], n, "{}", json(&out));
+    };
+    run("first.db", None);
+    // No tag left upstream nor in the cached clones: every package's tag lookup asks for a
+    // fetch (which brings none), and only the first per repository in the run may make one.
+    let clones: Vec<PathBuf> = std::fs::read_dir(f.root.join("cache/git"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "git"))
+        .collect();
+    assert_eq!(clones.len(), 4, "{clones:?}");
+    let upstreams = std::fs::read_dir(&f.world.git_root)
+        .unwrap()
+        .map(|e| e.unwrap().path());
+    for clone in clones.iter().cloned().chain(upstreams) {
+        let clone = &clone;
+        let git = |args: &[&str]| {
+            let o = std::process::Command::new("git")
+                .arg("--git-dir")
+                .arg(clone)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        for tag in git(&["for-each-ref", "--format=%(refname)", "refs/tags"]).lines() {
+            git(&["update-ref", "-d", tag]);
+        }
+    }
+    let trace = f.root.join("git-trace.log");
+    run("second.db", Some(&trace));
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let fetches: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.contains("built-in: git fetch") && l.contains("--prune"))
+        .collect();
+    assert_eq!(
+        fetches.len(),
+        clones.len(),
+        "one refresh per repository: {fetches:#?}"
+    );
+}
