@@ -23,12 +23,8 @@ fn oid(hex_id: &str) -> Option<Oid> {
 }
 
 fn raw(id: &gix::oid) -> Oid {
-    raw_bytes(id.as_bytes())
-}
-
-fn raw_bytes(id: &[u8]) -> Oid {
     let mut out = [0; 20];
-    out.copy_from_slice(id);
+    out.copy_from_slice(id.as_bytes());
     out
 }
 
@@ -228,8 +224,8 @@ impl Dag {
         };
         let mut edges: Vec<(u32, Oid)> = Vec::new();
         repo.parents(|id, parents| {
-            let i = dag.intern(raw_bytes(id));
-            edges.extend(parents.map(|p| (i, raw_bytes(p))));
+            let i = dag.intern(raw(id));
+            edges.extend(parents.iter().map(|p| (i, raw(p))));
         })?;
         for (child, p) in edges {
             let pi = dag.intern(p);
@@ -332,18 +328,7 @@ mod tests {
     use std::path::Path;
     use std::process::Command;
 
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let o = Command::new("git")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.org"])
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).trim().to_string()
-    }
+    use crate::git::tests::git;
 
     fn commit(dir: &Path, file: &str, text: &str) -> String {
         std::fs::write(dir.join(file), text).unwrap();

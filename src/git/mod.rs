@@ -21,7 +21,7 @@ pub mod hosts;
 mod local;
 mod read;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use read::{HistoryOrder, HistoryStep, ObjectKind, Objects};
 
@@ -265,14 +265,9 @@ impl Repo {
         read::reachable(&self.open()?, &self.url)
     }
 
-    /// Every reachable commit with its parents' ids (raw bytes), streamed to `each`.
-    pub fn parents(
-        &self,
-        mut each: impl FnMut(&[u8], &mut dyn Iterator<Item = &[u8]>),
-    ) -> Result<(), GitError> {
-        read::parents(&self.open()?, &self.url, |id, parents| {
-            each(id.as_bytes(), &mut parents.iter().map(|p| p.as_bytes()))
-        })
+    /// Every reachable commit with its parents, streamed to `each` (see [`read::parents`]).
+    pub fn parents(&self, each: impl FnMut(&gix::oid, &[gix::ObjectId])) -> Result<(), GitError> {
+        read::parents(&self.open()?, &self.url, each)
     }
 
     /// Every reachable commit, children first, each followed by the blobs it adds or changes

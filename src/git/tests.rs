@@ -8,7 +8,9 @@ use std::process::Command;
 
 use super::*;
 
-fn git(dir: &Path, args: &[&str]) -> String {
+/// `git` in `dir` with a fixed identity and no user or system config; its stdout, trimmed at
+/// the end. Panics (the test fails) when git fails. Shared by the crate's git-backed tests.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let o = Command::new("git")
         .args(["-c", "user.name=T", "-c", "user.email=t@example.org"])
         .args(args)
@@ -196,22 +198,18 @@ fn a_partial_clone_fetches_missing_blobs_and_never_invents_one() {
     assert!(e.to_string().contains(&nowhere), "{e}");
 }
 
+/// `git clone -q --bare <how> from to`: `--no-local` packs the objects, `--shared` borrows them.
+fn bare_clone(from: &Path, to: &Path, how: &str) {
+    let (from, to) = (from.to_str().unwrap(), to.to_str().unwrap());
+    git(Path::new("/"), &["clone", "-q", "--bare", how, from, to]);
+}
+
 /// A bare mirror of `up` as a mirror farm has one: a pack (`clone --no-local`), then loose
 /// objects from a later push (commit C, annotated tag v2), and a pull-request ref (commit P)
 /// that `clone --bare` does not map. Returns the mirror's tempdir, its path, C and P.
 fn mirror(up: &Path, in_dir: &Path) -> (std::path::PathBuf, String, String) {
     let m = in_dir.join("mirror.git");
-    git(
-        up,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            "--no-local",
-            ".",
-            m.to_str().unwrap(),
-        ],
-    );
+    bare_clone(up, &m, "--no-local");
     std::fs::write(up.join("c.txt"), "c\n").unwrap();
     git(up, &["add", "c.txt"]);
     git(up, &["commit", "-q", "-m", "C"]);
@@ -400,33 +398,13 @@ fn what_cannot_be_linked_is_cloned_through_the_transport() {
 
     // A mirror that borrows its objects (alternates).
     let shared = dir.path().join("shared.git");
-    git(
-        dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            "--shared",
-            m.to_str().unwrap(),
-            "shared.git",
-        ],
-    );
+    bare_clone(&m, &shared, "--shared");
     assert!(shared.join("objects/info/alternates").exists());
     transported(&shared);
 
     // A pack that is a symlink.
     let linky = dir.path().join("linky.git");
-    git(
-        dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            "--no-local",
-            m.to_str().unwrap(),
-            "linky.git",
-        ],
-    );
+    bare_clone(&m, &linky, "--no-local");
     let pack = std::fs::read_dir(linky.join("objects/pack"))
         .unwrap()
         .flatten()
@@ -445,17 +423,7 @@ fn what_cannot_be_linked_is_cloned_through_the_transport() {
     if dev(shm).is_some() && dev(shm) != dev(&std::env::temp_dir()) {
         let other = tempfile::tempdir_in(shm).unwrap();
         let far = other.path().join("far.git");
-        git(
-            dir.path(),
-            &[
-                "clone",
-                "-q",
-                "--bare",
-                "--no-local",
-                m.to_str().unwrap(),
-                far.to_str().unwrap(),
-            ],
-        );
+        bare_clone(&m, &far, "--no-local");
         transported(&far);
     } else {
         eprintln!("no second filesystem at /dev/shm: the cross-filesystem case is not run");
