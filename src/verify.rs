@@ -530,13 +530,15 @@ impl Verifier {
         if Arc::strong_count(shared) > 1 {
             return;
         }
-        if shared.refs_fresh() {
+        let fresh = shared.refs_fresh();
+        if fresh {
             self.forgotten
                 .lock()
                 .expect("forgotten repos")
                 .insert(key_digest(key));
         }
         repos.remove(key);
+        tracing::debug!("{key} dropped from memory (refs fresh: {fresh})");
     }
 
     /// The shared clone of a URL: cloned at most once per run, whoever asks first.

@@ -152,8 +152,18 @@ fn a_repository_released_from_memory_is_still_fetched_once_per_run() {
         if let Some(t) = trace {
             c.env("GIT_TRACE", t);
         }
+        c.env("RUST_LOG", "provero::verify=debug");
         let out = c.output().unwrap();
         assert_eq!(json(&out)["summary"]["verified"], n, "{}", json(&out));
+        let log = String::from_utf8_lossy(&out.stderr);
+        let dropped = log
+            .lines()
+            .filter(|l| l.contains("dropped from memory"))
+            .count();
+        assert!(
+            dropped >= 4,
+            "every repository left memory at least once:\n{log}"
+        );
     };
     run("first.db", None);
     // No tag left upstream nor in the cached clones: every package's tag lookup asks for a
