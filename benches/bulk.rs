@@ -11,12 +11,13 @@
 //! and for provero the requests per package the server saw, first and resumed.
 //!
 //! Run: `cargo bench --bench bulk -- [--packages 1000] [--jobs 8] [--no-baseline]
-//! [--samples DIR] [--tamper] [--no-keep-alive] [--perf FILE]`. `--no-keep-alive` serves the
+//! [--samples DIR] [--tamper] [--no-keep-alive] [--perf FILE] [--vs PATH] [--cached-artifacts N]`. `--no-keep-alive` serves the
 //! world like a plain static mirror (every connection closed after one response); `--perf`
 //! records the first run with `perf record -g`. `--vs PATH` also times another provero binary's
 //! first run on the same world right after this one's (its own cache and store), and says
 //! whether its verdicts and findings are the same: an A/B of two builds under one load.
-//! Results are recorded in BENCHMARKS.md.
+//! `--cached-artifacts N` puts N other artifacts in both caches first, as a cache used for many
+//! nights holds them. Results are recorded in BENCHMARKS.md.
 
 #[path = "../tests/bulk_support/mod.rs"]
 mod bulk_support;
@@ -42,6 +43,9 @@ struct Args {
     perf: Option<PathBuf>,
     /// Another provero binary whose first run is timed on the same world (A/B).
     vs: Option<PathBuf>,
+    /// Artifacts already in every run's cache before the first run (a cache kept for many
+    /// nights): none of them is one of the world's.
+    cached_artifacts: usize,
 }
 
 fn args() -> Args {
@@ -54,6 +58,7 @@ fn args() -> Args {
         keep_alive: true,
         perf: None,
         vs: None,
+        cached_artifacts: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -66,6 +71,9 @@ fn args() -> Args {
             "--no-keep-alive" => a.keep_alive = false,
             "--perf" => a.perf = it.next().map(PathBuf::from),
             "--vs" => a.vs = it.next().map(PathBuf::from),
+            "--cached-artifacts" => {
+                a.cached_artifacts = it.next().and_then(|v| v.parse().ok()).expect("N")
+            }
             "--bench" => {} // passed by `cargo bench`
             other => panic!("unknown argument {other}"),
         }
@@ -89,6 +97,17 @@ fn repos(packages: usize) -> Vec<RepoSpec> {
         versions,
     }));
     out
+}
+
+/// `n` small artifacts in `cache`, kept by the library as a run keeps what it downloads.
+fn fill_cache(cache: &Path, n: usize) {
+    use sha2::Digest as _;
+    let kept = provero::artifact_cache::ArtifactCache::new(cache);
+    for i in 0..n {
+        let bytes = format!("an artifact of an earlier night, number {i}").into_bytes();
+        let sha = hex::encode(sha2::Sha256::digest(&bytes));
+        kept.put(&sha, &bytes).expect("cache written");
+    }
 }
 
 /// CPU seconds (user + system) of this process and of its waited-for children (which include
@@ -267,6 +286,17 @@ fn main() {
 
     let db = root.join("results.db");
     let cache = root.join("cache");
+    if a.cached_artifacts > 0 {
+        let t = Instant::now();
+        for dir in [cache.clone(), root.join("cache-vs")] {
+            fill_cache(&dir, a.cached_artifacts);
+        }
+        eprintln!(
+            "cache: {} artifacts kept before the first run, in {:.1}s",
+            a.cached_artifacts,
+            t.elapsed().as_secs_f64()
+        );
+    }
     let run_of = |bin: &Path, cache: &Path, db: &Path, report: &Path| {
         let mut c = Command::new(bin);
         c.args(["verify", "--quiet", "--format", "json", "--registry"])

@@ -44,15 +44,26 @@ fn a_recheck_another_setting_or_no_store_downloads_nothing_already_cached() {
     assert_eq!(first["results"].as_array().unwrap().len(), n);
     assert_eq!(first["summary"]["mismatch"], 1, "{first}");
     assert_eq!(downloads_since(0), n, "each artifact downloaded once");
-    let packs: Vec<_> = std::fs::read_dir(f.root.join("cache/artifacts"))
+    let files: Vec<_> = std::fs::read_dir(f.root.join("cache/artifacts"))
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
+    let packs: Vec<_> = files.iter().filter(|n| n.ends_with(".pack")).collect();
     assert!(
-        packs.len() == 1 && packs[0].ends_with(".pack"),
-        "one pack, not a file per artifact: {packs:?}"
+        packs.len() == 1
+            && files
+                .iter()
+                .all(|n| n.ends_with(".pack") || n.starts_with("index.db")),
+        "one pack and its index, not a file per artifact: {files:?}"
     );
+    // The run left every artifact in the index file: the next run reads no pack's headers.
+    let index = rusqlite::Connection::open(f.root.join("cache/artifacts/index.db")).unwrap();
+    let indexed: usize = index
+        .query_row("SELECT count(*) FROM artifacts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(indexed, n, "every artifact of the run indexed by its end");
+    drop(index);
 
     // Each run verifies every package again; none downloads.
     let other_rewrite = format!("https://example.invalid/=file://{}/", f.root.display());
