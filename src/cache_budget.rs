@@ -6,7 +6,8 @@
 //! Split: a quarter for registry metadata ([`crate::http::Http::get_meta`]), a quarter for the
 //! archive content of the packages in flight ([`held_mib`]: every version of `h2` 0.1 unpacks
 //! to 58 MB, and eight of them at once were most of a 680 MB peak), the rest for the
-//! repositories' object caches ([`crate::shared_repo`]).
+//! repositories' object caches ([`crate::shared_repo`]). Beside them, a sixteenth of the
+//! budget is how much of the work list is held before it moves to disk ([`work_entries`]).
 
 use std::sync::OnceLock;
 
@@ -41,6 +42,17 @@ pub fn meta() -> usize {
 /// 1: one package always runs, however large).
 pub fn held_mib() -> u32 {
     ((total() / 4) >> 20).max(1) as u32
+}
+
+/// What an entry of the work list costs in memory, about (its 16 bytes, its version's text,
+/// its de-duplication slot, and room the tables grow into): measured by heaptrack at 47.
+const WORK_ENTRY_BYTES: usize = 48;
+
+/// How many entries the work list holds in memory before it moves to disk (a sixteenth of
+/// the budget: about 170,000 by default, 8 MiB); past that, what the run holds of the list
+/// and of each package's place in the report stays flat ([`crate::worklist`]).
+pub fn work_entries() -> usize {
+    total() / 16 / WORK_ENTRY_BYTES
 }
 
 /// Repositories' caches (trees, commits, reachability, history indexes) together.

@@ -436,7 +436,8 @@ async fn verify(args: VerifyArgs, globals: Globals) -> anyhow::Result<i32> {
 
     // A `--list` is read here once through and again as the work list is built, never held
     // (a whole registry is millions of lines).
-    let inputs = crate::input::Inputs::open(&args.specs, &args.list, &args.lockfile, shard)?;
+    let inputs =
+        crate::input::Inputs::open(&args.specs, &args.list, &args.lockfile, shard, &cache_dir)?;
     if inputs.is_empty() {
         anyhow::bail!("nothing to verify: give package specs (e.g. crates:serde@1.0.210), --list FILE, --lockfile Cargo.lock, or - for stdin");
     }

@@ -10,6 +10,7 @@
 //! Memory holds one archive per package in flight; finished results go to the spill
 //! (`src/spill.rs`), 8 bytes per package kept here.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -110,7 +111,8 @@ pub fn dedup(work: impl IntoIterator<Item = Work>) -> Vec<Work> {
     for w in work {
         list.push_work(w);
     }
-    list.works().collect()
+    // In memory: reading it cannot fail.
+    list.works().filter_map(Result::ok).collect()
 }
 
 /// The `checksum-mismatch` a lockfile's pins raise for a registry digest, if any: decided on
@@ -200,7 +202,8 @@ pub async fn run(run: Run, inputs: Inputs) -> anyhow::Result<Report> {
     let mut listed = Vec::new();
     // The work list: compact, de-duplicated and sharded as each package is added, straight
     // from the inputs as they are read (a `--list` line is never held as a `Spec`).
-    let mut work = WorkList::new(run.shard);
+    let mut work = WorkList::new(run.shard)
+        .moving_to_disk(&run.cache_dir, crate::cache_budget::work_entries());
     let mut expanded = futures::stream::iter(inputs.iter())
         .map(|input| {
             let v = verifier.clone();
@@ -270,8 +273,9 @@ pub async fn run(run: Run, inputs: Inputs) -> anyhow::Result<Report> {
     for s in &listed {
         errors.extend(crate::listing::expand(&verifier, s, limits, &mut work).await);
     }
+    work.healthy()?;
     if run.list_only {
-        crate::listing::print_work(&work);
+        crate::listing::print_work(&work)?;
         return Ok(Report::new(Vec::new(), errors).with_skipped_inputs(skipped_inputs));
     }
     // What a stored verdict must have been decided under to be reused, per ecosystem.
@@ -302,13 +306,14 @@ pub async fn run(run: Run, inputs: Inputs) -> anyhow::Result<Report> {
     // Finished results go to the spill, not to memory: what is held per package is its
     // offset there (and, while its package's versions are in flight, what `regression` needs).
     let mut spill = crate::spill::SpillWriter::create(&run.cache_dir)?;
-    let mut at: Vec<u64> = vec![NOT_YET; total];
+    let mut at = crate::spill::Places::new(total, work.on_disk(), &run.cache_dir)?;
     let mut summary = Summary::default();
     let mut spill_error = None;
     let mut stored = 0;
     // This run's results by package, for `regression` warnings (packages in flight only).
     let mut seen = crate::regression::History::new();
-    let groups = std::cell::RefCell::new(Groups::default());
+    let groups = RefCell::new(Groups::default());
+    let unread = RefCell::new(None);
     let today = crate::allow::today();
     let mut allow_used: Vec<usize> = Vec::new();
     {
@@ -317,7 +322,8 @@ pub async fn run(run: Run, inputs: Inputs) -> anyhow::Result<Report> {
         let verifier = &verifier;
         let fingerprints = &fingerprints;
         let groups = &groups;
-        let work = in_groups(work).inspect(|(_, w)| groups.borrow_mut().started(group_of(w)));
+        let work =
+            in_groups(work, &unread).inspect(|(_, w)| groups.borrow_mut().started(group_of(w)));
         let mut stream = futures::stream::iter(work)
             .map(|(i, w)| async move {
                 let _in_flight = progress.start(i, w.key());
@@ -377,7 +383,7 @@ pub async fn run(run: Run, inputs: Inputs) -> anyhow::Result<Report> {
             if !candidate {
                 summary.add(&r);
             }
-            let written = spill.append(&r).map(|o| at[i] = o).and_then(|()| {
+            let written = spill.append(&r).and_then(|o| at.put(i, o)).and_then(|()| {
                 let done = {
                     let mut g = groups.borrow_mut();
                     g.finished(group, i, candidate, key);
@@ -408,7 +414,10 @@ pub async fn run(run: Run, inputs: Inputs) -> anyhow::Result<Report> {
             });
         }
     }
-    if let Some(e) = spill_error {
+    let stopped = spill_error
+        .map(anyhow::Error::from)
+        .or_else(|| unread.into_inner());
+    if let Some(e) = stopped {
         anyhow::bail!("{e}; the run stopped (what was decided is in the results store, and a new run resumes from there)");
     }
     // Versions decided later in this run than the one they precede count too: every package
@@ -429,24 +438,25 @@ pub async fn run(run: Run, inputs: Inputs) -> anyhow::Result<Report> {
         total as f64 / elapsed.as_secs_f64().max(1e-3)
     );
     summary.errors += errors.len();
-    let order = at.into_iter().filter(|&o| o != NOT_YET).collect();
     let mut report =
-        Report::spilled(spill.finish(order)?, errors, summary).with_skipped_inputs(skipped_inputs);
+        Report::spilled(spill.finish(at)?, errors, summary).with_skipped_inputs(skipped_inputs);
     report.summary.skipped = stored;
     report.warnings = run.allow.warnings(&allow_used, today);
     Ok(report)
 }
 
-/// An offset for a package whose result is not in the spill (yet).
-const NOT_YET: u64 = u64::MAX;
-
 /// The work with its place in the list, every version of a package together (in list order):
 /// the packages that share a metadata URL (an index file, a Simple page) and usually a
 /// repository are in flight at once or one after another, so the bounded caches serve all of
 /// them before evicting. The report keeps the list's order. Each [`Work`] is made as the run
-/// takes it ([`WorkList::into_groups`]).
-fn in_groups(work: WorkList) -> impl Iterator<Item = (usize, Work)> {
+/// takes it ([`WorkList::into_groups`]); a list on disk that cannot be read ends the work
+/// there, with the error in `unread`.
+fn in_groups(
+    work: WorkList,
+    unread: &RefCell<Option<anyhow::Error>>,
+) -> impl Iterator<Item = (usize, Work)> + '_ {
     work.into_groups()
+        .map_while(|w| w.map_err(|e| *unread.borrow_mut() = Some(e)).ok())
 }
 
 /// Set the `regression` warning on `r` from the store's history of its package and `run`

@@ -104,17 +104,20 @@ impl Groups {
 pub(crate) fn finish_group(
     g: Open,
     spill: &mut crate::spill::SpillWriter,
-    at: &mut [u64],
+    at: &mut crate::spill::Places,
     summary: &mut Summary,
     seen: &mut crate::regression::History,
     store: Option<&Mutex<Store>>,
 ) -> std::io::Result<()> {
     for i in g.candidates {
-        let mut r = spill.read(at[i])?;
+        let Some(offset) = at.get(i)? else {
+            continue;
+        };
+        let mut r = spill.read(offset)?;
         let before = r.findings.clone();
         note_regression(&mut r, store, seen);
         if r.findings != before {
-            at[i] = spill.append(&r)?;
+            at.put(i, spill.append(&r)?)?;
         }
         summary.add(&r);
     }

@@ -27,9 +27,10 @@ pub enum Input {
 /// The inputs of a run, in the order given: command-line specs (`-`: standard input), `--list`
 /// files, `--lockfile` files. A `--list` file is never held: it is read line by line twice,
 /// once by [`Inputs::open`] (what the registry checks need, and an unreadable file fails the
-/// run before any work) and once as the run builds its work list from [`Inputs::iter`]. A
-/// list of a whole registry (millions of lines) so costs what the compact work list holds
-/// (`src/worklist.rs`), not a [`Spec`] per line.
+/// run before any work) and once as the run builds its work list from [`Inputs::iter`].
+/// Standard input, which cannot be read twice, is copied to an anonymous file first and read
+/// the same way. A list of a whole registry (millions of lines) so costs what the work list
+/// holds (`src/worklist/`), not a [`Spec`] per line nor its text.
 pub struct Inputs {
     parts: Vec<Part>,
     probes: BTreeMap<Ecosystem, Vec<String>>,
@@ -42,8 +43,9 @@ pub struct Inputs {
 enum Part {
     /// A command-line spec, or a lockfile's entries: small, read once and held.
     Held(Vec<Input>),
-    /// What standard input gave (it cannot be read twice): its text, not its specs.
-    Stdin(String),
+    /// What standard input gave (it cannot be read twice), copied as it came to an anonymous
+    /// file in the cache directory, then read like a `--list` file.
+    Stdin(std::fs::File),
     /// A `--list` file.
     List(PathBuf),
 }
@@ -53,16 +55,18 @@ impl Inputs {
     /// once through. Of a `--list` file's lines that name one version (or the newest) of one
     /// package only `shard`'s are given and probed; `@*` and patterns are sharded after they
     /// are expanded, the other inputs by the work list.
+    /// Standard input is copied to an anonymous file in `spool` (the cache directory).
     pub fn open(
         specs: &[String],
         lists: &[PathBuf],
         lockfiles: &[PathBuf],
         shard: Option<Shard>,
+        spool: &Path,
     ) -> anyhow::Result<Inputs> {
         let mut parts = Vec::new();
         for s in specs {
             parts.push(if s == "-" {
-                Part::Stdin(read_stdin()?)
+                Part::Stdin(spool_stdin(spool)?)
             } else {
                 Part::Held(vec![match Spec::parse(s) {
                     Ok(spec) => Input::Spec(spec),
@@ -76,7 +80,7 @@ impl Inputs {
         for l in lists {
             // `--list -` is standard input, like a `-` spec.
             parts.push(if l.as_os_str() == "-" {
-                Part::Stdin(read_stdin()?)
+                Part::Stdin(spool_stdin(spool)?)
             } else {
                 Part::List(l.clone())
             });
@@ -154,22 +158,25 @@ fn elsewhere(shard: Option<Shard>, spec: &Spec) -> bool {
 }
 
 impl Part {
-    /// Only a `--list` file's lines are sharded before they are expanded.
+    /// Only a `--list` file's (and standard input's) lines are sharded before they are
+    /// expanded.
     fn shard(&self, shard: Option<Shard>) -> Option<Shard> {
-        shard.filter(|_| matches!(self, Part::List(_)))
+        shard.filter(|_| matches!(self, Part::List(_) | Part::Stdin(_)))
     }
 
     fn inputs(&self) -> Box<dyn Iterator<Item = anyhow::Result<Input>> + Send + '_> {
         match self {
             Part::Held(inputs) => Box::new(inputs.iter().cloned().map(Ok)),
-            Part::Stdin(text) => Box::new(
-                text.lines()
-                    .enumerate()
-                    .filter_map(|(i, line)| parse_line(line, i, STDIN))
-                    .map(Ok),
-            ),
+            Part::Stdin(file) => Box::new(ListLines {
+                from: From::Stdin(file),
+                origin: STDIN.to_string(),
+                reader: None,
+                line: String::new(),
+                at: 0,
+                done: false,
+            }),
             Part::List(path) => Box::new(ListLines {
-                path,
+                from: From::Path(path),
                 origin: path.display().to_string(),
                 reader: None,
                 line: String::new(),
@@ -185,9 +192,9 @@ const STDIN: &str = "<stdin>";
 
 /// The inputs of a `--list` file as they are taken: one line in memory at a time.
 struct ListLines<'a> {
-    path: &'a Path,
+    from: From<'a>,
     origin: String,
-    reader: Option<std::io::BufReader<std::fs::File>>,
+    reader: Option<std::io::BufReader<Box<dyn std::io::Read + Send + 'a>>>,
     /// The line being read (its buffer reused).
     line: String,
     /// The number of the next line, from 0.
@@ -195,18 +202,32 @@ struct ListLines<'a> {
     done: bool,
 }
 
-impl Iterator for ListLines<'_> {
+/// Where a [`ListLines`] reads from.
+#[derive(Clone, Copy)]
+enum From<'a> {
+    Path(&'a Path),
+    /// Standard input, spooled.
+    Stdin(&'a std::fs::File),
+}
+
+impl<'a> Iterator for ListLines<'a> {
     type Item = anyhow::Result<Input>;
 
     fn next(&mut self) -> Option<anyhow::Result<Input>> {
         if self.done {
             return None;
         }
-        let path = self.path;
-        let cannot =
-            |e: std::io::Error| anyhow::anyhow!("cannot read the list {}: {e}", path.display());
+        let from = self.from;
+        let cannot = |e: std::io::Error| match from {
+            From::Path(path) => anyhow::anyhow!("cannot read the list {}: {e}", path.display()),
+            From::Stdin(_) => anyhow::anyhow!("cannot read specs from standard input: {e}"),
+        };
         if self.reader.is_none() {
-            match std::fs::File::open(path) {
+            let opened: std::io::Result<Box<dyn std::io::Read + Send + 'a>> = match from {
+                From::Path(path) => std::fs::File::open(path).map(|f| Box::new(f) as Box<_>),
+                From::Stdin(file) => Ok(Box::new(crate::spill::ReadAt { file, at: 0 })),
+            };
+            match opened {
                 Ok(f) => self.reader = Some(std::io::BufReader::with_capacity(1 << 16, f)),
                 Err(e) => {
                     self.done = true;
@@ -248,7 +269,7 @@ pub fn collect_inputs(
     lists: &[PathBuf],
     lockfiles: &[PathBuf],
 ) -> anyhow::Result<Vec<Input>> {
-    Inputs::open(specs, lists, lockfiles, None)?
+    Inputs::open(specs, lists, lockfiles, None, &std::env::temp_dir())?
         .iter()
         .collect()
 }
@@ -275,11 +296,20 @@ fn shard_key(spec: &Spec) -> Option<String> {
     Some(key)
 }
 
-fn read_stdin() -> anyhow::Result<String> {
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+/// Standard input copied to an anonymous file in `dir` (unlinked while open), as it comes: a
+/// whole registry's list piped in is never held in memory.
+fn spool_stdin(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let mut file = std::fs::create_dir_all(dir)
+        .and_then(|()| tempfile::tempfile_in(dir))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot keep the specs from standard input in {}: {e}",
+                dir.display()
+            )
+        })?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut file)
         .map_err(|e| anyhow::anyhow!("cannot read specs from standard input: {e}"))?;
-    Ok(strip_bom(&text).to_string())
+    Ok(file)
 }
 
 /// A text file, without the UTF-8 byte order mark editors on Windows put first (it would
@@ -519,7 +549,8 @@ mod tests {
         let mut kept = 0;
         for index in 0..3 {
             let shard = Shard { index, count: 3 };
-            let inputs = Inputs::open(&[], std::slice::from_ref(&p), &[], Some(shard)).unwrap();
+            let inputs =
+                Inputs::open(&[], std::slice::from_ref(&p), &[], Some(shard), dir.path()).unwrap();
             let part: Vec<Input> = inputs.iter().map(Result::unwrap).collect();
             // `@*`, patterns and bad lines are in every part (sharded after expansion).
             assert_eq!(&part[..4], &all[..4]);
@@ -534,10 +565,11 @@ mod tests {
                 work.push(s.ecosystem, &s.name, v, Vec::new(), None);
             }
             assert_eq!(part.len() - 4, work.len());
-            for (i, (eco, name, v)) in part[4..].iter().zip(work.iter()) {
+            for (i, w) in part[4..].iter().zip(work.works()) {
+                let w = w.unwrap();
                 assert!(
-                    matches!(i, Input::Spec(s) if s.ecosystem == eco && s.name == name
-                        && s.version == v.map_or(VersionReq::Latest, |v| VersionReq::Exact(v.into()))),
+                    matches!(i, Input::Spec(s) if s.ecosystem == w.ecosystem && s.name == w.name
+                        && s.version == w.version.clone().map_or(VersionReq::Latest, VersionReq::Exact)),
                     "{i:?}"
                 );
             }
@@ -569,7 +601,7 @@ mod tests {
     fn an_unreadable_list_fails_before_any_work() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.txt");
-        let err = Inputs::open(&[], std::slice::from_ref(&missing), &[], None)
+        let err = Inputs::open(&[], std::slice::from_ref(&missing), &[], None, dir.path())
             .err()
             .unwrap();
         assert!(
@@ -581,14 +613,16 @@ mod tests {
         let mut bytes = "crates:serde@1.0.0\n".repeat(10_000).into_bytes();
         bytes.extend_from_slice(b"crates:\xff\n");
         std::fs::write(&bad, bytes).unwrap();
-        let err = Inputs::open(&[], std::slice::from_ref(&bad), &[], None)
+        let err = Inputs::open(&[], std::slice::from_ref(&bad), &[], None, dir.path())
             .err()
             .unwrap();
         assert!(err.to_string().contains("valid UTF-8"), "{err}");
         // Nothing at all: only comments and blank lines.
         let empty = dir.path().join("empty.txt");
         std::fs::write(&empty, "# nothing\n\n").unwrap();
-        assert!(Inputs::open(&[], &[empty], &[], None).unwrap().is_empty());
+        assert!(Inputs::open(&[], &[empty], &[], None, dir.path())
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

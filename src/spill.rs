@@ -11,6 +11,10 @@
 //! The file is anonymous (`tempfile`: unlinked while open) and lives in the cache directory,
 //! not in `/tmp`, which is often memory: nothing is left behind by a killed run, and a whole
 //! registry's results (gigabytes) go to disk.
+//!
+//! Each package's offset is kept by its place in the work list ([`Places`]): in memory for a
+//! list held in memory, in a second anonymous file (8 bytes a package) for a list on disk,
+//! so a whole registry's run holds neither.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -31,9 +35,31 @@ pub struct SpillWriter {
 #[derive(Debug)]
 pub struct Spill {
     file: File,
-    order: Vec<u64>,
+    order: Places,
     dir: PathBuf,
 }
+
+/// Each package's offset in the spill, by its place in the work list (not every place has
+/// one: a run that stopped early).
+#[derive(Debug)]
+pub struct Places {
+    kept: Kept,
+    /// Places that have an offset.
+    count: usize,
+}
+
+#[derive(Debug)]
+enum Kept {
+    Held(Vec<u64>),
+    /// 8 bytes a place, the offset plus one (0: none; the file starts sparse, all zeros).
+    File {
+        file: File,
+        dir: PathBuf,
+    },
+}
+
+/// A place without an offset, in memory.
+const NONE: u64 = u64::MAX;
 
 impl SpillWriter {
     /// A new, empty spill in `dir` (created when missing).
@@ -84,9 +110,9 @@ impl SpillWriter {
         read_at(self.file.get_ref(), offset, &self.dir)
     }
 
-    /// Done appending: the results at `order` (offsets from [`SpillWriter::append`]), in that
-    /// order, are the report's.
-    pub fn finish(self, order: Vec<u64>) -> io::Result<Spill> {
+    /// Done appending: the results at `order`'s offsets (from [`SpillWriter::append`]), in
+    /// its order, are the report's.
+    pub fn finish(self, order: Places) -> io::Result<Spill> {
         let dir = self.dir.clone();
         let file = self
             .file
@@ -103,18 +129,116 @@ impl SpillWriter {
 impl Spill {
     /// How many results the report has.
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.order.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.order.count == 0
     }
 
     /// Every result, in report order, read from disk one at a time.
     pub fn iter(&self) -> impl Iterator<Item = io::Result<PackageResult>> + '_ {
         self.order
             .iter()
-            .map(|&at| read_at(&self.file, at, &self.dir))
+            .map(|at| at.and_then(|at| read_at(&self.file, at, &self.dir)))
+    }
+}
+
+impl Places {
+    /// Offsets in this order, held.
+    pub fn held(order: Vec<u64>) -> Places {
+        Places {
+            count: order.len(),
+            kept: Kept::Held(order),
+        }
+    }
+
+    /// `len` places without an offset yet: in memory, or (`on_disk`) in an anonymous file
+    /// in `dir`.
+    pub fn new(len: usize, on_disk: bool, dir: &Path) -> io::Result<Places> {
+        let kept = if on_disk {
+            let file = tempfile::tempfile_in(dir)
+                .and_then(|f| f.set_len(8 * len as u64).map(|()| f))
+                .map_err(|e| spill_error(dir, "make room for", e))?;
+            Kept::File {
+                file,
+                dir: dir.to_path_buf(),
+            }
+        } else {
+            Kept::Held(vec![NONE; len])
+        };
+        Ok(Places { kept, count: 0 })
+    }
+
+    /// Place `i`'s offset is `offset` (it replaces an earlier one).
+    pub fn put(&mut self, i: usize, offset: u64) -> io::Result<()> {
+        let had = self.get(i)?.is_some();
+        match &mut self.kept {
+            Kept::Held(v) => v[i] = offset,
+            Kept::File { file, dir } => file
+                .write_all_at(&(offset + 1).to_le_bytes(), 8 * i as u64)
+                .map_err(|e| spill_error(dir, "write", e))?,
+        }
+        if !had {
+            self.count += 1;
+        }
+        Ok(())
+    }
+
+    /// Place `i`'s offset, if it has one.
+    pub fn get(&self, i: usize) -> io::Result<Option<u64>> {
+        match &self.kept {
+            Kept::Held(v) => Ok(v.get(i).copied().filter(|&o| o != NONE)),
+            Kept::File { file, dir } => {
+                let mut b = [0u8; 8];
+                file.read_exact_at(&mut b, 8 * i as u64)
+                    .map_err(|e| spill_error(dir, "read", e))?;
+                Ok(u64::from_le_bytes(b).checked_sub(1))
+            }
+        }
+    }
+
+    /// The offsets there are, in place order.
+    fn iter(&self) -> Box<dyn Iterator<Item = io::Result<u64>> + '_> {
+        match &self.kept {
+            Kept::Held(v) => Box::new(v.iter().copied().filter(|&o| o != NONE).map(Ok)),
+            Kept::File { file, dir } => {
+                let len = file.metadata().map(|m| m.len() / 8);
+                let mut reader = io::BufReader::with_capacity(1 << 16, ReadAt { file, at: 0 });
+                match len {
+                    Err(e) => Box::new(std::iter::once(Err(spill_error(dir, "read", e)))),
+                    Ok(len) => Box::new((0..len).filter_map(move |_| {
+                        let mut b = [0u8; 8];
+                        match io::Read::read_exact(&mut reader, &mut b) {
+                            Ok(()) => u64::from_le_bytes(b).checked_sub(1).map(Ok),
+                            Err(e) => Some(Err(spill_error(dir, "read", e))),
+                        }
+                    })),
+                }
+            }
+        }
+    }
+}
+
+/// Offsets in the order given, held.
+impl FromIterator<u64> for Places {
+    fn from_iter<I: IntoIterator<Item = u64>>(order: I) -> Places {
+        Places::held(order.into_iter().collect())
+    }
+}
+
+/// Reads a file from `at` on by its own offset (`pread`), so that readers of one file do not
+/// move each other (each reading of the report, each reading of spooled standard input).
+pub(crate) struct ReadAt<'a> {
+    pub(crate) file: &'a File,
+    pub(crate) at: u64,
+}
+
+impl io::Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
     }
 }
 
@@ -160,13 +284,68 @@ mod tests {
         first.findings.clear();
         // A result written again (the run's last regression pass) replaces the first record.
         offsets[0] = w.append(&first).unwrap();
-        let spill = w.finish(vec![offsets[2], offsets[0], offsets[1]]).unwrap();
+        let spill = w
+            .finish(Places::held(vec![offsets[2], offsets[0], offsets[1]]))
+            .unwrap();
         let back: Vec<PackageResult> = spill.iter().map(Result::unwrap).collect();
         let versions: Vec<&str> = back.iter().map(|r| r.package.version.as_str()).collect();
         assert_eq!(versions, ["3.0.0", "1.0.0", "2.0.0"]);
         assert!(back[1].findings.is_empty());
         assert_eq!(back[0].findings.len(), 1);
         assert_eq!(spill.len(), 3);
+    }
+
+    #[test]
+    fn places_on_disk_give_what_places_in_memory_give() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SpillWriter::create(dir.path()).unwrap();
+        let mut held = Places::new(5, false, dir.path()).unwrap();
+        let mut file = Places::new(5, true, dir.path()).unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "anonymous"
+        );
+        // Places 4, 0 and 2 finish (place 1 and 3 never do), and place 0 is written again.
+        for (i, v) in [(4, "4.0.0"), (0, "0.0.0"), (2, "2.0.0"), (0, "0.0.1")] {
+            let at = w
+                .append(&PackageResult::pending(Ecosystem::Crates, "a", Some(v)))
+                .unwrap();
+            held.put(i, at).unwrap();
+            file.put(i, at).unwrap();
+        }
+        assert_eq!(file.get(3).unwrap(), None);
+        assert_eq!(file.get(0).unwrap(), held.get(0).unwrap());
+        assert_eq!(file.get(0).unwrap().map(|o| o > 0), Some(true));
+        let versions = |spill: &Spill| -> Vec<String> {
+            spill.iter().map(|r| r.unwrap().package.version).collect()
+        };
+        let w2 = {
+            let mut again = SpillWriter::create(dir.path()).unwrap();
+            let mut places = Places::new(5, true, dir.path()).unwrap();
+            for (i, v) in [(4, "4.0.0"), (0, "0.0.1"), (2, "2.0.0")] {
+                let at = again
+                    .append(&PackageResult::pending(Ecosystem::Crates, "a", Some(v)))
+                    .unwrap();
+                places.put(i, at).unwrap();
+            }
+            again.finish(places).unwrap()
+        };
+        let spill = w.finish(file).unwrap();
+        assert_eq!(spill.len(), 3);
+        assert_eq!(versions(&spill), ["0.0.1", "2.0.0", "4.0.0"]);
+        // Read twice (once per format): the same.
+        assert_eq!(versions(&spill), versions(&w2));
+        let mut w = SpillWriter::create(dir.path()).unwrap();
+        let at = w
+            .append(&PackageResult::pending(
+                Ecosystem::Crates,
+                "b",
+                Some("1.0.0"),
+            ))
+            .unwrap();
+        held.put(1, at).unwrap();
+        assert_eq!(held.count, 4);
     }
 
     #[test]

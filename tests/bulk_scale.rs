@@ -140,6 +140,77 @@ fn caches_squeezed_to_nothing_give_the_same_verdicts_and_findings() {
 }
 
 #[test]
+fn a_work_list_moved_to_disk_gives_the_same_report_in_list_order() {
+    // A red flag after two verified versions: a `regression`, judged again when the
+    // package's last version finishes (its result read back and written again).
+    let f = fixture(&repos(4), &|name, version| {
+        version == "1.0.2" && name == "mono-b"
+    });
+    let list = f.shuffled_list();
+    let run = |cache: &str, limit: Option<&str>| {
+        let mut c = f.cmd(&f.root.join(format!("{cache}.db")), cache);
+        c.arg("--list").arg(&list).args(["--jobs", "4"]);
+        c.env("RUST_LOG", "provero::worklist=debug");
+        if let Some(l) = limit {
+            c.env("PROVERO_CACHE_BYTES", l);
+        }
+        let out = c.output().unwrap();
+        let log = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(1), "one red flag: {log}");
+        (json(&out), log.contains("the work list moved to disk"))
+    };
+    let (held, moved_held) = run("held", None);
+    // 3,000 bytes: the list holds 3 entries (a sixteenth, 48 bytes each), then moves.
+    let (moved, moved_moved) = run("moved", Some("3000"));
+    assert!(!moved_held && moved_moved, "one list held, one on disk");
+    let listed: Vec<String> = std::fs::read_to_string(&list)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim_start_matches("crates:").to_string())
+        .collect();
+    let places = |v: &serde_json::Value| -> Vec<String> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let p = &r["package"];
+                format!(
+                    "{}@{}",
+                    p["name"].as_str().unwrap(),
+                    p["version"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(places(&held), listed, "the report keeps the list's order");
+    assert_eq!(places(&moved), listed);
+    assert_eq!(outcome(&held), outcome(&moved));
+    assert!(held.to_string().contains("\"regression\""), "{held}");
+    assert_eq!(held["summary"], moved["summary"]);
+    // The list's file was unlinked while open: nothing of it is left.
+    let left: Vec<_> = walk(&f.root.join("moved"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("worklist"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
 fn a_repository_released_from_memory_is_still_fetched_once_per_run() {
     let f = fixture(&repos(4), &|_, _| false);
     let n = f.world.packages.len();

@@ -327,7 +327,12 @@ fn list_dash_reads_stdin() {
     let w = World::new();
     let fx = published(&w, "fromstdin");
     let list = w.root().join("list.txt");
-    std::fs::write(&list, format!("\u{feff}{}\n", fx.spec())).unwrap();
+    // Read like a `--list` file: a byte order mark, comments, a bad line named by its place.
+    std::fs::write(
+        &list,
+        format!("\u{feff}{}\n# a comment\n\ncrates:\n", fx.spec()),
+    )
+    .unwrap();
     let a = args(&w, &["--format", "json", "--list", "-"]);
     let mut cmd = hermetic_command(env!("CARGO_BIN_EXE_provero"), &w.cwd());
     cmd.args(&a)
@@ -335,10 +340,14 @@ fn list_dash_reads_stdin() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let out = wait_output(cmd, &a);
-    assert_exit(&out, 0);
-    Report::parse(&out.stdout, &out)
-        .result("fromstdin")
-        .assert_verdict("verified");
+    assert_exit(&out, 2);
+    let rep = Report::parse(&out.stdout, &out);
+    rep.result("fromstdin").assert_verdict("verified");
+    assert!(
+        out.stdout.contains("<stdin>, line 4"),
+        "the bad line is named: {}",
+        out.dump()
+    );
 }
 
 #[test]

@@ -500,13 +500,14 @@ fn keep(
 
 /// Print the work list as specs, one per line (`--list-only`): what a run would verify, in
 /// the `--list` format, so a whole registry can be listed once and the file sharded.
-pub fn print_work(work: &WorkList) {
+pub fn print_work(work: &WorkList) -> anyhow::Result<()> {
     let mut out = String::new();
-    for (eco, name, version) in work.iter() {
-        out.push_str(eco.as_str());
+    for w in work.works() {
+        let w = w?;
+        out.push_str(w.ecosystem.as_str());
         out.push(':');
-        out.push_str(name);
-        if let Some(v) = version {
+        out.push_str(&w.name);
+        if let Some(v) = &w.version {
             out.push('@');
             out.push_str(v);
         }
@@ -517,6 +518,7 @@ pub fn print_work(work: &WorkList) {
         }
     }
     crate::stdout::write(&out);
+    Ok(())
 }
 
 /// `--listing ECO=URL|FILE`, parsed.

@@ -72,7 +72,11 @@ pub fn read(
     slow.truncate(slowest);
     summary.slowest = slow;
     first.extend(rest);
-    let mut report = Report::spilled(spill.finish(first)?, Vec::new(), summary);
+    let mut report = Report::spilled(
+        spill.finish(crate::spill::Places::held(first))?,
+        Vec::new(),
+        summary,
+    );
     report.warnings = allow.warnings(&used, today);
     Ok(report)
 }
