@@ -668,24 +668,37 @@ fn by_repository(
     targets: &[crate::report::output::Target],
 ) -> anyhow::Result<()> {
     use crate::report::repository;
-    let views = repository::of_report(report)?;
-    let render = |f: Format| -> anyhow::Result<String> {
-        Ok(match f {
-            Format::Human => repository::human(&views),
-            Format::Json => repository::json(&views)?,
-            Format::Markdown => repository::markdown(&views),
-            other => anyhow::bail!(
+    let on_stdout = crate::report::output::stdout_format(targets, format);
+    // Every format is checked before anything is read or written.
+    for f in targets.iter().map(|t| t.format).chain(on_stdout) {
+        if !matches!(f, Format::Human | Format::Json | Format::Markdown) {
+            anyhow::bail!(
                 "--by-repository is shown as human, json or markdown, not {} (the HTML report has it as a section)",
-                other.name()
-            ),
-        })
+                f.name()
+            );
+        }
+    }
+    let views = repository::of_report(report)?;
+    let render = |f: Format, w: &mut dyn std::io::Write| match f {
+        Format::Json => repository::write_json(views.iter(), w),
+        Format::Markdown => repository::write_markdown(views.iter(), w),
+        _ => repository::write_human(views.iter(), w),
     };
     for t in targets {
-        std::fs::write(&t.path, render(t.format)?.as_bytes())
+        let written = std::fs::File::create(&t.path).and_then(|f| {
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
+            render(t.format, &mut w)?;
+            w.into_inner().map_err(|e| e.into_error())?;
+            Ok(())
+        });
+        written
             .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", t.path.display()))?;
     }
-    if let Some(f) = crate::report::output::stdout_format(targets, format) {
-        crate::stdout::write(&render(f)?);
+    if let Some(f) = on_stdout {
+        let mut w = crate::stdout::writer();
+        render(f, &mut w)
+            .map_err(|e| anyhow::anyhow!("cannot write the report to standard output: {e}"))?;
+        std::io::Write::flush(&mut w)?;
     }
     Ok(())
 }

@@ -31,6 +31,7 @@ pub mod rebuild;
 pub mod regression;
 pub mod repo_url;
 pub mod report;
+pub mod scratch;
 pub mod shard;
 pub mod shared_repo;
 pub mod source;

@@ -127,6 +127,11 @@ impl SpillWriter {
 }
 
 impl Spill {
+    /// The directory the spill is in (the run's cache directory).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// How many results the report has.
     pub fn len(&self) -> usize {
         self.order.count

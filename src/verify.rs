@@ -153,6 +153,11 @@ impl Verifier {
     }
 
     /// What packages of this ecosystem are compared with: `--mode`, else the profile's.
+    /// The cache directory, where a run keeps what it does not hold in memory.
+    pub fn cache_dir(&self) -> &std::path::Path {
+        &self.opts.cache_dir
+    }
+
     pub fn mode(&self, eco: Ecosystem) -> Mode {
         self.opts
             .mode

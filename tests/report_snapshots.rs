@@ -199,7 +199,10 @@ fn every_format_reads_the_same_from_the_spill() {
         );
     }
     assert_eq!(
-        provero::report::repository::of_report(&spilled).unwrap(),
+        provero::report::repository::of_report(&spilled)
+            .unwrap()
+            .collect()
+            .unwrap(),
         provero::report::repository::by_repository(&held.results)
     );
 }

@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Read};
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 
@@ -35,18 +36,25 @@ impl Lister for DbDump {
         let pre = cx.prefilter.clone();
         // The tables are read (and the download stopped) before the crates are sent: the
         // work list takes its time, and a paused download could time out.
+        let spill = cx
+            .spool
+            .map(|dir| (dir.to_path_buf(), crate::cache_budget::work_entries()));
         let tables =
             crate::listing::read_source(cx.http, source, None, "crates", cx.quiet, move |r| {
-                read_tables(r, &names, &pre)
+                read_tables(r, &names, &pre, spill)
             })
             .await?;
-        let (packages, about, dropped) = tables.into_packages();
-        for p in packages {
+        let mut packages = tables.into_packages();
+        for p in packages.by_ref() {
+            let p = p.map_err(RegistryError::Failed)?;
             if !cx.out.send_async(p).await {
                 break;
             }
         }
-        Ok(Listing { about, dropped })
+        Ok(Listing {
+            about: packages.about.take(),
+            dropped: packages.dropped,
+        })
     }
 
     fn dated(&self) -> bool {
@@ -135,82 +143,290 @@ fn unpack_time(n: u64) -> String {
 }
 
 /// Read a dump and send each crate whose name matches, in name order, with the versions
-/// `pre` keeps, oldest first (by `created_at`, then row id).
+/// `pre` keeps, oldest first (by `created_at`, then row id). Past `spill`'s count of kept
+/// versions they are kept in a file in its directory ([`Rows`]).
 pub fn read_dump(
     r: &mut dyn Read,
     names: &NamePattern,
     pre: &Prefilter,
+    spill: Option<(PathBuf, usize)>,
     emit: Emit<'_>,
 ) -> Result<Listing, String> {
-    let (packages, about, dropped) = read_tables(r, names, pre)?.into_packages();
-    packages.for_each(emit);
-    Ok(Listing { about, dropped })
+    let mut packages = read_tables(r, names, pre, spill)?.into_packages();
+    for p in packages.by_ref() {
+        emit(p?);
+    }
+    Ok(Listing {
+        about: packages.about.take(),
+        dropped: packages.dropped,
+    })
 }
 
 /// What a dump lists: the matching crates with a row, in name order, and the rows `pre`
-/// keeps, compactly, by crate (its place in `names`), then oldest first.
+/// keeps.
 pub struct Tables {
-    names: Vec<String>,
-    rows: Vec<Row>,
-    text: String,
+    /// Each crate's name and id in the dump, in name order.
+    names: Vec<(String, u64)>,
+    rows: Rows,
     about: Option<String>,
     dropped: Dropped,
+    /// The versions came before the crates and are on disk: the shard is applied as they
+    /// are read back (held rows are filtered at the join).
+    shard_at_read: Option<Prefilter>,
+}
+
+/// The kept versions: held compactly (a [`Row`] each and their numbers in one string), until
+/// there are more than the spill count; then in a scratch database ([`crate::scratch`]), so a
+/// listing of all of crates.io does not hold its 1.8 million versions.
+enum Rows {
+    Held {
+        rows: Vec<Row>,
+        text: String,
+        /// Where and past how many rows they move to disk.
+        spill: Option<(PathBuf, usize)>,
+    },
+    Disk {
+        db: rusqlite::Connection,
+        /// Rows written since the last commit.
+        pending: usize,
+    },
+}
+
+const ROWS_SCHEMA: &str = "CREATE TABLE version(
+        crate INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        id INTEGER NOT NULL,
+        num TEXT NOT NULL,
+        yanked INTEGER NOT NULL
+    );";
+/// Rows written in one transaction.
+const ROWS_BATCH: usize = 8192;
+
+impl Rows {
+    fn new(spill: Option<(PathBuf, usize)>) -> Rows {
+        Rows::Held {
+            rows: Vec::new(),
+            text: String::new(),
+            spill,
+        }
+    }
+
+    fn push(
+        &mut self,
+        crate_id: u64,
+        id: u64,
+        created: u64,
+        num: &str,
+        yanked: bool,
+    ) -> Result<(), String> {
+        match self {
+            Rows::Held { rows, text, spill } => {
+                // A version number is short; one that is not is not a crates.io version.
+                let Ok(num_len) = u32::try_from(num.len()) else {
+                    return Ok(());
+                };
+                let at = text.len();
+                text.push_str(num);
+                rows.push(Row {
+                    crate_id,
+                    id,
+                    created,
+                    num_at: at,
+                    num_len,
+                    yanked,
+                });
+                if spill.as_ref().is_some_and(|(_, max)| rows.len() > *max) {
+                    self.move_to_disk();
+                }
+                Ok(())
+            }
+            Rows::Disk { db, pending } => {
+                let fail = |e: rusqlite::Error| format!("writing the dump's versions to disk: {e}");
+                if db.is_autocommit() {
+                    db.execute_batch("BEGIN").map_err(fail)?;
+                }
+                db.prepare_cached(
+                    "INSERT INTO version(crate, created, id, num, yanked) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut st| {
+                    st.execute(rusqlite::params![
+                        crate_id as i64,
+                        created as i64,
+                        id as i64,
+                        num,
+                        yanked
+                    ])
+                })
+                .map_err(fail)?;
+                *pending += 1;
+                if *pending >= ROWS_BATCH {
+                    *pending = 0;
+                    db.execute_batch("COMMIT").map_err(fail)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Move the held rows to disk. If they cannot be, they stay held (it only costs memory)
+    /// and the run says so once.
+    fn move_to_disk(&mut self) {
+        let Rows::Held { rows, text, spill } = self else {
+            return;
+        };
+        let Some((dir, _)) = spill.take() else {
+            return;
+        };
+        let moved = crate::scratch::create(&dir, "dump", "the dump's versions", ROWS_SCHEMA)
+            .and_then(|db| {
+                let mut disk = Rows::Disk { db, pending: 0 };
+                for r in rows.iter() {
+                    disk.push(r.crate_id, r.id, r.created, r.num(text), r.yanked)
+                        .map_err(|e| anyhow::anyhow!(e))?;
+                }
+                Ok(disk)
+            });
+        match moved {
+            Ok(disk) => {
+                tracing::debug!(
+                    "the dump's versions moved to disk, in {} ({} rows)",
+                    dir.display(),
+                    rows.len()
+                );
+                *self = disk;
+            }
+            Err(e) => tracing::warn!("the dump's versions stay in memory: {e}"),
+        }
+    }
 }
 
 impl Tables {
-    /// Each crate in name order, with its kept versions. The rows already sent are released
-    /// as it goes, so the rows and the work list they go into are not both held whole.
-    pub fn into_packages(self) -> (impl Iterator<Item = Listed>, Option<String>, Dropped) {
+    /// Each crate in name order, with its kept versions.
+    pub fn into_packages(self) -> Packages {
         let Tables {
             names,
-            mut rows,
-            text,
+            rows,
             about,
             dropped,
+            shard_at_read,
         } = self;
-        let mut at = 0;
-        let packages = names.into_iter().enumerate().map(move |(k, name)| {
-            let from = at;
-            while rows.get(at).is_some_and(|r| r.crate_id == k as u64) {
-                at += 1;
+        Packages {
+            names: names.into_iter().enumerate(),
+            rows: match rows {
+                Rows::Held { rows, text, .. } => ReadBack::Held { rows, text, at: 0 },
+                Rows::Disk { db, .. } => ReadBack::Disk(db),
+            },
+            about,
+            dropped,
+            shard_at_read,
+        }
+    }
+}
+
+/// The crates of a dump, each with its kept versions, read back in name order; once done,
+/// [`Packages::dropped`] counts every version left out.
+pub struct Packages {
+    names: std::iter::Enumerate<std::vec::IntoIter<(String, u64)>>,
+    rows: ReadBack,
+    pub about: Option<String>,
+    pub dropped: Dropped,
+    shard_at_read: Option<Prefilter>,
+}
+
+enum ReadBack {
+    /// Sorted by crate (its place in name order), then oldest first; the rows already sent
+    /// are released as it goes, so the rows and the work list they go into are not both
+    /// held whole.
+    Held {
+        rows: Vec<Row>,
+        text: String,
+        at: usize,
+    },
+    /// Indexed by crate id, then oldest first.
+    Disk(rusqlite::Connection),
+}
+
+impl Iterator for Packages {
+    type Item = Result<Listed, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (k, (name, id)) = self.names.next()?;
+        let versions = match &mut self.rows {
+            ReadBack::Held { rows, text, at } => {
+                let from = *at;
+                while rows.get(*at).is_some_and(|r| r.crate_id == k as u64) {
+                    *at += 1;
+                }
+                let versions = rows[from..*at]
+                    .iter()
+                    .map(|r| ListedVersion {
+                        version: r.num(text).to_string(),
+                        published: (r.created > 0).then(|| unpack_time(r.created)),
+                        yanked: r.yanked,
+                    })
+                    .collect();
+                if *at >= 1 << 16 && *at >= rows.len() / 4 {
+                    rows.drain(..*at);
+                    rows.shrink_to_fit();
+                    *at = 0;
+                }
+                versions
             }
-            let versions = rows[from..at]
-                .iter()
-                .map(|r| ListedVersion {
-                    version: r.num(&text).to_string(),
-                    published: (r.created > 0).then(|| unpack_time(r.created)),
-                    yanked: r.yanked,
-                })
-                .collect();
-            if at >= 1 << 16 && at >= rows.len() / 4 {
-                rows.drain(..at);
-                rows.shrink_to_fit();
-                at = 0;
+            ReadBack::Disk(db) => {
+                let read = db
+                    .prepare_cached(
+                        "SELECT num, created, yanked FROM version WHERE crate = ?1
+                         ORDER BY created, id",
+                    )
+                    .and_then(|mut st| {
+                        st.query_map([id as i64], |r| {
+                            let created: i64 = r.get(1)?;
+                            Ok(ListedVersion {
+                                version: r.get(0)?,
+                                published: (created > 0).then(|| unpack_time(created as u64)),
+                                yanked: r.get(2)?,
+                            })
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                    });
+                let mut versions = match read {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return Some(Err(format!(
+                            "reading the dump's versions back from disk: {e}"
+                        )))
+                    }
+                };
+                if let Some(pre) = &self.shard_at_read {
+                    let dropped = &mut self.dropped;
+                    versions.retain(|v| pre.in_shard(Some(&name), &v.version, dropped));
+                }
+                versions
             }
-            Listed {
-                name,
-                versions: Some(versions),
-            }
-        });
-        (packages, about, dropped)
+        };
+        Some(Ok(Listed {
+            name,
+            versions: Some(versions),
+        }))
     }
 }
 
 /// Read a dump's tables: the crates whose names match and the versions `pre` keeps. The
 /// tables may come in either order; crates first (as crates.io writes them) lets versions be
-/// dropped as they are read. Only the kept rows are held, without an allocation each.
+/// dropped as they are read. Only the kept rows are held, without an allocation each, and
+/// past `spill`'s count on disk.
 pub fn read_tables(
     r: &mut dyn Read,
     names: &NamePattern,
     pre: &Prefilter,
+    spill: Option<(PathBuf, usize)>,
 ) -> Result<Tables, String> {
     let mut dropped = Dropped::default();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(r));
     let mut crates: Option<HashMap<u64, String>> = None;
     // Were the versions filtered as they were read (the crates came first)?
     let mut filtered = false;
-    let mut rows: Option<Vec<Row>> = None;
-    let mut text = String::new();
+    let mut rows: Option<Rows> = None;
     // The crates with a row at all (a crate without one is not listed).
     let mut with_rows: HashSet<u64> = HashSet::new();
     let mut about = None;
@@ -247,12 +463,13 @@ pub fn read_tables(
                     by_id.insert(id, name.to_string());
                 }
             }
-            if let Some(rs) = &mut rows {
-                rs.retain(|r| by_id.contains_key(&r.crate_id));
+            // Rows on disk are read back by crate: those of other crates are never read.
+            if let Some(Rows::Held { rows, .. }) = &mut rows {
+                rows.retain(|r| by_id.contains_key(&r.crate_id));
             }
             crates = Some(by_id);
         } else if path.ends_with("data/versions.csv") {
-            let mut held: Vec<Row> = Vec::new();
+            let mut held = Rows::new(spill.clone());
             let mut csv = Csv::new(&mut reader);
             let cols = csv.columns(&path, &["id", "crate_id", "num", "created_at", "yanked"])?;
             let mut rec = Vec::new();
@@ -274,21 +491,14 @@ pub fn read_tables(
                     None => None,
                 };
                 with_rows.insert(crate_id);
-                // A version number is short; one that is not is not a crates.io version.
-                let Ok(num_len) = u32::try_from(get(2).len()) else {
-                    continue;
-                };
                 if pre.keeps(name, get(2), Some(created), yanked, &mut dropped) {
-                    let at = text.len();
-                    text.push_str(get(2));
-                    held.push(Row {
+                    held.push(
                         crate_id,
-                        id: get(0).parse().unwrap_or(0),
-                        created: pack_time(created).unwrap_or(0),
-                        num_at: at,
-                        num_len,
+                        get(0).parse().unwrap_or(0),
+                        pack_time(created).unwrap_or(0),
+                        get(2),
                         yanked,
-                    });
+                    )?;
                 }
             }
             rows = Some(held);
@@ -304,14 +514,22 @@ pub fn read_tables(
                 .to_string(),
         );
     };
-    if !filtered {
-        // The versions came first: the shard needs the names.
-        rows.retain(|r| match crates.get(&r.crate_id) {
-            Some(name) => pre.in_shard(Some(name), r.num(&text), &mut dropped),
-            None => false,
-        });
+    let mut shard_at_read = None;
+    if let Rows::Held {
+        rows: held, text, ..
+    } = &mut rows
+    {
+        if !filtered {
+            // The versions came first: the shard needs the names.
+            held.retain(|r| match crates.get(&r.crate_id) {
+                Some(name) => pre.in_shard(Some(name), r.num(text), &mut dropped),
+                None => false,
+            });
+        }
+    } else if !filtered {
+        shard_at_read = Some(pre.clone());
     }
-    // A crate without a row is not listed; the others by name, each row by its crate's place.
+    // A crate without a row is not listed; the others by name.
     let mut names: Vec<(String, u64)> = crates
         .into_iter()
         .filter(|(id, _)| with_rows.contains(id))
@@ -319,23 +537,38 @@ pub fn read_tables(
         .collect();
     drop(with_rows);
     names.sort_unstable();
-    let place: HashMap<u64, u64> = names
-        .iter()
-        .enumerate()
-        .map(|(k, (_, id))| (*id, k as u64))
-        .collect();
-    for r in &mut rows {
-        // Every held row's crate matched and has a row.
-        r.crate_id = place.get(&r.crate_id).copied().unwrap_or(u64::MAX);
+    match &mut rows {
+        Rows::Held { rows, .. } => {
+            // Each row by its crate's place in name order.
+            let place: HashMap<u64, u64> = names
+                .iter()
+                .enumerate()
+                .map(|(k, (_, id))| (*id, k as u64))
+                .collect();
+            for r in rows.iter_mut() {
+                // Every held row's crate matched and has a row.
+                r.crate_id = place.get(&r.crate_id).copied().unwrap_or(u64::MAX);
+            }
+            drop(place);
+            rows.sort_unstable_by_key(|r| (r.crate_id, r.created, r.id));
+        }
+        Rows::Disk { db, .. } => {
+            // One index, made once every row is in: each crate's rows are read by it, in
+            // order, and nothing is sorted in memory.
+            if !db.is_autocommit() {
+                db.execute_batch("COMMIT")
+                    .map_err(|e| format!("writing the dump's versions to disk: {e}"))?;
+            }
+            db.execute_batch("CREATE INDEX version_order ON version(crate, created, id)")
+                .map_err(|e| format!("indexing the dump's versions on disk: {e}"))?;
+        }
     }
-    drop(place);
-    rows.sort_unstable_by_key(|r| (r.crate_id, r.created, r.id));
     Ok(Tables {
-        names: names.into_iter().map(|(name, _)| name).collect(),
+        names,
         rows,
-        text,
         about,
         dropped,
+        shard_at_read,
     })
 }
 
@@ -443,6 +676,8 @@ impl<R: BufRead> Csv<R> {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
     use crate::ecosystem::Ecosystem;
 
@@ -454,14 +689,36 @@ mod tests {
         about: Option<String>,
     }
 
-    fn read_dump(r: &mut dyn Read, names: &NamePattern, pre: &Prefilter) -> Result<Sent, String> {
+    fn read_spilling(
+        bytes: &[u8],
+        names: &NamePattern,
+        pre: &Prefilter,
+        spill: Option<(PathBuf, usize)>,
+    ) -> Result<Sent, String> {
         let mut packages = Vec::new();
-        let l = super::read_dump(r, names, pre, &mut |p| packages.push(p))?;
+        let l = super::read_dump(&mut &bytes[..], names, pre, spill, &mut |p| {
+            packages.push(p)
+        })?;
         Ok(Sent {
             packages,
             dropped: l.dropped,
             about: l.about,
         })
+    }
+
+    /// What the dump sends with its versions held, checked to be what it sends with them
+    /// moved to disk after the first (and after none).
+    fn read_dump(bytes: &[u8], names: &NamePattern, pre: &Prefilter) -> Result<Sent, String> {
+        let held = read_spilling(bytes, names, pre, None)?;
+        for at in [0, 1] {
+            let dir = tempfile::tempdir().unwrap();
+            let moved = read_spilling(bytes, names, pre, Some((dir.path().to_path_buf(), at)))?;
+            assert_eq!(moved.packages, held.packages, "moved after {at}");
+            assert_eq!(moved.dropped, held.dropped, "moved after {at}");
+            assert_eq!(moved.about, held.about);
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        }
+        Ok(held)
     }
 
     #[test]
@@ -531,7 +788,7 @@ mod tests {
             ],
         ] {
             let bytes = dump(&order);
-            let l = read_dump(&mut bytes.as_slice(), &all, &keep_all).unwrap();
+            let l = read_dump(&bytes, &all, &keep_all).unwrap();
             let names: Vec<&str> = l.packages.iter().map(|p| p.name.as_str()).collect();
             assert_eq!(names, ["alpha", "beta"]);
             // The yanked 0.1.0 is dropped as it is read, and counted.
@@ -547,7 +804,7 @@ mod tests {
                 shard: None,
                 yanked: false,
             };
-            let l = read_dump(&mut bytes.as_slice(), &all, &since).unwrap();
+            let l = read_dump(&bytes, &all, &since).unwrap();
             assert_eq!(l.dropped.before, 1);
             assert!(l.packages[0].versions.as_ref().unwrap().is_empty());
             let mut held = 0;
@@ -558,7 +815,7 @@ mod tests {
                     shard: Some(crate::shard::Shard { index, count: 2 }),
                     yanked: false,
                 };
-                let l = read_dump(&mut bytes.as_slice(), &all, &part).unwrap();
+                let l = read_dump(&bytes, &all, &part).unwrap();
                 held += l
                     .packages
                     .iter()
@@ -577,9 +834,72 @@ mod tests {
             ("d/data/crates.csv", CRATES),
             ("d/data/versions.csv", VERSIONS),
         ]);
-        let l = read_dump(&mut bytes.as_slice(), &only, &keep_all).unwrap();
+        let l = read_dump(&bytes, &only, &keep_all).unwrap();
         assert_eq!(l.packages.len(), 1);
         assert_eq!(l.about.as_deref(), Some("dump of 2024-01-01T02:00:00Z"));
+    }
+
+    #[test]
+    fn a_dump_moved_to_disk_lists_what_it_lists_held() {
+        // 40 crates with up to 9 versions each, rows in no useful order, dates that tie.
+        let mut crates = String::from("id,name\n");
+        let mut versions = String::from("id,crate_id,num,created_at,yanked\n");
+        let mut row = 0;
+        for c in 0..40u64 {
+            let _ = writeln!(crates, "{},crate-{:02}", 100 - c, (c * 7) % 40);
+        }
+        for i in 0..200u64 {
+            let c = (i * 13) % 40;
+            let v = i % 9;
+            row += 1;
+            let _ = writeln!(
+                versions,
+                "{},{},0.{v}.{i},2020-0{}-01 00:00:00,{}",
+                1000 - row,
+                100 - c,
+                1 + (i * 5) % 9,
+                if i % 11 == 0 { "t" } else { "f" }
+            );
+        }
+        let all = NamePattern::new(Ecosystem::Crates, "crate-*").unwrap();
+        for order in [
+            [
+                ("d/data/crates.csv", &crates),
+                ("d/data/versions.csv", &versions),
+            ],
+            [
+                ("d/data/versions.csv", &versions),
+                ("d/data/crates.csv", &crates),
+            ],
+        ] {
+            let order = order.map(|(p, t)| (p, t.as_str()));
+            let bytes = dump(&order);
+            let l = read_dump(&bytes, &all, &Prefilter::default()).unwrap();
+            assert_eq!(l.packages.len(), 40);
+            let most = l
+                .packages
+                .iter()
+                .map(|p| p.versions.as_ref().unwrap().len());
+            assert!(most.max().unwrap() > 3);
+            for p in &l.packages {
+                let dates: Vec<_> = p
+                    .versions
+                    .as_ref()
+                    .unwrap()
+                    .iter()
+                    .map(|v| &v.published)
+                    .collect();
+                assert!(dates.is_sorted(), "{}: oldest first", p.name);
+            }
+            for index in 0..3 {
+                let part = Prefilter {
+                    eco: Some(Ecosystem::Crates),
+                    shard: Some(crate::shard::Shard { index, count: 3 }),
+                    ..Prefilter::default()
+                };
+                read_dump(&bytes, &all, &part).unwrap();
+            }
+        }
     }
 
     #[test]
@@ -587,15 +907,15 @@ mod tests {
         let all = NamePattern::new(Ecosystem::Crates, "*").unwrap();
         let keep_all = Prefilter::default();
         let bytes = dump(&[("d/data/crates.csv", CRATES)]);
-        assert!(read_dump(&mut bytes.as_slice(), &all, &keep_all)
+        assert!(read_dump(&bytes, &all, &keep_all)
             .unwrap_err()
             .contains("versions.csv"));
         let bytes = dump(&[
             ("d/data/crates.csv", "id,title\n1,x\n"),
             ("d/data/versions.csv", VERSIONS),
         ]);
-        let e = read_dump(&mut bytes.as_slice(), &all, &keep_all).unwrap_err();
+        let e = read_dump(&bytes, &all, &keep_all).unwrap_err();
         assert!(e.contains("no `name` column"), "{e}");
-        assert!(read_dump(&mut &b"not gzip"[..], &all, &keep_all).is_err());
+        assert!(read_dump(b"not gzip", &all, &keep_all).is_err());
     }
 }

@@ -122,6 +122,8 @@ pub struct ListCx<'a> {
     /// What a big listing may drop as it reads, so only what is kept is held.
     pub prefilter: &'a Prefilter,
     pub quiet: bool,
+    /// Where a listing too big to hold keeps what it read (the cache directory).
+    pub spool: Option<&'a std::path::Path>,
     /// Where the packages go.
     pub out: Out,
 }
@@ -275,6 +277,7 @@ pub async fn expand(
         names: &names,
         prefilter: &prefilter,
         quiet: limits.quiet,
+        spool: Some(v.cache_dir()),
         out: Out(tx),
     };
     let before = work.len();

@@ -525,13 +525,15 @@ fn package_detail(out: &mut String, i: usize, r: &PackageResult) {
     out.push_str("</section>\n");
 }
 
-fn repositories(out: &mut String, report: &Report) -> std::io::Result<()> {
+fn repositories(out: &mut String, w: &mut dyn Write, report: &Report) -> std::io::Result<()> {
     let views = super::repository::of_report(report)?;
-    if views.is_empty() {
+    let mut views = views.iter().peekable();
+    if views.peek().is_none() {
         return Ok(());
     }
     out.push_str("<section id=\"repositories\"><h2>By repository</h2><table><tr><th>repository</th><th>registries</th><th>package</th><th>verdict</th><th>commit</th><th>tag</th></tr>\n");
-    for v in &views {
+    for v in views {
+        let v = v?;
         for (j, rel) in v.releases.iter().enumerate() {
             out.push_str("<tr>");
             if j == 0 {
@@ -564,6 +566,7 @@ fn repositories(out: &mut String, report: &Report) -> std::io::Result<()> {
                 esc(rel.tag.as_deref().unwrap_or(""))
             );
         }
+        flush(out, w)?;
     }
     out.push_str("</table></section>\n");
     Ok(())
@@ -611,7 +614,7 @@ pub fn write_html(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
         flush(&mut out, w)
     })?;
     out.push_str("</section>\n");
-    repositories(&mut out, report)?;
+    repositories(&mut out, w, report)?;
     let _ = writeln!(out, "</main><script>{JS}</script></body></html>");
     flush(&mut out, w)
 }

@@ -4,14 +4,16 @@
 //! verdict and commit is the package's own.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::path::Path;
 
-use serde::Serialize;
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
 
 use super::model::{PackageId, PackageResult, Report};
 use crate::finding::Verdict;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
     pub package: PackageId,
     pub verdict: Verdict,
@@ -39,59 +41,163 @@ fn key(url: &str) -> String {
 /// Every repository some package traced to, those published to more registries first, then
 /// by URL; releases by ecosystem, name and version. Packages without a repository are left out.
 pub fn by_repository(results: &[PackageResult]) -> Vec<RepositoryView> {
-    let mut g = Groups::default();
+    let mut g = Held::default();
     for r in results {
         g.add(r);
     }
     g.views()
 }
 
-/// [`by_repository`] of every result of a report, read one at a time (what is held is one
-/// small release line per package, not the results).
-pub fn of_report(report: &Report) -> std::io::Result<Vec<RepositoryView>> {
-    let mut g = Groups::default();
-    for r in report.each() {
-        g.add(&*r?);
-    }
-    Ok(g.views())
+/// [`by_repository`] of every result of a report, read one at a time. What is held is one
+/// small release line per package, until the lines take a sixteenth of the cache budget
+/// ([`crate::cache_budget::total`]; 8 MiB by default); then they move to a scratch database
+/// beside the report's spill, so a registry's report does not hold a line per release.
+pub fn of_report(report: &Report) -> io::Result<Views> {
+    let dir = report.spill.0.as_ref().map(|s| s.dir());
+    of_report_moving(report, dir, crate::cache_budget::total() / 16)
 }
 
-/// Releases grouped by repository as results come.
-#[derive(Default)]
-struct Groups(BTreeMap<String, (String, Vec<Release>)>);
+/// [`of_report`], moving to a scratch database in `dir` once more than `held_max` bytes of
+/// releases are held.
+pub fn of_report_moving(
+    report: &Report,
+    mut dir: Option<&Path>,
+    held_max: usize,
+) -> io::Result<Views> {
+    let mut g = Groups::Held(Held::default());
+    for r in report.each() {
+        let r = r?;
+        if let (Groups::Held(h), Some(to)) = (&g, dir) {
+            if h.bytes > held_max {
+                // Tried once: if it fails, the view stays in memory (it only costs memory).
+                dir = None;
+                match Disk::create(to).and_then(|d| d.take(h)) {
+                    Ok(d) => {
+                        tracing::debug!(
+                            "the view by repository moved to disk, in {} ({} releases)",
+                            to.display(),
+                            h.len
+                        );
+                        g = Groups::Disk(d);
+                    }
+                    Err(e) => tracing::warn!("the view by repository stays in memory: {e}"),
+                }
+            }
+        }
+        match &mut g {
+            Groups::Held(h) => h.add(&r),
+            Groups::Disk(d) => d.add(&r).map_err(io::Error::other)?,
+        }
+    }
+    Ok(match g {
+        Groups::Held(h) => Views(Kept::Held(h.views())),
+        Groups::Disk(d) => Views(Kept::Disk(d.finish().map_err(io::Error::other)?)),
+    })
+}
 
-impl Groups {
+/// The view by repository of a report, held or on disk; read it with [`Views::iter`] (as
+/// often as needed: one pass per output).
+pub struct Views(Kept);
+
+enum Kept {
+    Held(Vec<RepositoryView>),
+    Disk(rusqlite::Connection),
+}
+
+impl Views {
+    /// Is the view in a scratch database?
+    pub fn on_disk(&self) -> bool {
+        matches!(self.0, Kept::Disk(_))
+    }
+
+    /// Each repository in order, with its releases.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = io::Result<RepositoryView>> + '_> {
+        match &self.0 {
+            Kept::Held(v) => Box::new(v.iter().cloned().map(Ok)),
+            Kept::Disk(db) => Box::new(DiskViews {
+                db,
+                after: 0,
+                page: Vec::new().into_iter(),
+                done: false,
+            }),
+        }
+    }
+
+    /// Every repository, held (tests, and small reports).
+    pub fn collect(&self) -> io::Result<Vec<RepositoryView>> {
+        self.iter().collect()
+    }
+}
+
+enum Groups {
+    Held(Held),
+    Disk(Disk),
+}
+
+/// Releases grouped by repository as results come, in memory.
+#[derive(Default)]
+struct Held {
+    groups: BTreeMap<String, (String, Vec<Release>)>,
+    /// Releases held.
+    len: usize,
+    /// About how many bytes they take.
+    bytes: usize,
+}
+
+fn release(r: &PackageResult) -> Option<(&str, Release)> {
+    let repo = r.source.repository.as_deref().filter(|s| !s.is_empty())?;
+    Some((
+        repo,
+        Release {
+            package: r.package.clone(),
+            verdict: r.verdict,
+            commit: r.source.commit.clone(),
+            tag: r.source.tag.clone(),
+            path_in_repo: r.source.path_in_repo.clone().filter(|p| !p.is_empty()),
+        },
+    ))
+}
+
+/// The registries of a repository's releases, by name.
+fn ecosystems(releases: &[Release]) -> Vec<String> {
+    let set: BTreeSet<&str> = releases
+        .iter()
+        .map(|r| r.package.ecosystem.as_str())
+        .collect();
+    set.into_iter().map(str::to_string).collect()
+}
+
+impl Held {
     fn add(&mut self, r: &PackageResult) {
-        let Some(repo) = r.source.repository.as_deref().filter(|s| !s.is_empty()) else {
+        let Some((repo, release)) = release(r) else {
             return;
         };
-        self.0
-            .entry(key(repo))
-            .or_insert_with(|| (repo.to_string(), Vec::new()))
-            .1
-            .push(Release {
-                package: r.package.clone(),
-                verdict: r.verdict,
-                commit: r.source.commit.clone(),
-                tag: r.source.tag.clone(),
-                path_in_repo: r.source.path_in_repo.clone().filter(|p| !p.is_empty()),
-            });
+        self.len += 1;
+        // The strings, twice for the group's key and URL when it is new, and the rest.
+        let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        self.bytes += 160
+            + release.package.name.len()
+            + release.package.version.len()
+            + text(&release.commit)
+            + text(&release.tag)
+            + text(&release.path_in_repo);
+        let group = self.groups.entry(key(repo)).or_insert_with(|| {
+            self.bytes += 2 * repo.len() + 64;
+            (repo.to_string(), Vec::new())
+        });
+        group.1.push(release);
     }
 
     fn views(self) -> Vec<RepositoryView> {
         let mut out: Vec<RepositoryView> = self
-            .0
+            .groups
             .into_values()
             .map(|(repository, mut releases)| {
                 releases.sort_by(|a, b| a.package.cmp(&b.package));
                 releases.dedup();
-                let ecosystems: BTreeSet<String> = releases
-                    .iter()
-                    .map(|r| r.package.ecosystem.as_str().to_string())
-                    .collect();
                 RepositoryView {
                     repository,
-                    ecosystems: ecosystems.into_iter().collect(),
+                    ecosystems: ecosystems(&releases),
                     releases,
                 }
             })
@@ -106,15 +212,191 @@ impl Groups {
     }
 }
 
+/// Releases grouped by repository in a scratch database ([`crate::scratch`]): the order the
+/// held view sorts in, by indexes and one ordered table of repositories.
+struct Disk {
+    db: rusqlite::Connection,
+    pending: usize,
+}
+
+const SCHEMA: &str = "
+    CREATE TABLE repo(key TEXT PRIMARY KEY, shown TEXT NOT NULL);
+    CREATE TABLE release(
+        seq INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        eco INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE ordered(n INTEGER PRIMARY KEY, key TEXT NOT NULL, shown TEXT NOT NULL);
+";
+/// Releases written in one transaction.
+const BATCH: usize = 4096;
+/// Repositories read in one query.
+const PAGE: usize = 256;
+
+impl Disk {
+    fn create(dir: &Path) -> io::Result<Disk> {
+        let db = crate::scratch::create(dir, "repositories", "the view by repository", SCHEMA)
+            .map_err(io::Error::other)?;
+        Ok(Disk { db, pending: 0 })
+    }
+
+    /// Every release held so far, written.
+    fn take(mut self, h: &Held) -> io::Result<Disk> {
+        for (repo, releases) in h.groups.values() {
+            for r in releases {
+                self.put(repo, r).map_err(io::Error::other)?;
+            }
+        }
+        Ok(self)
+    }
+
+    fn add(&mut self, r: &PackageResult) -> rusqlite::Result<()> {
+        match release(r) {
+            Some((repo, release)) => self.put(repo, &release),
+            None => Ok(()),
+        }
+    }
+
+    fn put(&mut self, repo: &str, r: &Release) -> rusqlite::Result<()> {
+        if self.db.is_autocommit() {
+            self.db.execute_batch("BEGIN")?;
+        }
+        let k = key(repo);
+        self.db
+            .prepare_cached("INSERT INTO repo(key, shown) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
+            .execute(params![k, repo])?;
+        let data = serde_json::to_string(r).expect("a release always serializes");
+        self.db
+            .prepare_cached(
+                "INSERT INTO release(key, eco, name, version, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                k,
+                r.package.ecosystem as i64,
+                r.package.name,
+                r.package.version,
+                data
+            ])?;
+        self.pending += 1;
+        if self.pending >= BATCH {
+            self.pending = 0;
+            self.db.execute_batch("COMMIT")?;
+        }
+        Ok(())
+    }
+
+    /// Index the releases and order the repositories (more registries first, then by URL).
+    fn finish(self) -> rusqlite::Result<rusqlite::Connection> {
+        if !self.db.is_autocommit() {
+            self.db.execute_batch("COMMIT")?;
+        }
+        self.db.execute_batch(
+            "CREATE INDEX release_order ON release(key, eco, name, version, seq);
+             INSERT INTO ordered(key, shown)
+                 SELECT key, shown FROM repo ORDER BY
+                     (SELECT count(DISTINCT eco) FROM release WHERE release.key = repo.key)
+                     DESC, shown;",
+        )?;
+        Ok(self.db)
+    }
+}
+
+/// The repositories on disk, a page at a time, each read with its releases.
+struct DiskViews<'a> {
+    db: &'a rusqlite::Connection,
+    after: i64,
+    page: std::vec::IntoIter<(i64, String, String)>,
+    done: bool,
+}
+
+impl DiskViews<'_> {
+    fn view(&self, key: &str, repository: String) -> rusqlite::Result<RepositoryView> {
+        let mut st = self.db.prepare_cached(
+            "SELECT data FROM release WHERE key = ?1 ORDER BY eco, name, version, seq",
+        )?;
+        let mut releases: Vec<Release> = st
+            .query_map([key], |r| r.get::<_, String>(0))?
+            .map(|d| {
+                d.and_then(|d| {
+                    serde_json::from_str(&d).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            0,
+                            rusqlite::types::Type::Text,
+                            e.into(),
+                        )
+                    })
+                })
+            })
+            .collect::<rusqlite::Result<_>>()?;
+        releases.dedup();
+        Ok(RepositoryView {
+            repository,
+            ecosystems: ecosystems(&releases),
+            releases,
+        })
+    }
+}
+
+impl Iterator for DiskViews<'_> {
+    type Item = io::Result<RepositoryView>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let (n, key, shown) = match self.page.next() {
+            Some(next) => next,
+            None => {
+                let page = self
+                    .db
+                    .prepare_cached(
+                        "SELECT n, key, shown FROM ordered WHERE n > ?1 ORDER BY n LIMIT ?2",
+                    )
+                    .and_then(|mut st| {
+                        st.query_map(params![self.after, PAGE as i64], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                    });
+                match page {
+                    Ok(p) if p.is_empty() => {
+                        self.done = true;
+                        return None;
+                    }
+                    Ok(p) => {
+                        self.page = p.into_iter();
+                        self.page.next()?
+                    }
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(io::Error::other(e)));
+                    }
+                }
+            }
+        };
+        self.after = n;
+        let v = self.view(&key, shown).map_err(io::Error::other);
+        self.done = v.is_err();
+        Some(v)
+    }
+}
+
 fn short(c: &Option<String>) -> &str {
     c.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("-")
 }
 
 /// For a terminal.
-pub fn human(views: &[RepositoryView]) -> String {
-    let mut out = String::new();
+pub fn write_human(
+    views: impl Iterator<Item = io::Result<RepositoryView>>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     for v in views {
-        let _ = writeln!(out, "{}  ({})", v.repository, v.ecosystems.join(", "));
+        let v = v?;
+        writeln!(w, "{}  ({})", v.repository, v.ecosystems.join(", "))?;
         for r in &v.releases {
             let mut line = format!(
                 "    {:<40} {:<12} {}",
@@ -123,53 +405,102 @@ pub fn human(views: &[RepositoryView]) -> String {
                 short(&r.commit)
             );
             if let Some(t) = &r.tag {
-                let _ = write!(line, " (tag {t})");
+                line.push_str(&format!(" (tag {t})"));
             }
             if let Some(p) = &r.path_in_repo {
-                let _ = write!(line, " in {p}/");
+                line.push_str(&format!(" in {p}/"));
             }
-            out.push_str(line.trim_end());
-            out.push('\n');
+            writeln!(w, "{}", line.trim_end())?;
         }
     }
-    out
+    Ok(())
 }
 
 /// As Markdown: a table per repository.
-pub fn markdown(views: &[RepositoryView]) -> String {
-    let mut out = String::from("# provero: releases by repository\n\n");
+pub fn write_markdown(
+    views: impl Iterator<Item = io::Result<RepositoryView>>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    w.write_all(b"# provero: releases by repository\n\n")?;
     for v in views {
-        let _ = writeln!(
-            out,
+        let v = v?;
+        writeln!(
+            w,
             "## {}\n\nregistries: {}\n\n| package | verdict | commit | tag | directory |\n|---|---|---|---|---|",
             v.repository,
             v.ecosystems.join(", ")
-        );
+        )?;
         for r in &v.releases {
-            let _ = writeln!(
-                out,
+            writeln!(
+                w,
                 "| `{}` | {} | `{}` | {} | {} |",
                 r.package,
                 r.verdict.as_str(),
                 short(&r.commit),
                 r.tag.as_deref().unwrap_or(""),
                 r.path_in_repo.as_deref().unwrap_or("")
-            );
+            )?;
         }
-        out.push('\n');
+        w.write_all(b"\n")?;
     }
-    out
+    Ok(())
 }
 
-/// As JSON: `{"repositories": [...]}`.
-pub fn json(views: &[RepositoryView]) -> Result<String, serde_json::Error> {
-    Ok(serde_json::to_string_pretty(&serde_json::json!({ "repositories": views }))? + "\n")
+/// As JSON: `{"repositories": [...]}`, a repository at a time.
+pub fn write_json(
+    views: impl Iterator<Item = io::Result<RepositoryView>>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    /// The repositories as a JSON array, serialized as they are read; a read error stops
+    /// the array and is kept for the caller.
+    struct Stream<I>(std::cell::RefCell<(Option<I>, Option<io::Error>)>);
+    impl<I: Iterator<Item = io::Result<RepositoryView>>> Serialize for Stream<I> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut state = self.0.borrow_mut();
+            let (views, failed) = &mut *state;
+            let views = views.take().into_iter().flatten();
+            // As a JSON value each: its keys in the order the report has always had.
+            let values =
+                views.map(|v| v.and_then(|v| serde_json::to_value(&v).map_err(io::Error::other)));
+            let out = s.collect_seq(values.map_while(|v| match v {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    *failed = Some(e);
+                    None
+                }
+            }));
+            match failed.take() {
+                Some(e) => Err(serde::ser::Error::custom(e)),
+                None => out,
+            }
+        }
+    }
+    #[derive(Serialize)]
+    #[serde(bound = "")]
+    struct Doc<I: Iterator<Item = io::Result<RepositoryView>>> {
+        repositories: Stream<I>,
+    }
+    let doc = Doc {
+        repositories: Stream(std::cell::RefCell::new((Some(views), None))),
+    };
+    let mut w = io::BufWriter::new(w);
+    serde_json::to_writer_pretty(&mut w, &doc).map_err(io::Error::other)?;
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
+/// [`write_human`] of views held, as text.
+pub fn human(views: &[RepositoryView]) -> String {
+    let mut out = Vec::new();
+    write_human(views.iter().cloned().map(Ok), &mut out).expect("writing to memory");
+    String::from_utf8(out).expect("the view is UTF-8")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ecosystem::Ecosystem;
+    use crate::report::Report;
 
     fn result(eco: Ecosystem, name: &str, repo: &str, commit: &str) -> PackageResult {
         let mut r = PackageResult::pending(eco, name, Some("1.0.0"));
@@ -199,5 +530,56 @@ mod tests {
         assert_eq!(views[1].repository, "https://github.com/a/solo");
         let text = human(&views);
         assert!(text.contains("crates:both@1.0.0"), "{text}");
+        let mut json = Vec::new();
+        write_json(views.iter().cloned().map(Ok), &mut json).unwrap();
+        let expected = serde_json::to_string_pretty(&serde_json::json!({ "repositories": views }))
+            .unwrap()
+            + "\n";
+        assert_eq!(String::from_utf8(json).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_view_moved_to_disk_is_the_view_held() {
+        let ecos = [Ecosystem::Pypi, Ecosystem::Crates, Ecosystem::Gems];
+        let mut results = Vec::new();
+        for i in 0..120u32 {
+            let repo = match i % 4 {
+                0 => format!("https://github.com/o/r{}", i % 13),
+                1 => format!("https://github.com/O/R{}.git", i % 13),
+                2 => format!("https://gitlab.com/o/r{}/", i % 7),
+                _ => String::new(),
+            };
+            // The GitLab repositories publish to one registry only.
+            let eco = if i % 4 == 2 {
+                Ecosystem::Crates
+            } else {
+                ecos[(i % 3) as usize]
+            };
+            let mut r = result(eco, &format!("p{}", i % 9), &repo, &format!("c{i}"));
+            r.package.version = format!("1.{}.0", i % 5);
+            if i % 10 == 0 {
+                r.source.tag = Some(format!("v{i}"));
+                r.source.path_in_repo = Some("sub".into());
+            }
+            // The same release twice is listed once.
+            if i % 17 == 0 {
+                results.push(r.clone());
+            }
+            results.push(r);
+        }
+        let report = Report::new(results.clone(), Vec::new());
+        let held = by_repository(&results);
+        assert!(held.iter().any(|v| v.ecosystems.len() == 3));
+        assert!(held.iter().any(|v| v.ecosystems.len() < 3));
+        for at in [0, 1, 50] {
+            let dir = tempfile::tempdir().unwrap();
+            let views = of_report_moving(&report, Some(dir.path()), at * 300).unwrap();
+            assert!(views.on_disk());
+            assert_eq!(views.collect().unwrap(), held, "moved after {at}");
+            // Read again (one pass per output), and no file is left.
+            assert_eq!(views.collect().unwrap(), held);
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        }
+        assert!(!of_report_moving(&report, None, 0).unwrap().on_disk());
     }
 }

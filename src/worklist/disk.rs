@@ -2,9 +2,7 @@
 //! hold (a whole registry is millions of versions). What stays in memory is SQLite's page
 //! cache (bounded) and one page of entries being read.
 //!
-//! - The file is anonymous: made in the cache directory (not `/tmp`, often memory), opened,
-//!   then unlinked while SQLite holds it (exclusive locking, no journal: no other file is
-//!   ever opened), so a killed run leaves nothing behind.
+//! - The file is anonymous ([`crate::scratch`]): a killed run leaves nothing behind.
 //! - De-duplication is the key's unique index; the group order (ecosystem, canonical name,
 //!   place in the list) is an index too, so the list is read in that order a page at a time
 //!   and never sorted whole.
@@ -23,8 +21,6 @@ use crate::report::LockfileLine;
 const BATCH: usize = 4096;
 /// Entries read in one query.
 pub(super) const PAGE: usize = 1024;
-/// SQLite's page cache, in KiB.
-const CACHE_KIB: usize = 4096;
 
 pub(super) struct Disk {
     db: Connection,
@@ -66,30 +62,7 @@ const IN_GROUPS: &str = "SELECT seq, eco, name, version, extra, grp FROM entry
 impl Disk {
     /// A new, empty list in `dir` (created when missing).
     pub(super) fn create(dir: &Path) -> anyhow::Result<Disk> {
-        let what = || {
-            format!(
-                "cannot create the file the work list is kept in, in {}",
-                dir.display()
-            )
-        };
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", what()))?;
-        let file = tempfile::Builder::new()
-            .prefix(".worklist-")
-            .suffix(".db")
-            .tempfile_in(dir)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", what()))?;
-        let db = Connection::open(file.path()).map_err(|e| anyhow::anyhow!("{}: {e}", what()))?;
-        db.execute_batch(&format!(
-            "PRAGMA locking_mode = EXCLUSIVE;
-             PRAGMA journal_mode = OFF;
-             PRAGMA synchronous = OFF;
-             PRAGMA cache_size = -{CACHE_KIB};
-             {SCHEMA}"
-        ))
-        .map_err(|e| anyhow::anyhow!("{}: {e}", what()))?;
-        // SQLite holds the file (and its exclusive lock) now: its name can go.
-        file.close()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", what()))?;
+        let db = crate::scratch::create(dir, "worklist", "the work list", SCHEMA)?;
         Ok(Disk {
             db,
             len: 0,
