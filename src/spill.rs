@@ -234,12 +234,12 @@ impl FromIterator<u64> for Places {
 
 /// Reads a file from `at` on by its own offset (`pread`), so that readers of one file do not
 /// move each other (each reading of the report, each reading of spooled standard input).
-pub(crate) struct ReadAt<'a> {
-    pub(crate) file: &'a File,
+pub(crate) struct ReadAt<F> {
+    pub(crate) file: F,
     pub(crate) at: u64,
 }
 
-impl io::Read for ReadAt<'_> {
+impl<F: std::ops::Deref<Target = File>> io::Read for ReadAt<F> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.file.read_at(buf, self.at)?;
         self.at += n as u64;

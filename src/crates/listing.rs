@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 
 use crate::ecosystem::{RegistryCx, RegistryError};
+use crate::listing::runs::{Rec, Sorted, Spool};
 use crate::listing::{
     Dropped, Emit, ListCx, Listed, ListedVersion, Lister, Listing, NamePattern, Prefilter,
 };
@@ -165,9 +166,9 @@ pub fn read_dump(
 /// What a dump lists: the matching crates with a row, in name order, and the rows `pre`
 /// keeps.
 pub struct Tables {
-    /// Each crate's name and id in the dump, in name order.
-    names: Vec<(String, u64)>,
-    rows: Rows,
+    /// Each crate's name, in name order.
+    names: Vec<String>,
+    rows: ReadBack,
     about: Option<String>,
     dropped: Dropped,
     /// The versions came before the crates and are on disk: the shard is applied as they
@@ -176,8 +177,9 @@ pub struct Tables {
 }
 
 /// The kept versions: held compactly (a [`Row`] each and their numbers in one string), until
-/// there are more than the spill count; then in a scratch database ([`crate::scratch`]), so a
-/// listing of all of crates.io does not hold its 1.8 million versions.
+/// there are more than the spill count; then spooled to disk and sorted there
+/// ([`crate::listing::runs`]), so a listing of all of crates.io does not hold its 1.8 million
+/// versions.
 enum Rows {
     Held {
         rows: Vec<Row>,
@@ -185,22 +187,17 @@ enum Rows {
         /// Where and past how many rows they move to disk.
         spill: Option<(PathBuf, usize)>,
     },
-    Disk {
-        db: rusqlite::Connection,
-        /// Rows written since the last commit.
-        pending: usize,
+    Spooled {
+        spool: Spool,
+        dir: PathBuf,
+        /// Versions sorted in memory at a time.
+        chunk: usize,
     },
 }
 
-const ROWS_SCHEMA: &str = "CREATE TABLE version(
-        crate INTEGER NOT NULL,
-        created INTEGER NOT NULL,
-        id INTEGER NOT NULL,
-        num TEXT NOT NULL,
-        yanked INTEGER NOT NULL
-    );";
-/// Rows written in one transaction.
-const ROWS_BATCH: usize = 8192;
+fn on_disk(e: std::io::Error) -> String {
+    format!("the dump's versions on disk: {e}")
+}
 
 impl Rows {
     fn new(spill: Option<(PathBuf, usize)>) -> Rows {
@@ -219,12 +216,12 @@ impl Rows {
         num: &str,
         yanked: bool,
     ) -> Result<(), String> {
+        // A version number is short; one that is not is not a crates.io version.
+        if num.len() > usize::from(u16::MAX) {
+            return Ok(());
+        }
         match self {
             Rows::Held { rows, text, spill } => {
-                // A version number is short; one that is not is not a crates.io version.
-                let Ok(num_len) = u32::try_from(num.len()) else {
-                    return Ok(());
-                };
                 let at = text.len();
                 text.push_str(num);
                 rows.push(Row {
@@ -232,7 +229,7 @@ impl Rows {
                     id,
                     created,
                     num_at: at,
-                    num_len,
+                    num_len: num.len() as u32,
                     yanked,
                 });
                 if spill.as_ref().is_some_and(|(_, max)| rows.len() > *max) {
@@ -240,31 +237,15 @@ impl Rows {
                 }
                 Ok(())
             }
-            Rows::Disk { db, pending } => {
-                let fail = |e: rusqlite::Error| format!("writing the dump's versions to disk: {e}");
-                if db.is_autocommit() {
-                    db.execute_batch("BEGIN").map_err(fail)?;
-                }
-                db.prepare_cached(
-                    "INSERT INTO version(crate, created, id, num, yanked) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .and_then(|mut st| {
-                    st.execute(rusqlite::params![
-                        crate_id as i64,
-                        created as i64,
-                        id as i64,
-                        num,
-                        yanked
-                    ])
+            Rows::Spooled { spool, .. } => spool
+                .push(&Rec {
+                    group: crate_id,
+                    created,
+                    id,
+                    num: num.to_string(),
+                    yanked,
                 })
-                .map_err(fail)?;
-                *pending += 1;
-                if *pending >= ROWS_BATCH {
-                    *pending = 0;
-                    db.execute_batch("COMMIT").map_err(fail)?;
-                }
-                Ok(())
-            }
+                .map_err(on_disk),
         }
     }
 
@@ -274,28 +255,31 @@ impl Rows {
         let Rows::Held { rows, text, spill } = self else {
             return;
         };
-        let Some((dir, _)) = spill.take() else {
+        let Some((dir, chunk)) = spill.take() else {
             return;
         };
-        let moved = crate::scratch::create(&dir, "dump", "the dump's versions", ROWS_SCHEMA)
-            .and_then(|db| {
-                let mut disk = Rows::Disk { db, pending: 0 };
-                for r in rows.iter() {
-                    disk.push(r.crate_id, r.id, r.created, r.num(text), r.yanked)
-                        .map_err(|e| anyhow::anyhow!(e))?;
-                }
-                Ok(disk)
-            });
+        let moved = Spool::create(&dir).and_then(|mut spool| {
+            for r in rows.iter() {
+                spool.push(&Rec {
+                    group: r.crate_id,
+                    created: r.created,
+                    id: r.id,
+                    num: r.num(text).to_string(),
+                    yanked: r.yanked,
+                })?;
+            }
+            Ok(spool)
+        });
         match moved {
-            Ok(disk) => {
+            Ok(spool) => {
                 tracing::debug!(
                     "the dump's versions moved to disk, in {} ({} rows)",
                     dir.display(),
                     rows.len()
                 );
-                *self = disk;
+                *self = Rows::Spooled { spool, dir, chunk };
             }
-            Err(e) => tracing::warn!("the dump's versions stay in memory: {e}"),
+            Err(e) => tracing::warn!("the dump's versions stay in memory: {}", on_disk(e)),
         }
     }
 }
@@ -312,10 +296,7 @@ impl Tables {
         } = self;
         Packages {
             names: names.into_iter().enumerate(),
-            rows: match rows {
-                Rows::Held { rows, text, .. } => ReadBack::Held { rows, text, at: 0 },
-                Rows::Disk { db, .. } => ReadBack::Disk(db),
-            },
+            rows,
             about,
             dropped,
             shard_at_read,
@@ -326,7 +307,7 @@ impl Tables {
 /// The crates of a dump, each with its kept versions, read back in name order; once done,
 /// [`Packages::dropped`] counts every version left out.
 pub struct Packages {
-    names: std::iter::Enumerate<std::vec::IntoIter<(String, u64)>>,
+    names: std::iter::Enumerate<std::vec::IntoIter<String>>,
     rows: ReadBack,
     pub about: Option<String>,
     pub dropped: Dropped,
@@ -342,15 +323,15 @@ enum ReadBack {
         text: String,
         at: usize,
     },
-    /// Indexed by crate id, then oldest first.
-    Disk(rusqlite::Connection),
+    /// Merged from sorted runs on disk, in the same order.
+    Sorted(Sorted),
 }
 
 impl Iterator for Packages {
     type Item = Result<Listed, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (k, (name, id)) = self.names.next()?;
+        let (k, name) = self.names.next()?;
         let versions = match &mut self.rows {
             ReadBack::Held { rows, text, at } => {
                 let from = *at;
@@ -372,31 +353,19 @@ impl Iterator for Packages {
                 }
                 versions
             }
-            ReadBack::Disk(db) => {
-                let read = db
-                    .prepare_cached(
-                        "SELECT num, created, yanked FROM version WHERE crate = ?1
-                         ORDER BY created, id",
-                    )
-                    .and_then(|mut st| {
-                        st.query_map([id as i64], |r| {
-                            let created: i64 = r.get(1)?;
-                            Ok(ListedVersion {
-                                version: r.get(0)?,
-                                published: (created > 0).then(|| unpack_time(created as u64)),
-                                yanked: r.get(2)?,
-                            })
-                        })?
-                        .collect::<rusqlite::Result<Vec<_>>>()
-                    });
-                let mut versions = match read {
-                    Ok(v) => v,
-                    Err(e) => {
-                        return Some(Err(format!(
-                            "reading the dump's versions back from disk: {e}"
-                        )))
+            ReadBack::Sorted(sorted) => {
+                let mut versions = Vec::new();
+                while sorted.peek_group() == Some(k as u64) {
+                    match sorted.next() {
+                        Some(Ok(r)) => versions.push(ListedVersion {
+                            version: r.num,
+                            published: (r.created > 0).then(|| unpack_time(r.created)),
+                            yanked: r.yanked,
+                        }),
+                        Some(Err(e)) => return Some(Err(on_disk(e))),
+                        None => break,
                     }
-                };
+                }
                 if let Some(pre) = &self.shard_at_read {
                     let dropped = &mut self.dropped;
                     versions.retain(|v| pre.in_shard(Some(&name), &v.version, dropped));
@@ -537,34 +506,36 @@ pub fn read_tables(
         .collect();
     drop(with_rows);
     names.sort_unstable();
-    match &mut rows {
-        Rows::Held { rows, .. } => {
-            // Each row by its crate's place in name order.
-            let place: HashMap<u64, u64> = names
-                .iter()
-                .enumerate()
-                .map(|(k, (_, id))| (*id, k as u64))
-                .collect();
+    // Each row by its crate's place in name order.
+    let place: HashMap<u64, u64> = names
+        .iter()
+        .enumerate()
+        .map(|(k, (_, id))| (*id, k as u64))
+        .collect();
+    let rows = match rows {
+        Rows::Held { mut rows, text, .. } => {
             for r in rows.iter_mut() {
                 // Every held row's crate matched and has a row.
                 r.crate_id = place.get(&r.crate_id).copied().unwrap_or(u64::MAX);
             }
             drop(place);
-            rows.sort_unstable_by_key(|r| (r.crate_id, r.created, r.id));
+            rows.sort_unstable_by(|a, b| {
+                (a.crate_id, a.created, a.id)
+                    .cmp(&(b.crate_id, b.created, b.id))
+                    .then_with(|| a.num(&text).cmp(b.num(&text)))
+            });
+            ReadBack::Held { rows, text, at: 0 }
         }
-        Rows::Disk { db, .. } => {
-            // One index, made once every row is in: each crate's rows are read by it, in
-            // order, and nothing is sorted in memory.
-            if !db.is_autocommit() {
-                db.execute_batch("COMMIT")
-                    .map_err(|e| format!("writing the dump's versions to disk: {e}"))?;
-            }
-            db.execute_batch("CREATE INDEX version_order ON version(crate, created, id)")
-                .map_err(|e| format!("indexing the dump's versions on disk: {e}"))?;
-        }
-    }
+        // Rows of crates that do not match (spooled before the crates were read) are
+        // dropped as they are sorted.
+        Rows::Spooled { spool, dir, chunk } => ReadBack::Sorted(
+            spool
+                .sort(&dir, |id| place.get(&id).copied(), chunk)
+                .map_err(on_disk)?,
+        ),
+    };
     Ok(Tables {
-        names,
+        names: names.into_iter().map(|(name, _)| name).collect(),
         rows,
         about,
         dropped,

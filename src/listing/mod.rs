@@ -26,6 +26,7 @@ use crate::spec::{Spec, VersionReq};
 use crate::verify::Verifier;
 use crate::worklist::{Pushed, WorkList};
 
+pub mod runs;
 mod stream;
 pub use stream::read_source;
 
