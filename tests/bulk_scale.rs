@@ -194,6 +194,66 @@ fn a_work_list_moved_to_disk_gives_the_same_report_in_list_order() {
         .filter(|p| p.to_string_lossy().contains("worklist"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+    // The store's view by repository, and the HTML report with it, held and moved to disk
+    // (3,000 bytes: a sixteenth is less than one release line) are the same.
+    let report = |limit: Option<&str>, args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_provero"));
+        c.arg("report")
+            .args(args)
+            .arg("--db")
+            .arg(f.root.join("held.db"))
+            .arg("--cache-dir")
+            .arg(f.root.join("report"))
+            .env_remove("PROVERO_CACHE_BYTES")
+            .env("RUST_LOG", "provero::report=debug")
+            .env("NO_COLOR", "1");
+        if let Some(l) = limit {
+            c.env("PROVERO_CACHE_BYTES", l);
+        }
+        let out = c.output().unwrap();
+        let log = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "the store has one red flag: {log}"
+        );
+        (
+            out.stdout,
+            log.contains("the view by repository moved to disk"),
+        )
+    };
+    for format in ["json", "human", "markdown"] {
+        let args = ["--by-repository", "--format", format];
+        let (held, moved_held) = report(None, &args);
+        let (moved, moved_moved) = report(Some("3000"), &args);
+        assert!(
+            !moved_held && moved_moved,
+            "{format}: one view held, one on disk"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&held),
+            String::from_utf8_lossy(&moved)
+        );
+        assert!(String::from_utf8_lossy(&held).contains("mono-b"));
+    }
+    let (held_page, moved_page) = (f.root.join("held.html"), f.root.join("moved.html"));
+    report(
+        None,
+        &["--format", "html", "--output", held_page.to_str().unwrap()],
+    );
+    let (_, moved) = report(
+        Some("3000"),
+        &["--format", "html", "--output", moved_page.to_str().unwrap()],
+    );
+    assert!(moved);
+    let page = std::fs::read_to_string(&held_page).unwrap();
+    assert!(page.contains("By repository"), "{page}");
+    assert_eq!(page, std::fs::read_to_string(&moved_page).unwrap());
+    let left: Vec<_> = walk(&f.root.join("report"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("repositories"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// Every file under `dir`.

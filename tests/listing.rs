@@ -140,6 +140,46 @@ fn a_dump_lists_every_version_with_one_request_and_no_index_file() {
     );
 }
 
+/// With no cache budget the dump's versions move to disk from the first row (spooled and
+/// sorted in runs): the same list, in either table order, with a shard.
+#[test]
+fn a_dump_whose_versions_move_to_disk_lists_the_same() {
+    let w = listing_world();
+    let listing = format!("crates={}", w.server.url("/db-dump.tar.gz"));
+    let run = |budget: Option<&str>, extra: &[&str]| {
+        let mut a = w.base_args();
+        a.extend(
+            ["--list-only", "--no-db", "--listing", listing.as_str()]
+                .iter()
+                .chain(extra)
+                .map(|s| s.to_string()),
+        );
+        a.push("crates:*@*".into());
+        let mut cmd = hermetic_command(env!("CARGO_BIN_EXE_provero"), &w.cwd());
+        cmd.args(&a)
+            .env("RUST_LOG", "provero::crates=debug")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(b) = budget {
+            cmd.env("PROVERO_CACHE_BYTES", b);
+        }
+        let out = wait_output(cmd, &a);
+        out.assert_no_crash();
+        assert_eq!(out.code, 0, "{}", out.dump());
+        (
+            lines(&out),
+            out.stderr.contains("the dump's versions moved to disk"),
+        )
+    };
+    for extra in [&[][..], &["--shard", "1/2"][..]] {
+        let (held, held_moved) = run(None, extra);
+        let (moved, moved_moved) = run(Some("0"), extra);
+        assert!(!held_moved && moved_moved, "one held, one on disk");
+        assert_eq!(held, moved, "{extra:?}");
+        assert!(!held.is_empty());
+    }
+}
+
 #[test]
 fn since_newest_and_name_patterns_filter_per_package() {
     let w = listing_world();
