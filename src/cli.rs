@@ -51,6 +51,33 @@ pub enum Command {
     /// Combine results stores (e.g. one per shard) into one. Merging again changes nothing:
     /// the same package and digest is one row, the newest decision wins.
     Merge(MergeArgs),
+    /// Look after the cache directory (artifacts, git clones, the results store).
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// Remove the least recently used artifact packs, git clones and rebuild generators until
+    /// the cache holds at most --max-bytes. The results store is never removed; what is
+    /// removed is fetched again by the run that needs it (time, never a different verdict).
+    /// Refuses while a `provero verify` is using the cache.
+    Prune(PruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// The cache directory [default: the platform cache directory].
+    #[arg(long, value_name = "DIR", env = "PROVERO_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// The most the cache may hold: bytes, or with K, M, G, T (powers of 1024), e.g. 50G.
+    #[arg(long, value_name = "SIZE", value_parser = crate::prune::parse_size)]
+    pub max_bytes: u64,
+
+    /// Say what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]
@@ -310,6 +337,7 @@ pub fn run() -> i32 {
         Command::Verify(args) => rt.block_on(verify(args, globals)),
         Command::Report(args) => report(args, globals),
         Command::Merge(args) => merge(args, globals),
+        Command::Cache(CacheCommand::Prune(args)) => prune(args, globals),
     };
     match result {
         Ok(code) => code,
@@ -701,6 +729,47 @@ fn by_repository(
         std::io::Write::flush(&mut w)?;
     }
     Ok(())
+}
+
+/// `provero cache prune`: the least recently used entries removed until the cache fits.
+fn prune(args: PruneArgs, globals: Globals) -> anyhow::Result<i32> {
+    use crate::prune::human_size;
+    let cache_dir = args.cache_dir.unwrap_or_else(default_cache_dir);
+    let p = crate::prune::prune(&cache_dir, args.max_bytes, args.dry_run)?;
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    let mut out = String::new();
+    if !globals.quiet || args.dry_run {
+        for e in &p.removed {
+            out.push_str(&format!(
+                "{verb} {} {} ({})\n",
+                e.kind.as_str(),
+                e.path.display(),
+                human_size(e.bytes)
+            ));
+        }
+    }
+    let freed: u64 = p.removed.iter().map(|e| e.bytes).sum();
+    out.push_str(&format!(
+        "{}: {} -> {} ({verb} {} in {} entries; the results store and what prune never removes: {})\n",
+        cache_dir.display(),
+        human_size(p.before),
+        human_size(p.after),
+        human_size(freed),
+        p.removed.len(),
+        human_size(p.kept_always),
+    ));
+    if p.after > args.max_bytes {
+        out.push_str(&format!(
+            "note: the cache is still over {}: what is left is never removed by prune\n",
+            human_size(args.max_bytes)
+        ));
+    }
+    crate::stdout::write(&out);
+    Ok(0)
 }
 
 /// `provero merge`: fold every input store into `--db`.

@@ -160,7 +160,9 @@ pub async fn run(run: Run, inputs: Inputs) -> anyhow::Result<Report> {
         rates: run.profiles.rates(),
         ..HttpConfig::default()
     })?;
-    // What killed runs left behind (half-made clones) goes before any new work.
+    // What killed runs left behind (half-made clones) goes before any new work; the cache is
+    // marked in use for the whole run, so `provero cache prune` leaves it alone meanwhile.
+    let _in_use = crate::prune::hold_in_use(&run.cache_dir);
     crate::git::sweep_stale(&run.cache_dir);
     let jobs = run.jobs.max(1);
     // Every registry the work needs is checked once, before any package (and the sparse

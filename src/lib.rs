@@ -27,6 +27,7 @@ pub mod malloc;
 pub mod objects;
 pub mod preflight;
 pub mod profile;
+pub mod prune;
 pub mod rebuild;
 pub mod regression;
 pub mod repo_url;

@@ -119,3 +119,84 @@ fn a_recheck_another_setting_or_no_store_downloads_nothing_already_cached() {
     assert_eq!(outcome(&json(&out)), outcome(&first));
     assert_eq!(downloads_since(from), n);
 }
+
+/// `provero cache prune` on a cache a run filled: the oldest go first, the store stays, a
+/// run while it is held is refused, and a run after a prune to nothing fetches again and
+/// decides the same.
+#[test]
+fn a_pruned_cache_is_fetched_again_and_decides_the_same() {
+    let f = fixture(&repos(), &|name, version| {
+        name == "solo" && version == "1.0.1"
+    });
+    let n = f.world.packages.len();
+    let specs: Vec<String> = f.world.packages.iter().map(|p| p.spec()).collect();
+    let db = f.root.join("r.db");
+    let cache = f.root.join("cache");
+    let downloads_since = |from: usize| {
+        f.server.requests()[from..]
+            .iter()
+            .filter(|r| r.path.starts_with("/dl/"))
+            .count()
+    };
+    let first = json(&f.cmd(&db, "cache").args(&specs).output().unwrap());
+    let prune = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_provero"))
+            .args(["cache", "prune", "--cache-dir"])
+            .arg(&cache)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let clones = || std::fs::read_dir(cache.join("git")).map_or(0, |d| d.count());
+    assert!(clones() > 0);
+
+    // While a run holds the cache, prune refuses and removes nothing.
+    let held = provero::prune::hold_in_use(&cache).unwrap();
+    let out = prune(&["--max-bytes", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a provero run is using the cache"), "{err}");
+    assert!(clones() > 0);
+    drop(held);
+
+    // A dry run names what would go and removes nothing; then everything removable goes.
+    let out = prune(&["--max-bytes", "0", "--dry-run"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("would remove artifact pack") && text.contains("would remove git clone"),
+        "{text}"
+    );
+    assert!(clones() > 0);
+    let out = prune(&["--max-bytes", "0"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(clones(), 0);
+    assert!(db.exists(), "the store stays");
+    let packs = std::fs::read_dir(cache.join("artifacts"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".pack"))
+        .count();
+    assert_eq!(packs, 0);
+
+    // Everything fetched again (`--recheck`: decided again, not read from the store).
+    let before = f.server.requests().len();
+    let again = json(
+        &f.cmd(&db, "cache")
+            .args(&specs)
+            .arg("--recheck")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(downloads_since(before), n, "each artifact downloaded again");
+    assert!(clones() > 0);
+    assert_eq!(outcome(&first), outcome(&again));
+
+    let out = prune(&["--max-bytes", "lots"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a size"));
+}

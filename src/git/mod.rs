@@ -155,6 +155,7 @@ pub fn open_or_clone_as(
         origin: origin.to_string(),
     };
     if dir.join("HEAD").exists() {
+        crate::prune::mark_used(&dir);
         return Ok((repo, false));
     }
     let parent = dir.parent().expect("clone dir has a parent");
