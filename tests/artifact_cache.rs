@@ -23,21 +23,29 @@ fn repos() -> Vec<RepoSpec> {
     ]
 }
 
+/// The world of both tests, with one red flag: a mismatch is stored like any verdict and its
+/// artifact is cached alike.
+fn world() -> bulk_support::Fixture {
+    fixture(&repos(), &|name, version| {
+        name == "solo" && version == "1.0.1"
+    })
+}
+
+/// Artifact downloads the server saw since its request number `from`.
+fn downloads(f: &bulk_support::Fixture, from: usize) -> usize {
+    f.server.requests()[from..]
+        .iter()
+        .filter(|r| r.path.starts_with("/dl/"))
+        .count()
+}
+
 #[test]
 fn a_recheck_another_setting_or_no_store_downloads_nothing_already_cached() {
-    // A red flag too: a mismatch is stored like any verdict and its artifact is cached alike.
-    let f = fixture(&repos(), &|name, version| {
-        name == "solo" && version == "1.0.1"
-    });
+    let f = world();
     let n = f.world.packages.len();
     let specs: Vec<String> = f.world.packages.iter().map(|p| p.spec()).collect();
     let db = f.root.join("r.db");
-    let downloads_since = |from: usize| {
-        f.server.requests()[from..]
-            .iter()
-            .filter(|r| r.path.starts_with("/dl/"))
-            .count()
-    };
+    let downloads_since = |from: usize| downloads(&f, from);
 
     let out = f.cmd(&db, "cache").args(&specs).output().unwrap();
     let first = json(&out);
@@ -125,19 +133,12 @@ fn a_recheck_another_setting_or_no_store_downloads_nothing_already_cached() {
 /// decides the same.
 #[test]
 fn a_pruned_cache_is_fetched_again_and_decides_the_same() {
-    let f = fixture(&repos(), &|name, version| {
-        name == "solo" && version == "1.0.1"
-    });
+    let f = world();
     let n = f.world.packages.len();
     let specs: Vec<String> = f.world.packages.iter().map(|p| p.spec()).collect();
     let db = f.root.join("r.db");
     let cache = f.root.join("cache");
-    let downloads_since = |from: usize| {
-        f.server.requests()[from..]
-            .iter()
-            .filter(|r| r.path.starts_with("/dl/"))
-            .count()
-    };
+    let downloads_since = |from: usize| downloads(&f, from);
     let first = json(&f.cmd(&db, "cache").args(&specs).output().unwrap());
     let prune = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_provero"))
