@@ -67,9 +67,14 @@ pub enum CacheCommand {
 
 #[derive(Args, Debug)]
 pub struct PruneArgs {
-    /// The cache directory [default: the platform cache directory].
+    /// The cache directory [default: provero.toml's `cache-dir`, else the platform cache
+    /// directory].
     #[arg(long, value_name = "DIR", env = "PROVERO_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// Read `cache-dir` from FILE [default: provero.toml in the working directory, if present].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// The most the cache may hold: bytes, or with K, M, G, T (powers of 1024), e.g. 50G.
     #[arg(long, value_name = "SIZE", value_parser = crate::prune::parse_size)]
@@ -734,7 +739,16 @@ fn by_repository(
 /// `provero cache prune`: the least recently used entries removed until the cache fits.
 fn prune(args: PruneArgs, globals: Globals) -> anyhow::Result<i32> {
     use crate::prune::human_size;
-    let cache_dir = args.cache_dir.unwrap_or_else(default_cache_dir);
+    let cache_dir = match args.cache_dir {
+        Some(d) => d,
+        None => {
+            let cwd = std::env::current_dir()?;
+            crate::config::Config::discover(args.config.as_deref(), &cwd)
+                .map_err(anyhow::Error::msg)?
+                .cache_dir
+                .unwrap_or_else(default_cache_dir)
+        }
+    };
     let p = crate::prune::prune(&cache_dir, args.max_bytes, args.dry_run)?;
     let verb = if args.dry_run {
         "would remove"

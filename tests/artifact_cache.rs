@@ -169,6 +169,23 @@ fn a_pruned_cache_is_fetched_again_and_decides_the_same() {
         "{text}"
     );
     assert!(clones() > 0);
+    // Without --cache-dir, provero.toml's `cache-dir` is the cache pruned.
+    let cwd = f.root.join("project");
+    std::fs::create_dir_all(&cwd).unwrap();
+    std::fs::write(
+        cwd.join("provero.toml"),
+        format!("cache-dir = {:?}\n", cache.display().to_string()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_provero"))
+        .args(["cache", "prune", "--max-bytes", "0", "--dry-run"])
+        .current_dir(&cwd)
+        .env_remove("PROVERO_CACHE_DIR")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("would remove git clone"), "{text}");
+    assert!(text.contains(&cache.display().to_string()), "{text}");
     let out = prune(&["--max-bytes", "0"]);
     assert!(
         out.status.success(),
