@@ -108,6 +108,11 @@ fn modified(p: &Path) -> SystemTime {
         .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
+/// A directory itself, not a link to one (prune never follows a link out of the cache).
+fn is_dir(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+}
+
 fn children(p: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(p)
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
@@ -133,7 +138,7 @@ pub fn entries(cache: &Path) -> Vec<Entry> {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        if p.is_dir() {
+        if is_dir(&p) {
             for f in children(&p) {
                 add(f, Kind::Artifact);
             }
@@ -142,7 +147,7 @@ pub fn entries(cache: &Path) -> Vec<Entry> {
         }
     }
     for p in children(&cache.join("git")) {
-        if p.is_dir() && p.extension().is_some_and(|e| e == "git") {
+        if is_dir(&p) && p.extension().is_some_and(|e| e == "git") {
             add(p, Kind::Clone);
         }
     }
@@ -333,6 +338,17 @@ mod tests {
             removed,
             [Kind::Leftover, Kind::Artifact, Kind::Pack, Kind::Pack]
         );
+    }
+
+    #[test]
+    fn a_link_out_of_the_cache_is_never_followed() {
+        let d = cache();
+        let outside = tempfile::tempdir().unwrap();
+        file(&outside.path().join("precious.crate"), 100, 90);
+        std::os::unix::fs::symlink(outside.path(), d.path().join("artifacts/pypi")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join("git/c-3.git")).unwrap();
+        prune(d.path(), 0, false).unwrap();
+        assert!(outside.path().join("precious.crate").exists());
     }
 
     #[test]
