@@ -185,13 +185,22 @@ pub fn prune(cache: &Path, max_bytes: u64, dry_run: bool) -> anyhow::Result<Prun
         .write(true)
         .open(cache.join(IN_USE))
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", cache.join(IN_USE).display()))?;
-    match lock.try_lock_exclusive() {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => anyhow::bail!(
-            "a provero run is using the cache {} now; prune it once the run has finished",
-            cache.display()
-        ),
-        Err(e) => anyhow::bail!("cannot lock {}: {e}", cache.join(IN_USE).display()),
+    // A lock held a moment by a process just forked from one that had the file open (before
+    // its exec closes it) is not a run: try for a second before saying the cache is in use.
+    let mut tries = 0;
+    loop {
+        match lock.try_lock_exclusive() {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && tries < 10 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => anyhow::bail!(
+                "a provero run is using the cache {} now; prune it once the run has finished",
+                cache.display()
+            ),
+            Err(e) => anyhow::bail!("cannot lock {}: {e}", cache.join(IN_USE).display()),
+        }
     }
     let mut entries = entries(cache);
     let before = size(cache);

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::path::Path;
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::model::{PackageId, PackageResult, Report};
@@ -116,7 +116,8 @@ impl Views {
             Kept::Held(v) => Box::new(v.iter().cloned().map(Ok)),
             Kept::Disk(db) => Box::new(DiskViews {
                 db,
-                after: 0,
+                // Before every repository: `neg` is at most 0 and a URL is never empty.
+                after: (i64::MIN, String::new()),
                 page: Vec::new().into_iter(),
                 done: false,
             }),
@@ -217,20 +218,40 @@ impl Held {
 struct Disk {
     db: rusqlite::Connection,
     pending: usize,
+    /// The last repository written: its key and id.
+    last: Option<(String, i64)>,
 }
 
+/// Every order the view is read in is an index kept as rows go in, so nothing is sorted when
+/// it is read: a sort that large would spill to SQLite's temporary files, outside the cache
+/// directory (often a tmpfs, i.e. memory). `neg` is minus the number of registries a
+/// repository's releases come from (more registries first).
 const SCHEMA: &str = "
-    CREATE TABLE repo(key TEXT PRIMARY KEY, shown TEXT NOT NULL);
+    CREATE TABLE repo(
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        shown TEXT NOT NULL,
+        neg INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX repo_order ON repo(neg, shown);
+    CREATE TABLE repo_eco(repo INTEGER NOT NULL, eco INTEGER NOT NULL, PRIMARY KEY(repo, eco))
+        WITHOUT ROWID;
     CREATE TABLE release(
         seq INTEGER PRIMARY KEY,
-        key TEXT NOT NULL,
+        repo INTEGER NOT NULL,
         eco INTEGER NOT NULL,
         name TEXT NOT NULL,
         version TEXT NOT NULL,
         data TEXT NOT NULL
     );
-    CREATE TABLE ordered(n INTEGER PRIMARY KEY, key TEXT NOT NULL, shown TEXT NOT NULL);
+    CREATE INDEX release_order ON release(repo, eco, name, version, seq);
 ";
+/// The repositories in view order, a page after `(neg, shown)`.
+const REPOS_IN_ORDER: &str = "SELECT neg, id, shown FROM repo
+    WHERE (neg, shown) > (?1, ?2) ORDER BY neg, shown LIMIT ?3";
+/// One repository's releases in view order.
+const RELEASES_IN_ORDER: &str =
+    "SELECT data FROM release WHERE repo = ?1 ORDER BY eco, name, version, seq";
 /// Releases written in one transaction.
 const BATCH: usize = 4096;
 /// Repositories read in one query.
@@ -240,7 +261,11 @@ impl Disk {
     fn create(dir: &Path) -> io::Result<Disk> {
         let db = crate::scratch::create(dir, "repositories", "the view by repository", SCHEMA)
             .map_err(io::Error::other)?;
-        Ok(Disk { db, pending: 0 })
+        Ok(Disk {
+            db,
+            pending: 0,
+            last: None,
+        })
     }
 
     /// Every release held so far, written.
@@ -265,22 +290,48 @@ impl Disk {
             self.db.execute_batch("BEGIN")?;
         }
         let k = key(repo);
-        self.db
-            .prepare_cached("INSERT INTO repo(key, shown) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
-            .execute(params![k, repo])?;
+        // Releases of one repository often follow one another: the last id is kept.
+        let id = match &self.last {
+            Some((last, id)) if *last == k => *id,
+            _ => {
+                let found: Option<i64> = self
+                    .db
+                    .prepare_cached("SELECT id FROM repo WHERE key = ?1")?
+                    .query_row([&k], |r| r.get(0))
+                    .optional()?;
+                let id = match found {
+                    Some(id) => id,
+                    None => {
+                        self.db
+                            .prepare_cached("INSERT INTO repo(key, shown) VALUES (?1, ?2)")?
+                            .execute(params![k, repo])?;
+                        self.db.last_insert_rowid()
+                    }
+                };
+                self.last = Some((k, id));
+                id
+            }
+        };
+        let eco = r.package.ecosystem as i64;
+        let new_registry = self
+            .db
+            .prepare_cached(
+                "INSERT INTO repo_eco(repo, eco) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![id, eco])?
+            == 1;
+        if new_registry {
+            self.db
+                .prepare_cached("UPDATE repo SET neg = neg - 1 WHERE id = ?1")?
+                .execute([id])?;
+        }
         let data = serde_json::to_string(r).expect("a release always serializes");
         self.db
             .prepare_cached(
-                "INSERT INTO release(key, eco, name, version, data)
+                "INSERT INTO release(repo, eco, name, version, data)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![
-                k,
-                r.package.ecosystem as i64,
-                r.package.name,
-                r.package.version,
-                data
-            ])?;
+            .execute(params![id, eco, r.package.name, r.package.version, data])?;
         self.pending += 1;
         if self.pending >= BATCH {
             self.pending = 0;
@@ -289,18 +340,11 @@ impl Disk {
         Ok(())
     }
 
-    /// Index the releases and order the repositories (more registries first, then by URL).
+    /// Every release written (the indexes are already in order).
     fn finish(self) -> rusqlite::Result<rusqlite::Connection> {
         if !self.db.is_autocommit() {
             self.db.execute_batch("COMMIT")?;
         }
-        self.db.execute_batch(
-            "CREATE INDEX release_order ON release(key, eco, name, version, seq);
-             INSERT INTO ordered(key, shown)
-                 SELECT key, shown FROM repo ORDER BY
-                     (SELECT count(DISTINCT eco) FROM release WHERE release.key = repo.key)
-                     DESC, shown;",
-        )?;
         Ok(self.db)
     }
 }
@@ -308,18 +352,17 @@ impl Disk {
 /// The repositories on disk, a page at a time, each read with its releases.
 struct DiskViews<'a> {
     db: &'a rusqlite::Connection,
-    after: i64,
-    page: std::vec::IntoIter<(i64, String, String)>,
+    /// The last repository read: `(neg, shown)`.
+    after: (i64, String),
+    page: std::vec::IntoIter<(i64, i64, String)>,
     done: bool,
 }
 
 impl DiskViews<'_> {
-    fn view(&self, key: &str, repository: String) -> rusqlite::Result<RepositoryView> {
-        let mut st = self.db.prepare_cached(
-            "SELECT data FROM release WHERE key = ?1 ORDER BY eco, name, version, seq",
-        )?;
+    fn view(&self, id: i64, repository: String) -> rusqlite::Result<RepositoryView> {
+        let mut st = self.db.prepare_cached(RELEASES_IN_ORDER)?;
         let mut releases: Vec<Release> = st
-            .query_map([key], |r| r.get::<_, String>(0))?
+            .query_map([id], |r| r.get::<_, String>(0))?
             .map(|d| {
                 d.and_then(|d| {
                     serde_json::from_str(&d).map_err(|e| {
@@ -348,20 +391,15 @@ impl Iterator for DiskViews<'_> {
         if self.done {
             return None;
         }
-        let (n, key, shown) = match self.page.next() {
+        let (neg, id, shown) = match self.page.next() {
             Some(next) => next,
             None => {
-                let page = self
-                    .db
-                    .prepare_cached(
-                        "SELECT n, key, shown FROM ordered WHERE n > ?1 ORDER BY n LIMIT ?2",
-                    )
-                    .and_then(|mut st| {
-                        st.query_map(params![self.after, PAGE as i64], |r| {
-                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                        })?
-                        .collect::<rusqlite::Result<Vec<_>>>()
-                    });
+                let page = self.db.prepare_cached(REPOS_IN_ORDER).and_then(|mut st| {
+                    st.query_map(params![self.after.0, self.after.1, PAGE as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                });
                 match page {
                     Ok(p) if p.is_empty() => {
                         self.done = true;
@@ -378,8 +416,8 @@ impl Iterator for DiskViews<'_> {
                 }
             }
         };
-        self.after = n;
-        let v = self.view(&key, shown).map_err(io::Error::other);
+        self.after = (neg, shown.clone());
+        let v = self.view(id, shown).map_err(io::Error::other);
         self.done = v.is_err();
         Some(v)
     }
@@ -536,6 +574,27 @@ mod tests {
             .unwrap()
             + "\n";
         assert_eq!(String::from_utf8(json).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_view_on_disk_is_read_by_its_indexes_never_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Disk::create(dir.path()).unwrap();
+        let plan = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> String {
+            let mut st = d.db.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = st.query_map(args, |r| r.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        let repos = plan(REPOS_IN_ORDER, &[&0i64, &"a", &10i64]);
+        assert!(
+            repos.contains("repo_order") && !repos.contains("TEMP B-TREE"),
+            "{repos}"
+        );
+        let releases = plan(RELEASES_IN_ORDER, &[&1i64]);
+        assert!(
+            releases.contains("release_order") && !releases.contains("TEMP B-TREE"),
+            "{releases}"
+        );
     }
 
     #[test]
