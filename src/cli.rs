@@ -768,12 +768,17 @@ fn prune(args: PruneArgs, globals: Globals) -> anyhow::Result<i32> {
     }
     let freed: u64 = p.removed.iter().map(|e| e.bytes).sum();
     out.push_str(&format!(
-        "{}: {} -> {} ({verb} {} in {} entries; the results store and what prune never removes: {})\n",
+        "{}: {} -> {} ({verb} {} in {} {}; the results store and what prune never removes: {})\n",
         cache_dir.display(),
         human_size(p.before),
         human_size(p.after),
         human_size(freed),
         p.removed.len(),
+        if p.removed.len() == 1 {
+            "entry"
+        } else {
+            "entries"
+        },
         human_size(p.kept_always),
     ));
     if p.after > args.max_bytes {
