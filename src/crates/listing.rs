@@ -216,10 +216,6 @@ impl Rows {
         num: &str,
         yanked: bool,
     ) -> Result<(), String> {
-        // A version number is short; one that is not is not a crates.io version.
-        if num.len() > usize::from(u16::MAX) {
-            return Ok(());
-        }
         match self {
             Rows::Held { rows, text, spill } => {
                 let at = text.len();
@@ -460,6 +456,11 @@ pub fn read_tables(
                     None => None,
                 };
                 with_rows.insert(crate_id);
+                // A version number is short; one that is not is not a crates.io version (nor
+                // one a spooled row can hold).
+                if get(2).len() > usize::from(u16::MAX) {
+                    continue;
+                }
                 if pre.keeps(name, get(2), Some(created), yanked, &mut dropped) {
                     held.push(
                         crate_id,

@@ -80,14 +80,6 @@ impl Spool {
         Ok(())
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Every spooled version in order, each in its group `place(group)` (`None`: left out),
     /// sorted `chunk` versions at a time into runs in an anonymous file in `dir`.
     pub fn sort(
@@ -239,7 +231,6 @@ mod tests {
             for r in &recs {
                 spool.push(r).unwrap();
             }
-            assert_eq!(spool.len(), recs.len());
             let sorted = spool.sort(dir.path(), place, chunk).unwrap();
             let got: Vec<Rec> = sorted.map(Result::unwrap).collect();
             assert_eq!(got, expected, "chunk {chunk}");
